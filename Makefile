@@ -1,0 +1,51 @@
+# pinwatch — the user's entry point. `make run` and `make test` work on a fresh Debian 12
+# machine as root: they install what is missing first.
+
+DEBIAN_PACKAGES := build-essential cmake pkg-config ca-certificates openssl curl python3 \
+	libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libidn2-dev libarchive-dev \
+	libmaxminddb-dev libcriterion-dev postgresql-15 postgresql-client-15 \
+	libmaxmind-db-writer-perl clang-format docker-compose
+BENCH_PACKAGES := wrk
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build run test bench fuzz format clean
+
+all: build
+
+# Install the Debian packages that are not installed yet (apt-get update only when needed).
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES) $(EXTRA_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPINWATCH_TESTS=OFF >/dev/null
+	cmake --build build -j $(JOBS) --target pinwatch
+
+run: build
+	@scripts/run.sh
+
+# Warnings as errors, AddressSanitizer + UndefinedBehaviorSanitizer, a throwaway PostgreSQL
+# (CTest fixture, removed even when tests fail), every test through ctest.
+test: deps
+	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DPINWATCH_WERROR=ON -DPINWATCH_SANITIZERS=ON >/dev/null
+	cmake --build build-test -j $(JOBS)
+	cd build-test && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+bench:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
+	@bench/run.sh
+
+format:
+	clang-format -i src/*.c src/*.h tests/*/*.c tests/*/*.h
+
+clean:
+	rm -rf build build-test build-bench

@@ -1,0 +1,10 @@
+/* api_health — /healthz (process up) and /readyz (database reachable, spool drained). */
+#ifndef API_HEALTH_H
+#define API_HEALTH_H
+
+#include "http_server.h"
+
+void api_health_healthz(void *ctx, struct http_request *req, struct http_reply *reply);
+void api_health_readyz(void *ctx, struct http_request *req, struct http_reply *reply);
+
+#endif

@@ -1,0 +1,121 @@
+/* pinwatch — argv to subcommand, and wiring; nothing else. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "http_server.h"
+#include "log.h"
+#include "migrate.h"
+
+/* The process-wide shutdown flag, set from the signal handler. */
+static volatile sig_atomic_t shutdown_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    shutdown_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: pinwatch <command> [--flag value ...]\n\n"
+                 "commands:\n"
+                 "  serve     apply pending migrations and serve HTTP\n"
+                 "  migrate   apply pending migrations and exit\n"
+                 "  version   print the version\n"
+                 "  help      this text and the settings table\n\n");
+    config_print_help(out);
+}
+
+static int load_config(struct config *cfg, int argc, char **argv)
+{
+    if (config_load(cfg, argc, argv, stderr) != ERR_OK) {
+        fprintf(stderr, "pinwatch: invalid configuration, not starting\n");
+        config_cleanup(cfg);
+        return -1;
+    }
+    log_set_level((enum log_level)log_level_from_name(cfg->log_level));
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct config cfg;
+    if (load_config(&cfg, argc, argv) != 0)
+        return 2;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    config_log(&cfg);
+    struct app app;
+    struct err e = {0};
+    if (app_start(&app, &cfg, &e) != ERR_OK) {
+        fprintf(stderr, "pinwatch: cannot start: %s\n", e.detail);
+        config_cleanup(&cfg);
+        return 1;
+    }
+    log_info("serving on %s (port %u)", cfg.listen, (unsigned)http_server_port(app.http));
+    while (!shutdown_requested)
+        pause();
+    log_info("shutting down: finishing in-flight requests");
+    app_stop(&app);
+    config_cleanup(&cfg);
+    log_info("stopped");
+    return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    struct config cfg;
+    if (load_config(&cfg, argc, argv) != 0)
+        return 2;
+    int rc = 1;
+    struct err e = {0};
+    PGconn *conn = NULL;
+    int applied = 0;
+    if (cfg.database_url == NULL) {
+        fprintf(stderr, "pinwatch: DATABASE_URL is required\n");
+    } else if (db_connect(cfg.database_url, &conn, &e) != ERR_OK ||
+               migrate_run(conn, cfg.migrations_dir, &applied, &e) != ERR_OK) {
+        fprintf(stderr, "pinwatch: migrate failed: %s\n", e.detail);
+    } else {
+        printf("migrations applied: %d\n", applied);
+        rc = 0;
+    }
+    PQfinish(conn);
+    config_cleanup(&cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0) {
+        printf("pinwatch %s\n", PINWATCH_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "pinwatch: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
