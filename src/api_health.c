@@ -1,7 +1,12 @@
 #include "api_health.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "app.h"
+#include "batcher.h"
 #include "db.h"
+#include "spool.h"
 
 void api_health_healthz(void *ctx, struct http_request *req, struct http_reply *reply)
 {
@@ -15,12 +20,66 @@ void api_health_readyz(void *ctx, struct http_request *req, struct http_reply *r
     (void)req;
     struct app *app = ctx;
     struct err e = {0};
+    uint64_t spooled = spool_pending_units(app->spool);
     if (db_ping(app->pool, &e) != ERR_OK) {
         http_reply_json(reply, 503,
-                        json_pack("{s:s, s:s, s:s}", "status", "unavailable", "reason",
-                                  "database_unreachable", "detail", e.detail));
+                        json_pack("{s:s, s:s, s:s, s:I}", "status", "unavailable", "reason",
+                                  "database_unreachable", "detail", e.detail, "spooled",
+                                  (json_int_t)spooled));
         http_reply_header(reply, "Retry-After", "5");
         return;
     }
-    http_reply_json(reply, 200, json_pack("{s:s, s:b}", "status", "ready", "database", 1));
+    if (spooled > 0) {
+        http_reply_json(reply, 503,
+                        json_pack("{s:s, s:s, s:s, s:I}", "status", "unavailable", "reason",
+                                  "spooling", "detail",
+                                  "reports are in the spool, waiting to be replayed", "spooled",
+                                  (json_int_t)spooled));
+        http_reply_header(reply, "Retry-After", "5");
+        return;
+    }
+    http_reply_json(reply, 200,
+                    json_pack("{s:s, s:b, s:I}", "status", "ready", "database", 1, "spooled", 0));
+}
+
+void api_health_metrics(void *ctx, struct http_request *req, struct http_reply *reply)
+{
+    (void)req;
+    struct app *app = ctx;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (out == NULL) {
+        http_reply_error(reply, 500, "internal_error", "out of memory");
+        return;
+    }
+    uint64_t counts[600];
+    http_server_status_counts(app->http, counts);
+    fprintf(out, "# HELP pinwatch_http_requests_total HTTP requests answered, by status.\n"
+                 "# TYPE pinwatch_http_requests_total counter\n");
+    for (int s = 100; s < 600; s++) {
+        if (counts[s] > 0)
+            fprintf(out, "pinwatch_http_requests_total{status=\"%d\"} %llu\n", s,
+                    (unsigned long long)counts[s]);
+    }
+    fprintf(out,
+            "# HELP pinwatch_reports_accepted_total Reports accepted (durable).\n"
+            "# TYPE pinwatch_reports_accepted_total counter\n"
+            "pinwatch_reports_accepted_total %llu\n"
+            "# HELP pinwatch_reports_ignored_total Reporting API items that are not TLS reports.\n"
+            "# TYPE pinwatch_reports_ignored_total counter\n"
+            "pinwatch_reports_ignored_total %llu\n"
+            "# HELP pinwatch_reports_rejected_total Reports or bodies refused, by reason.\n"
+            "# TYPE pinwatch_reports_rejected_total counter\n",
+            __atomic_load_n(&app->reports_accepted, __ATOMIC_RELAXED),
+            __atomic_load_n(&app->reports_ignored, __ATOMIC_RELAXED));
+    for (size_t i = 0; app_reject_name(i) != NULL; i++)
+        fprintf(out, "pinwatch_reports_rejected_total{reason=\"%s\"} %llu\n", app_reject_name(i),
+                __atomic_load_n(&app->reports_rejected[i], __ATOMIC_RELAXED));
+    batcher_metrics(app->batcher, out);
+    fclose(out);
+    reply->status = 200;
+    reply->content_type = "text/plain; version=0.0.4";
+    reply->body = text;
+    reply->len = len;
 }

@@ -1,17 +1,78 @@
 #include "app.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "api_health.h"
+#include "api_ingest.h"
+#include "api_reports.h"
+#include "batcher.h"
+#include "catalog.h"
 #include "db.h"
+#include "expected_keys.h"
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
+#include "network.h"
+#include "ratelimit.h"
+#include "spool.h"
+#include "store.h"
+#include "trust_store.h"
 
 static const struct http_route routes[] = {
     {"GET", "/healthz", HTTP_ROUTE_PUBLIC, NULL, api_health_healthz},
     {"GET", "/readyz", HTTP_ROUTE_PUBLIC, NULL, api_health_readyz},
+    {"GET", "/metrics", HTTP_ROUTE_PUBLIC, NULL, api_health_metrics},
+    {"POST", "/v1/reports", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_BODY, api_ingest_precheck,
+     api_ingest_post},
+    {"OPTIONS", "/v1/reports", HTTP_ROUTE_PUBLIC, NULL, api_ingest_options},
+    {"POST", "/report", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_BODY, api_ingest_precheck,
+     api_ingest_post},
+    {"OPTIONS", "/report", HTTP_ROUTE_PUBLIC, NULL, api_ingest_options},
+    {"GET", "/v1/reports", 0, NULL, api_reports_list},
+    {"GET", "/v1/reports/{id}", 0, NULL, api_reports_get},
+    {"GET", "/v1/reports/{id}/raw", 0, NULL, api_reports_raw},
 };
+
+static const char *const reject_names[] = {
+    "invalid_json",          "json_too_deep",     "unknown_format",  "missing_field",
+    "invalid_field",         "too_many_items",    "string_too_long", "too_many_certificates",
+    "too_many_pins",         "app_not_allowed",   "host_not_allowed", "rate_limited",
+    "body_too_large",        "unsupported_media_type", "other"};
+#define N_REJECT (sizeof(reject_names) / sizeof(reject_names[0]))
+
+size_t app_reject_slot(const char *key)
+{
+    for (size_t i = 0; i + 1 < N_REJECT; i++) {
+        if (key != NULL && strcmp(key, reject_names[i]) == 0)
+            return i;
+    }
+    return N_REJECT - 1;
+}
+
+const char *app_reject_name(size_t slot)
+{
+    return slot < N_REJECT ? reject_names[slot] : NULL;
+}
+
+static enum err_code load_analysis(struct app *app, const struct config *cfg, struct err *err)
+{
+    enum err_code rc = trust_store_load(cfg->trust_store, &app->trust, err);
+    if (rc == ERR_OK)
+        rc = catalog_load(cfg->catalog, &app->catalog, err);
+    if (rc == ERR_OK && (app->expected = expected_keys_new()) == NULL)
+        rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+    if (rc == ERR_OK && cfg->expected_keys != NULL && cfg->expected_keys[0] != '\0')
+        rc = expected_keys_load_file(app->expected, cfg->expected_keys, err);
+    if (rc == ERR_OK && cfg->asn_db != NULL && cfg->asn_db[0] != '\0')
+        rc = network_db_open(cfg->asn_db, &app->asn_db, err);
+    if (rc == ERR_OK &&
+        (app->analysis = analysis_new(app->trust, app->catalog, app->expected)) == NULL)
+        rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+    return rc;
+}
 
 enum err_code app_start(struct app *app, const struct config *cfg, struct err *err)
 {
@@ -21,8 +82,14 @@ enum err_code app_start(struct app *app, const struct config *cfg, struct err *e
     if (cfg->database_url == NULL || cfg->database_url[0] == '\0')
         return err_set(err, ERR_INVALID, "config", "DATABASE_URL is required for serve");
     app->pool = db_pool_new(cfg->database_url, 8);
-    if (app->pool == NULL)
-        return err_set(err, ERR_NOMEM, NULL, "out of memory");
+    app->store = store_new();
+    app->ratelimit = ratelimit_new(cfg->rate_limit_count, cfg->rate_limit_period);
+    if (app->pool == NULL || app->store == NULL || app->ratelimit == NULL) {
+        rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+        goto fail;
+    }
+    if ((rc = load_analysis(app, cfg, err)) != ERR_OK)
+        goto fail;
 
     PGconn *conn;
     if ((rc = db_pool_acquire(app->pool, 10000, &conn, err)) != ERR_OK)
@@ -34,6 +101,13 @@ enum err_code app_start(struct app *app, const struct config *cfg, struct err *e
         goto fail;
     log_info("migrations: %d applied now", applied);
 
+    if ((rc = spool_open(cfg->spool_dir, cfg->spool_max, &app->spool, err)) != ERR_OK)
+        goto fail;
+    if (spool_pending_units(app->spool) > 0)
+        log_info("spool: %llu units from an earlier run will be replayed",
+                 (unsigned long long)spool_pending_units(app->spool));
+    if ((rc = batcher_start(cfg, app->store, app->spool, &app->batcher, err)) != ERR_OK)
+        goto fail;
     rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, &app->http,
                            err);
     if (rc != ERR_OK)
@@ -46,10 +120,22 @@ fail:
 
 void app_stop(struct app *app)
 {
+    /* Reverse order: no new requests, finish in-flight ones (they wait for their batch), then
+     * let the writer finish what is queued. */
     if (app->http != NULL)
         http_server_quiesce(app->http, 30000);
+    batcher_stop(app->batcher);
+    app->batcher = NULL;
     http_server_stop(app->http);
     app->http = NULL;
+    spool_close(app->spool);
+    analysis_free(app->analysis);
+    network_db_free(app->asn_db);
+    expected_keys_free(app->expected);
+    catalog_free(app->catalog);
+    trust_store_free(app->trust);
+    ratelimit_free(app->ratelimit);
+    store_free(app->store);
     db_pool_free(app->pool);
-    app->pool = NULL;
+    memset(app, 0, sizeof(*app));
 }

@@ -56,4 +56,11 @@ void cert_free(struct cert *c);
 /* PEM text (64 columns, \n, trailing newline) of the DER; new string, caller frees. */
 char *cert_to_pem(const struct cert *c);
 
+/*
+ * A new OpenSSL X509 decoded from c->der, for signature checks and path building (caller
+ * frees with X509_free). NULL on OOM. Declared with the struct tag so that this header does
+ * not pull OpenSSL into every module.
+ */
+struct x509_st *cert_to_x509(const struct cert *c);
+
 #endif

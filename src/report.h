@@ -76,6 +76,7 @@ struct report {
     char id[40];                   /* UUIDv7, assigned before anything is written */
     enum report_format format;
     int64_t received_at;           /* Unix microseconds */
+    size_t index;                  /* position in the request's array (0 for a lone object) */
 
     char *hostname;                /* normalized (lower-case, no trailing dot, A-labels) */
     char *hostname_raw;            /* as sent */

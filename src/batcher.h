@@ -1,0 +1,40 @@
+/*
+ * batcher — group commit between the request threads and PostgreSQL. A request hands its
+ * store unit over and waits; one writer thread takes everything queued (up to batch_max
+ * reports), commits it in one statement, and wakes every waiter of the batch. When PostgreSQL
+ * is unreachable the batch goes to the spool (fsynced) instead, and the writer replays the
+ * spool in order once the database is back. A waiter is only woken when its unit is durable
+ * (committed or spooled) or when neither could take it.
+ */
+#ifndef BATCHER_H
+#define BATCHER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "err.h"
+
+struct batcher;
+struct spool;
+struct store;
+
+/* Borrowed: cfg, st, sp (may be NULL: no spool). Starts the writer thread. */
+enum err_code batcher_start(const struct config *cfg, struct store *st, struct spool *sp,
+                            struct batcher **out, struct err *err) ERR_MUSTCHECK;
+/* Finish everything queued, stop the writer, free. Accepts NULL. */
+void batcher_stop(struct batcher *b);
+
+/* Hand a unit over and wait until it is durable. Takes unit. ERR_OK when committed or
+ * spooled; ERR_UNAVAILABLE when neither PostgreSQL nor the spool could take it. */
+enum err_code batcher_submit(struct batcher *b, json_t *unit, struct err *err) ERR_MUSTCHECK;
+
+/* true while the writer cannot reach PostgreSQL. */
+bool batcher_db_down(const struct batcher *b);
+
+/* Prometheus text for the write path (batch sizes, commit latency, errors, spool). */
+void batcher_metrics(const struct batcher *b, FILE *out);
+
+#endif
