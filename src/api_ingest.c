@@ -119,6 +119,20 @@ static json_t *group_row(const struct report *r, const struct analysis_result *r
             json_object_set_new(row, "anchor_subject", json_string(res->anchor_subject));
     }
     json_object_set_new(row, "expected_key_seen", json_boolean(res->expected_key));
+    /* Chain-level evidence for the verdict (the chain the findings describe). */
+    json_t *f = res->findings;
+    json_t *cat = json_object_get(f, "catalog"), *host = json_object_get(f, "hostile");
+    if (json_is_object(cat)) {
+        json_object_set(row, "catalog_product", json_object_get(cat, "product"));
+        json_object_set(row, "catalog_category", json_object_get(cat, "category"));
+    }
+    json_object_set_new(row, "known_hostile", json_boolean(json_is_true(json_object_get(f, "known_hostile"))));
+    if (json_is_object(host)) {
+        json_object_set(row, "hostile_name", json_object_get(host, "name"));
+        json_object_set(row, "hostile_category", json_object_get(host, "category"));
+    }
+    if (json_is_array(json_object_get(f, "weak")))
+        json_object_set(row, "weak", json_object_get(f, "weak"));
     json_object_set_new(row, "first_seen", store_json_time(r->received_at));
     json_object_set_new(row, "last_seen", store_json_time(r->received_at));
     return row;

@@ -5,13 +5,17 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "api_export.h"
+#include "api_groups.h"
 #include "api_health.h"
+#include "api_hosts.h"
 #include "api_ingest.h"
 #include "api_reports.h"
 #include "batcher.h"
 #include "catalog.h"
 #include "db.h"
 #include "expected_keys.h"
+#include "groups.h"
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
@@ -34,6 +38,13 @@ static const struct http_route routes[] = {
     {"GET", "/v1/reports", 0, NULL, api_reports_list},
     {"GET", "/v1/reports/{id}", 0, NULL, api_reports_get},
     {"GET", "/v1/reports/{id}/raw", 0, NULL, api_reports_raw},
+    {"GET", "/v1/export", 0, NULL, api_export_get},
+    {"GET", "/v1/groups", 0, NULL, api_groups_list},
+    {"GET", "/v1/groups/{id}", 0, NULL, api_groups_get},
+    {"GET", "/v1/trends", 0, NULL, api_groups_trends},
+    {"GET", "/v1/chains/{sha256}", 0, NULL, api_chains_get},
+    {"GET", "/v1/hosts/{hostname}/keys", 0, NULL, api_hosts_keys_get},
+    {"PUT", "/v1/hosts/{hostname}/keys", HTTP_ROUTE_BODY, NULL, api_hosts_keys_put},
 };
 
 static const char *const reject_names[] = {
@@ -64,13 +75,28 @@ static enum err_code load_analysis(struct app *app, const struct config *cfg, st
         rc = catalog_load(cfg->catalog, &app->catalog, err);
     if (rc == ERR_OK && (app->expected = expected_keys_new()) == NULL)
         rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
-    if (rc == ERR_OK && cfg->expected_keys != NULL && cfg->expected_keys[0] != '\0')
-        rc = expected_keys_load_file(app->expected, cfg->expected_keys, err);
     if (rc == ERR_OK && cfg->asn_db != NULL && cfg->asn_db[0] != '\0')
         rc = network_db_open(cfg->asn_db, &app->asn_db, err);
     if (rc == ERR_OK &&
         (app->analysis = analysis_new(app->trust, app->catalog, app->expected)) == NULL)
         rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+    return rc;
+}
+
+/* The database holds the declared keys; the PINWATCH_EXPECTED_KEYS file seeds its hosts. */
+static enum err_code load_expected_keys(PGconn *conn, const struct config *cfg,
+                                        struct expected_keys *ek, struct err *err)
+{
+    struct expected_keys *file_ek = NULL;
+    enum err_code rc = ERR_OK;
+    if (cfg->expected_keys != NULL && cfg->expected_keys[0] != '\0') {
+        if ((file_ek = expected_keys_new()) == NULL)
+            return err_set(err, ERR_NOMEM, NULL, "out of memory");
+        rc = expected_keys_load_file(file_ek, cfg->expected_keys, err);
+    }
+    if (rc == ERR_OK)
+        rc = api_hosts_sync(conn, file_ek, ek, err);
+    expected_keys_free(file_ek);
     return rc;
 }
 
@@ -96,6 +122,8 @@ enum err_code app_start(struct app *app, const struct config *cfg, struct err *e
         goto fail;
     int applied = 0;
     rc = migrate_run(conn, cfg->migrations_dir, &applied, err);
+    if (rc == ERR_OK)
+        rc = load_expected_keys(conn, cfg, app->expected, err);
     db_pool_release(app->pool, conn);
     if (rc != ERR_OK)
         goto fail;
@@ -107,6 +135,8 @@ enum err_code app_start(struct app *app, const struct config *cfg, struct err *e
         log_info("spool: %llu units from an earlier run will be replayed",
                  (unsigned long long)spool_pending_units(app->spool));
     if ((rc = batcher_start(cfg, app->store, app->spool, &app->batcher, err)) != ERR_OK)
+        goto fail;
+    if ((rc = groups_evaluator_start(cfg, app->expected, 2000, &app->evaluator, err)) != ERR_OK)
         goto fail;
     rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, &app->http,
                            err);
@@ -126,6 +156,8 @@ void app_stop(struct app *app)
         http_server_quiesce(app->http, 30000);
     batcher_stop(app->batcher);
     app->batcher = NULL;
+    groups_evaluator_stop(app->evaluator);
+    app->evaluator = NULL;
     http_server_stop(app->http);
     app->http = NULL;
     spool_close(app->spool);

@@ -15,6 +15,7 @@ struct batcher;
 struct catalog;
 struct db_pool;
 struct expected_keys;
+struct groups_evaluator;
 struct http_server;
 struct network_db;
 struct ratelimit;
@@ -28,6 +29,7 @@ struct app {
     struct store *store;        /* write-side caches */
     struct spool *spool;        /* durable fallback while PostgreSQL is away */
     struct batcher *batcher;    /* group commit writer */
+    struct groups_evaluator *evaluator; /* keeps group verdicts current */
     struct trust_store *trust;
     struct catalog *catalog;
     struct expected_keys *expected;

@@ -122,6 +122,9 @@ static enum err_code commit(struct batcher *b, json_t *const *units, size_t n, s
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     enum err_code rc = store_commit(b->st, conn, units, n, err);
+    /* Another node may hold rows of the same groups: a deadlock victim simply retries. */
+    for (int attempt = 0; rc == ERR_CONFLICT && attempt < 5; attempt++)
+        rc = store_commit(b->st, conn, units, n, err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc == ERR_OK) {
         observe(b, reports,

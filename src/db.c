@@ -154,6 +154,11 @@ enum err_code db_result_error(PGconn *conn, const PGresult *res, const char *wha
     const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (msg == NULL)
         msg = PQerrorMessage(conn);
+    if (state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0)) {
+        /* Deadlock or serialization failure: nothing was written, the same work may retry. */
+        err_set(err, ERR_CONFLICT, "database_conflict", "%s: %s", what, msg);
+        return ERR_CONFLICT;
+    }
     bool down = PQstatus(conn) != CONNECTION_OK || state == NULL ||
                 strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
                 strcmp(state, "53300") == 0;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "cli_export.h"
 #include "config.h"
 #include "db.h"
 #include "http_server.h"
@@ -27,6 +28,8 @@ static void usage(FILE *out)
                  "commands:\n"
                  "  serve     apply pending migrations and serve HTTP\n"
                  "  migrate   apply pending migrations and exit\n"
+                 "  export    write an evidence bundle: export --out FILE [--hostname H] ...\n"
+                 "  verify    re-check an evidence bundle: verify FILE\n"
                  "  version   print the version\n"
                  "  help      this text and the settings table\n\n");
     config_print_help(out);
@@ -107,6 +110,10 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(argc - 2, argv + 2);
+    if (strcmp(cmd, "export") == 0)
+        return cli_export(argc - 2, argv + 2);
+    if (strcmp(cmd, "verify") == 0)
+        return cli_verify(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0) {
         printf("pinwatch %s\n", PINWATCH_VERSION);
         return 0;

@@ -283,6 +283,22 @@ static json_t *undecodable(const struct report_chain *ch)
     return arr;
 }
 
+/* Only what is particular to the report: the chain-level part is stored once per chain. */
+static json_t *report_findings(json_t *findings)
+{
+    static const char *const keys[] = {"covers_hostname", "valid_at_report_time", "pin_in_chain",
+                                       "expected_key",    "leaf_expected",        "linked"};
+    if (!json_is_object(findings))
+        return json_null();
+    json_t *out = json_object();
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        json_t *v = json_object_get(findings, keys[i]);
+        if (v != NULL)
+            json_object_set(out, keys[i], v);
+    }
+    return out;
+}
+
 static json_t *report_row(const struct report *r, const char *group_id, json_t *findings)
 {
     json_t *row = json_object();
@@ -337,7 +353,7 @@ static json_t *report_row(const struct report *r, const char *group_id, json_t *
         json_object_set_new(row, "country", json_string(r->client.country));
     json_object_set_new(row, "user_agent", j_str(r->client.user_agent));
     json_object_set_new(row, "group_id", j_str(group_id));
-    json_object_set(row, "findings", findings != NULL ? findings : json_null());
+    json_object_set_new(row, "findings", report_findings(findings));
     json_t *problems = json_array();
     for (size_t i = 0; i < r->n_problems; i++)
         json_array_append_new(problems, json_pack("{s:s, s:s?}", "code", r->problems[i].code,
@@ -374,43 +390,8 @@ static const char *const tables[] = {"certificates", "chains", "fragments", "bod
 #define N_TABLES 6
 
 /* One statement: data-modifying CTEs run in one implicit transaction. */
-static const char COMMIT_SQL[] =
-    "WITH c AS (INSERT INTO certificates (sha256, spki_sha256, der, subject, issuer, serial,"
-    "   not_before, not_after, sans, key_type, key_bits, is_ca, sig_alg)"
-    " SELECT sha256, spki_sha256, der, subject, issuer, serial, not_before, not_after,"
-    "   coalesce(sans, '{}'), key_type, key_bits, coalesce(is_ca, false), sig_alg"
-    " FROM json_populate_recordset(NULL::certificates, $1) ON CONFLICT DO NOTHING),"
-    " ch AS (INSERT INTO chains (sha256, certs, analysis)"
-    " SELECT sha256, certs, analysis FROM json_populate_recordset(NULL::chains, $2)"
-    " ON CONFLICT DO NOTHING),"
-    " f AS (INSERT INTO raw_fragments (sha256, bytes)"
-    " SELECT sha256, bytes FROM json_populate_recordset(NULL::raw_fragments, $3)"
-    " ON CONFLICT DO NOTHING),"
-    " b AS (INSERT INTO raw_bodies (sha256, received_at, length, template)"
-    " SELECT sha256, received_at, length, template"
-    " FROM json_populate_recordset(NULL::raw_bodies, $4) ON CONFLICT DO NOTHING),"
-    /* One row per group even when the batch names it many times (DO UPDATE may not touch a
-     * row twice in one statement). */
-    " g AS (INSERT INTO groups (id, app_bundle_id, hostname, anchor_spki, anchor_subject,"
-    "   anchor_public, expected_key_seen, first_seen, last_seen)"
-    " SELECT id, min(app_bundle_id), min(hostname), (array_agg(anchor_spki))[1], min(anchor_subject),"
-    "   bool_or(anchor_public), bool_or(expected_key_seen), min(first_seen), max(last_seen)"
-    " FROM json_populate_recordset(NULL::groups, $6) GROUP BY id"
-    " ON CONFLICT (id) DO UPDATE SET first_seen = least(groups.first_seen, excluded.first_seen),"
-    "   last_seen = greatest(groups.last_seen, excluded.last_seen))"
-    " INSERT INTO reports (id, received_at, format, hostname, hostname_raw, noted_hostname,"
-    "   noted_hostname_raw, port, include_subdomains, enforce_pinning, validation_result,"
-    "   client_time, client_time_raw, pins_expire, pins_expire_raw, known_pins, known_pins_raw,"
-    "   served_chain, validated_chain, app_bundle_id, app_version, platform, platform_version,"
-    "   vendor_id, sdk, sdk_version, network, client_ip, asn, as_org, country, user_agent,"
-    "   group_id, findings, problems, extra, raw_sha256)"
-    " SELECT id, received_at, format, hostname, hostname_raw, noted_hostname,"
-    "   noted_hostname_raw, port, include_subdomains, enforce_pinning, validation_result,"
-    "   client_time, client_time_raw, pins_expire, pins_expire_raw, coalesce(known_pins, '{}'),"
-    "   known_pins_raw, served_chain, validated_chain, app_bundle_id, app_version, platform,"
-    "   platform_version, vendor_id, sdk, sdk_version, network, client_ip, asn, as_org,"
-    "   country, user_agent, group_id, findings, problems, extra, raw_sha256"
-    " FROM json_populate_recordset(NULL::reports, $5) ON CONFLICT DO NOTHING";
+/* The statement lives in migrations/0003_rollups.sql (pinwatch_store_batch). */
+static const char COMMIT_SQL[] = "SELECT pinwatch_store_batch($1, $2, $3, $4, $5, $6)";
 
 static enum err_code ensure_months(struct store *st, PGconn *conn, json_t *const *units,
                                    size_t n, struct err *err)
@@ -490,7 +471,7 @@ enum err_code store_commit(struct store *st, PGconn *conn, json_t *const *units,
     }
     PGresult *res = PQexecParams(conn, COMMIT_SQL, N_TABLES, NULL, (const char *const *)params,
                                  NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
         rc = db_result_error(conn, res, "storing reports", err);
     PQclear(res);
     if (rc == ERR_OK)

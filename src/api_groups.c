@@ -1,0 +1,216 @@
+#include "api_groups.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_reports.h"
+#include "app.h"
+#include "db.h"
+#include "groups.h"
+#include "query.h"
+#include "timeparse.h"
+
+/* The group object of SPEC 7 over the rollups of the window [$1, $2]. */
+#define GROUP_JSON                                                                                 \
+    "json_build_object('id', g.id, 'app', g.app_bundle_id, 'hostname', g.hostname,"               \
+    " 'anchor', CASE WHEN g.anchor_spki IS NULL THEN NULL ELSE json_build_object("                 \
+    "   'subject', g.anchor_subject, 'spki_sha256', encode(g.anchor_spki, 'hex'),"                 \
+    "   'public', coalesce(g.anchor_public, false)) END,"                                          \
+    " 'expected_key_seen', g.expected_key_seen, 'reports', coalesce(s.reports, 0),"                \
+    " 'devices', coalesce(s.devices, 0), 'networks', coalesce(s.networks, 0),"                     \
+    " 'first_seen', pinwatch_ts(g.first_seen),"                                                    \
+    " 'last_seen', pinwatch_ts(g.last_seen),"                                                      \
+    " 'versions', (SELECT coalesce(json_agg(json_build_object('version', nullif(v.app_version, ''),"\
+    "     'reports', v.n, 'devices', v.d) ORDER BY v.n DESC, v.app_version), '[]'::json)"          \
+    "   FROM (SELECT app_version, sum(reports) AS n,"                                              \
+    "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d FROM rollup_hourly"      \
+    "         WHERE group_id = g.id AND hour >= date_trunc('hour', $1::timestamptz, 'UTC')"        \
+    "         AND hour <= $2::timestamptz GROUP BY app_version) v),"                                \
+    " 'top_networks', (SELECT coalesce(json_agg(json_build_object('network', nullif(t.network, ''),"\
+    "     'asn', nullif(t.asn, 0), 'reports', t.n, 'devices', t.d) ORDER BY t.n DESC, t.network),"  \
+    "     '[]'::json)"                                                                              \
+    "   FROM (SELECT network, max(asn) AS asn, sum(reports) AS n,"                                  \
+    "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d FROM rollup_hourly"      \
+    "         WHERE group_id = g.id AND hour >= date_trunc('hour', $1::timestamptz, 'UTC')"        \
+    "         AND hour <= $2::timestamptz GROUP BY network ORDER BY 3 DESC, 1 LIMIT 10) t),"        \
+    " 'verdict', g.verdict, 'kind', g.kind, 'product', g.product, 'reasons', g.reasons)"
+
+#define GROUP_STATS                                                                                \
+    "(SELECT group_id, sum(reports) AS reports,"                                                   \
+    "   round(hll_cardinality(hll_union_agg(devices)))::bigint AS devices,"                        \
+    "   count(DISTINCT network) FILTER (WHERE network <> '') AS networks"                          \
+    " FROM rollup_hourly WHERE hour >= date_trunc('hour', $1::timestamptz, 'UTC')"                 \
+    "   AND hour <= $2::timestamptz GROUP BY group_id) s"
+
+static PGconn *borrow(struct app *app, struct http_reply *reply)
+{
+    PGconn *conn;
+    struct err e = {0};
+    if (db_pool_acquire(app->pool, 5000, &conn, &e) != ERR_OK) {
+        http_reply_err(reply, &e);
+        http_reply_header(reply, "Retry-After", "5");
+        return NULL;
+    }
+    /* Verdicts of groups that changed since their last evaluation are brought up to date. */
+    unsigned n;
+    if (groups_evaluate(conn, app->expected, false, 10000, &n, &e) != ERR_OK) {
+        http_reply_err(reply, &e);
+        db_pool_release(app->pool, conn);
+        return NULL;
+    }
+    return conn;
+}
+
+/* Run a query returning one JSON text value and send it. */
+static void reply_sql(PGconn *conn, struct http_reply *reply, const char *sql, int n,
+                      const char *const *params, const char *not_found)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    struct err e = {0};
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        db_result_error(conn, res, "query", &e);
+        http_reply_err(reply, &e);
+    } else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+        http_reply_error(reply, 404, "not_found", "%s", not_found);
+    } else {
+        http_reply_bytes(reply, 200, "application/json", PQgetvalue(res, 0, 0),
+                         (size_t)PQgetlength(res, 0, 0));
+    }
+    PQclear(res);
+}
+
+static void window(const struct query_filters *f, char from[TIMEPARSE_FMT_LEN],
+                   char to[TIMEPARSE_FMT_LEN])
+{
+    timeparse_format(f->from, from);
+    timeparse_format(f->to, to);
+}
+
+void api_groups_list(void *ctx, struct http_request *req, struct http_reply *reply)
+{
+    struct app *app = ctx;
+    struct query_filters f;
+    struct err e = {0};
+    if (query_filters_parse(api_query_param, req, req->received_at, &f, &e) != ERR_OK) {
+        http_reply_err(reply, &e);
+        return;
+    }
+    PGconn *conn = borrow(app, reply);
+    if (conn != NULL) {
+        char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
+        window(&f, from, to);
+        const char *params[] = {from, to, f.hostname, f.app, f.verdict};
+        reply_sql(conn, reply,
+                  "SELECT json_build_object('groups', coalesce(json_agg(" GROUP_JSON
+                  " ORDER BY s.reports DESC, g.id), '[]'::json))::text"
+                  " FROM " GROUP_STATS " JOIN groups g ON g.id = s.group_id"
+                  " WHERE ($3::text IS NULL OR g.hostname = $3)"
+                  " AND ($4::text IS NULL OR g.app_bundle_id = $4)"
+                  " AND ($5::text IS NULL OR g.verdict = $5)",
+                  5, params, "no groups");
+        db_pool_release(app->pool, conn);
+    }
+    query_filters_cleanup(&f);
+}
+
+void api_groups_get(void *ctx, struct http_request *req, struct http_reply *reply)
+{
+    struct app *app = ctx;
+    struct query_filters f;
+    struct err e = {0};
+    if (query_filters_parse(api_query_param, req, req->received_at, &f, &e) != ERR_OK) {
+        http_reply_err(reply, &e);
+        return;
+    }
+    PGconn *conn = borrow(app, reply);
+    if (conn != NULL) {
+        char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
+        window(&f, from, to);
+        const char *params[] = {from, to, req->params[0]};
+        /* A group outside the window still answers, with zero counts in it. */
+        reply_sql(conn, reply,
+                  "SELECT (" GROUP_JSON "::jsonb || jsonb_build_object('chains', ("
+                  "  SELECT coalesce(jsonb_agg(jsonb_build_object('sha256', encode(c.sha, 'hex'),"
+                  "    'reports', c.n, 'certificates', pinwatch_chain_certs_json(c.sha),"
+                  "    'findings', ch.analysis) ORDER BY c.n DESC), '[]'::jsonb)"
+                  "  FROM (SELECT coalesce(r.validated_chain, r.served_chain) AS sha, count(*) AS n"
+                  "        FROM reports r WHERE r.group_id = g.id"
+                  "        AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL"
+                  "        GROUP BY 1) c LEFT JOIN chains ch ON ch.sha256 = c.sha)))::text"
+                  " FROM groups g LEFT JOIN " GROUP_STATS " ON s.group_id = g.id"
+                  " WHERE g.id = $3",
+                  3, params, "no group with that id");
+        db_pool_release(app->pool, conn);
+    }
+    query_filters_cleanup(&f);
+}
+
+void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *reply)
+{
+    struct app *app = ctx;
+    const char *bucket = http_request_query(req, "bucket");
+    const char *by = http_request_query(req, "by");
+    if (bucket == NULL)
+        bucket = "day";
+    if (by == NULL)
+        by = "verdict";
+    if (strcmp(bucket, "hour") != 0 && strcmp(bucket, "day") != 0) {
+        http_reply_error(reply, 400, "invalid_parameter", "bucket: must be hour or day");
+        return;
+    }
+    /* The dimension is chosen from a fixed list, never spliced from the request. */
+    static const char *const dims[][2] = {{"app_version", "nullif(r.app_version, '')"},
+                                          {"network", "nullif(r.network, '')"},
+                                          {"hostname", "g.hostname"},
+                                          {"verdict", "g.verdict"},
+                                          {"platform", "nullif(r.platform, '')"}};
+    const char *expr = NULL;
+    for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
+        if (strcmp(by, dims[i][0]) == 0)
+            expr = dims[i][1];
+    }
+    if (expr == NULL) {
+        http_reply_error(reply, 400, "invalid_parameter",
+                         "by: must be app_version, network, hostname, verdict or platform");
+        return;
+    }
+    struct query_filters f;
+    struct err e = {0};
+    if (query_filters_parse(api_query_param, req, req->received_at, &f, &e) != ERR_OK) {
+        http_reply_err(reply, &e);
+        return;
+    }
+    PGconn *conn = borrow(app, reply);
+    if (conn != NULL) {
+        char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
+        window(&f, from, to);
+        char sql[4096];
+        snprintf(sql, sizeof(sql),
+                 "SELECT json_build_object('bucket', $3::text, 'by', $4::text, 'series',"
+                 " coalesce(json_agg(json_build_object('key', k.key, 'points', k.points)"
+                 " ORDER BY k.total DESC, k.key), '[]'::json))::text FROM ("
+                 "  SELECT p.key, sum(p.reports) AS total, json_agg(json_build_object("
+                 "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices)"
+                 "    ORDER BY p.t) AS points FROM ("
+                 "   SELECT %s AS key, date_trunc($3, r.hour, 'UTC') AS t, sum(r.reports) AS reports,"
+                 "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
+                 "   FROM rollup_hourly r JOIN groups g ON g.id = r.group_id"
+                 "   WHERE r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"
+                 "   AND r.hour <= $2::timestamptz"
+                 "   AND ($5::text IS NULL OR g.hostname = $5)"
+                 "   AND ($6::text IS NULL OR g.app_bundle_id = $6)"
+                 "   AND ($7::text IS NULL OR g.verdict = $7)"
+                 "   AND ($8::text IS NULL OR r.platform = $8)"
+                 "   AND ($9::text IS NULL OR r.app_version = $9)"
+                 "   AND ($10::text IS NULL OR r.group_id = $10)"
+                 "   AND ($11::cidr IS NULL OR (r.network <> '' AND r.network::cidr <<= $11::cidr))"
+                 "   GROUP BY 1, 2) p GROUP BY p.key) k",
+                 expr);
+        const char *params[] = {from, to, bucket, by, f.hostname, f.app, f.verdict,
+                                f.platform, f.app_version, f.group, f.network};
+        reply_sql(conn, reply, sql, 11, params, "no data");
+        db_pool_release(app->pool, conn);
+    }
+    query_filters_cleanup(&f);
+}
