@@ -24,23 +24,26 @@
     " 'versions', (SELECT coalesce(json_agg(json_build_object('version', nullif(v.app_version, ''),"\
     "     'reports', v.n, 'devices', v.d) ORDER BY v.n DESC, v.app_version), '[]'::json)"          \
     "   FROM (SELECT app_version, sum(reports) AS n,"                                              \
-    "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d FROM rollup_hourly"      \
+    "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d"                         \
+    "         FROM rollup_version_hourly"                                                          \
     "         WHERE group_id = g.id AND hour >= date_trunc('hour', $1::timestamptz, 'UTC')"        \
     "         AND hour <= $2::timestamptz GROUP BY app_version) v),"                                \
     " 'top_networks', (SELECT coalesce(json_agg(json_build_object('network', nullif(t.network, ''),"\
     "     'asn', nullif(t.asn, 0), 'reports', t.n, 'devices', t.d) ORDER BY t.n DESC, t.network),"  \
     "     '[]'::json)"                                                                              \
     "   FROM (SELECT network, max(asn) AS asn, sum(reports) AS n,"                                  \
-    "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d FROM rollup_hourly"      \
-    "         WHERE group_id = g.id AND hour >= date_trunc('hour', $1::timestamptz, 'UTC')"        \
-    "         AND hour <= $2::timestamptz GROUP BY network ORDER BY 3 DESC, 1 LIMIT 10) t),"        \
+    "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d"                         \
+    "         FROM rollup_network_daily WHERE group_id = g.id"                                     \
+    "         AND day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                               \
+    "         AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"                               \
+    "         GROUP BY network ORDER BY 3 DESC, 1 LIMIT 10) t),"                                    \
     " 'verdict', g.verdict, 'kind', g.kind, 'product', g.product, 'reasons', g.reasons)"
 
 #define GROUP_STATS                                                                                \
     "(SELECT group_id, sum(reports) AS reports,"                                                   \
     "   round(hll_cardinality(hll_union_agg(devices)))::bigint AS devices,"                        \
-    "   count(DISTINCT network) FILTER (WHERE network <> '') AS networks"                          \
-    " FROM rollup_hourly WHERE hour >= date_trunc('hour', $1::timestamptz, 'UTC')"                 \
+    "   round(hll_cardinality(hll_union_agg(networks)))::bigint AS networks"                       \
+    " FROM rollup_group_hourly WHERE hour >= date_trunc('hour', $1::timestamptz, 'UTC')"           \
     "   AND hour <= $2::timestamptz GROUP BY group_id) s"
 
 static PGconn *borrow(struct app *app, struct http_reply *reply)
@@ -146,6 +149,23 @@ void api_groups_get(void *ctx, struct http_request *req, struct http_reply *repl
     query_filters_cleanup(&f);
 }
 
+/* Which rollup table answers a trend: the one that has the dimension and every filter. */
+static const char *trend_table(const char *by, const struct query_filters *f, const char **err)
+{
+    bool version = strcmp(by, "app_version") == 0 || f->app_version != NULL;
+    bool network = strcmp(by, "network") == 0 || f->network != NULL;
+    *err = NULL;
+    if (version && network) {
+        *err = "app_version and network cannot be combined in one trend";
+        return NULL;
+    }
+    if (version)
+        return "rollup_version_hourly";
+    if (network)
+        return "rollup_network_hourly";
+    return "rollup_group_hourly";
+}
+
 void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *reply)
 {
     struct app *app = ctx;
@@ -181,6 +201,13 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
         http_reply_err(reply, &e);
         return;
     }
+    const char *why;
+    const char *table = trend_table(by, &f, &why);
+    if (table == NULL) {
+        http_reply_error(reply, 400, "invalid_parameter", "%s", why);
+        query_filters_cleanup(&f);
+        return;
+    }
     PGconn *conn = borrow(app, reply);
     if (conn != NULL) {
         char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
@@ -195,21 +222,26 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
                  "    ORDER BY p.t) AS points FROM ("
                  "   SELECT %s AS key, date_trunc($3, r.hour, 'UTC') AS t, sum(r.reports) AS reports,"
                  "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
-                 "   FROM rollup_hourly r JOIN groups g ON g.id = r.group_id"
+                 "   FROM %s r JOIN groups g ON g.id = r.group_id"
                  "   WHERE r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"
                  "   AND r.hour <= $2::timestamptz"
                  "   AND ($5::text IS NULL OR g.hostname = $5)"
                  "   AND ($6::text IS NULL OR g.app_bundle_id = $6)"
                  "   AND ($7::text IS NULL OR g.verdict = $7)"
                  "   AND ($8::text IS NULL OR r.platform = $8)"
-                 "   AND ($9::text IS NULL OR r.app_version = $9)"
-                 "   AND ($10::text IS NULL OR r.group_id = $10)"
-                 "   AND ($11::cidr IS NULL OR (r.network <> '' AND r.network::cidr <<= $11::cidr))"
-                 "   GROUP BY 1, 2) p GROUP BY p.key) k",
-                 expr);
-        const char *params[] = {from, to, bucket, by, f.hostname, f.app, f.verdict,
-                                f.platform, f.app_version, f.group, f.network};
-        reply_sql(conn, reply, sql, 11, params, "no data");
+                 "   AND ($9::text IS NULL OR r.group_id = $9)"
+                 "   %s GROUP BY 1, 2) p GROUP BY p.key) k",
+                 expr, table,
+                 strcmp(table, "rollup_version_hourly") == 0
+                     ? "AND ($10::text IS NULL OR r.app_version = $10)"
+                     : (strcmp(table, "rollup_network_hourly") == 0
+                            ? "AND ($10::cidr IS NULL OR (r.network <> ''"
+                              " AND r.network::cidr <<= $10::cidr))"
+                            : "AND $10::text IS NULL"));
+        const char *params[] = {from,     to,         bucket, by, f.hostname, f.app,
+                                f.verdict, f.platform, f.group,
+                                f.app_version != NULL ? f.app_version : f.network};
+        reply_sql(conn, reply, sql, 10, params, "no data");
         db_pool_release(app->pool, conn);
     }
     query_filters_cleanup(&f);

@@ -23,18 +23,25 @@ static const char EVIDENCE_SQL[] =
     "  coalesce(g.anchor_public, false), g.anchor_subject, g.known_hostile, g.hostile_name,"
     "  g.hostile_category, g.catalog_product, g.catalog_category, array_to_string(g.weak, ','),"
     "  g.expected_key_seen, g.version,"
-    "  s.reports, s.devices, s.networks, s.versions, s.top_network, s.pin_in_chain,"
-    "  s.leaf_expected, s.not_covering, s.invalid_at_time, s.unlinked, s.result_untrusted,"
-    "  s.pins_expired, s.clock_skew, a.app_versions, a.app_networks,"
-    "  (SELECT nullif(r3.app_version, '') FROM rollup_hourly r3 WHERE r3.group_id = g.id"
-    "   GROUP BY r3.app_version ORDER BY sum(r3.reports) DESC, r3.app_version LIMIT 1)"
+    "  s.reports, s.devices, s.networks,"
+    "  (SELECT count(DISTINCT app_version) FROM rollup_version_hourly v WHERE v.group_id = g.id),"
+    "  coalesce((SELECT max(n) FROM (SELECT sum(d.reports) AS n FROM rollup_network_daily d"
+    "            WHERE d.group_id = g.id GROUP BY d.network) x), 0),"
+    "  s.pin_in_chain, s.leaf_expected, s.not_covering, s.invalid_at_time, s.unlinked,"
+    "  s.result_untrusted, s.pins_expired, s.clock_skew,"
+    "  (SELECT count(DISTINCT v.app_version) FROM groups g2"
+    "   JOIN rollup_version_hourly v ON v.group_id = g2.id"
+    "   WHERE g2.app_bundle_id = g.app_bundle_id AND g2.hostname = g.hostname),"
+    "  (SELECT coalesce(round(hll_cardinality(hll_union_agg(h.networks))), 0)::bigint"
+    "   FROM groups g2 JOIN rollup_group_hourly h ON h.group_id = g2.id"
+    "   WHERE g2.app_bundle_id = g.app_bundle_id AND g2.hostname = g.hostname),"
+    "  (SELECT nullif(v.app_version, '') FROM rollup_version_hourly v WHERE v.group_id = g.id"
+    "   GROUP BY v.app_version ORDER BY sum(v.reports) DESC, v.app_version LIMIT 1)"
     " FROM groups g"
     " CROSS JOIN LATERAL ("
     "   SELECT coalesce(sum(reports), 0) AS reports,"
     "     coalesce(round(hll_cardinality(hll_union_agg(devices))), 0)::bigint AS devices,"
-    "     count(DISTINCT network) AS networks, count(DISTINCT app_version) AS versions,"
-    "     coalesce((SELECT max(n) FROM (SELECT sum(r2.reports) AS n FROM rollup_hourly r2"
-    "               WHERE r2.group_id = g.id GROUP BY r2.network) x), 0) AS top_network,"
+    "     coalesce(round(hll_cardinality(hll_union_agg(networks))), 0)::bigint AS networks,"
     "     coalesce(sum(pin_in_chain), 0) AS pin_in_chain,"
     "     coalesce(sum(leaf_expected), 0) AS leaf_expected,"
     "     coalesce(sum(not_covering), 0) AS not_covering,"
@@ -43,12 +50,7 @@ static const char EVIDENCE_SQL[] =
     "     coalesce(sum(result_untrusted), 0) AS result_untrusted,"
     "     coalesce(sum(pins_expired), 0) AS pins_expired,"
     "     coalesce(sum(clock_skew), 0) AS clock_skew"
-    "   FROM rollup_hourly r WHERE r.group_id = g.id) s"
-    " CROSS JOIN LATERAL ("
-    "   SELECT count(DISTINCT r.app_version) AS app_versions,"
-    "     count(DISTINCT r.network) AS app_networks"
-    "   FROM groups g2 JOIN rollup_hourly r ON r.group_id = g2.id"
-    "   WHERE g2.app_bundle_id = g.app_bundle_id AND g2.hostname = g.hostname) a"
+    "   FROM rollup_group_hourly r WHERE r.group_id = g.id) s"
     " WHERE ($1::boolean OR g.version > g.evaluated_version)"
     " ORDER BY g.id LIMIT $2";
 
@@ -104,7 +106,9 @@ static void fill_evidence(const PGresult *res, int i, const struct expected_keys
     ev->leaf_expected = u64(res, i, 20);
     ev->not_covering = u64(res, i, 21);
     ev->invalid_at_time = u64(res, i, 22);
-    ev->linked = u64(res, i, 23) == 0;
+    /* One odd chain must not make a whole group "broken": unlinked must hold for a majority,
+     * like the other per-report findings. */
+    ev->linked = u64(res, i, 23) * 100 < ev->reports * VERDICT_MAJORITY_PCT || ev->reports == 0;
     ev->result_untrusted = u64(res, i, 24);
     ev->pins_expired = u64(res, i, 25);
     ev->clock_skew = u64(res, i, 26);

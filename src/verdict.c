@@ -290,14 +290,17 @@ static void reason_interception_support(struct ctx *c)
     if (weak != 0) {
         char names[96] = "";
         size_t used = 0;
-        for (unsigned bit = 1; bit <= CHAIN_WEAK_ALL && used < sizeof(names); bit <<= 1) {
-            if ((weak & bit) == 0)
+        for (unsigned bit = 1; bit <= CHAIN_WEAK_ALL; bit <<= 1) {
+            const char *name = chain_weak_name(bit);
+            if ((weak & bit) == 0 || name == NULL)
                 continue;
-            int n = snprintf(names + used, sizeof(names) - used, "%s%s", used > 0 ? ", " : "",
-                             chain_weak_name(bit));
-            if (n < 0)
+            size_t sep = used > 0 ? 2 : 0, len = strlen(name);
+            if (used + sep + len >= sizeof(names))
                 break;
-            used += (size_t)n;
+            memcpy(names + used, ", ", sep);
+            memcpy(names + used + sep, name, len);
+            used += sep + len;
+            names[used] = '\0';
         }
         reason(c, "weak_crypto", "weak crypto in the chain (%s), typical of interception products",
                names);
