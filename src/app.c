@@ -24,8 +24,10 @@
 #include "spool.h"
 #include "store.h"
 #include "trust_store.h"
+#include "web.h"
 
 static const struct http_route routes[] = {
+    {"GET", "/", HTTP_ROUTE_PUBLIC, NULL, web_index},
     {"GET", "/healthz", HTTP_ROUTE_PUBLIC, NULL, api_health_healthz},
     {"GET", "/readyz", HTTP_ROUTE_PUBLIC, NULL, api_health_readyz},
     {"GET", "/metrics", HTTP_ROUTE_PUBLIC, NULL, api_health_metrics},

@@ -399,3 +399,20 @@ Test(ingest, certificates_and_chains_are_stored_once)
                                   "i.inhparent WHERE c.relname = 'reports'"),
                   1);
 }
+
+Test(ingest, dashboard_page_carries_no_report_data_and_loads_nothing_from_elsewhere)
+{
+    free(post_ok("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json",
+                 "application/json", 1));
+    struct testenv_response r;
+    cr_assert_eq(testenv_http(srv.port, "GET", "/", NULL, NULL, 0, false, &r), 200);
+    char *ct = testenv_response_header(&r, "Content-Type");
+    cr_assert(strncmp(ct, "text/html", 9) == 0, "%s", ct);
+    free(ct);
+    cr_assert(strstr(r.body, "<title>pinwatch</title>") != NULL);
+    cr_assert(strstr(r.body, "datatheorem") == NULL, "no report data in the page");
+    cr_assert(strstr(r.body, "src=\"http") == NULL && strstr(r.body, "href=\"http") == NULL,
+              "nothing is loaded from another host");
+    cr_assert(strstr(r.body, "sessionStorage") != NULL, "the token is kept in sessionStorage");
+    testenv_response_free(&r);
+}
