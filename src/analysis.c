@@ -15,8 +15,8 @@ struct cache_entry {
     uint8_t key[32];
     struct chain_analysis *a;
     json_t *json;
-    int refs;      /* holders outside the cache, guarded by the cache lock */
-    bool evicted;  /* no longer in its slot: freed when refs reaches 0 */
+    int refs;     /* holders outside the cache, guarded by the cache lock */
+    bool evicted; /* no longer in its slot: freed when refs reaches 0 */
 };
 
 struct analysis {
@@ -198,8 +198,8 @@ enum err_code analysis_report(struct analysis *an, const struct report *r,
     if (fe != NULL) {
         const struct report_chain *ch = fe == validated ? &r->validated : &r->served;
         chain_certs(ch, certs, &n);
-        chain_report_findings(fe->a, certs, n, r->hostname, at,
-                              (const uint8_t(*)[32])r->known_pins, r->n_known_pins, an->ek, &f);
+        chain_report_findings(fe->a, certs, n, r->hostname, at, (const uint8_t(*)[32])r->known_pins,
+                              r->n_known_pins, an->ek, &f);
         f.expected_key = expected;
         res->findings = chain_report_findings_to_json(fe->a, &f);
     }

@@ -24,15 +24,15 @@ struct analysis *analysis_new(const struct trust_store *ts, const struct catalog
 void analysis_free(struct analysis *an);
 
 struct analysis_result {
-    json_t *served;      /* chain-level findings of the served chain, or NULL (new ref) */
-    json_t *validated;   /* same for the validated chain */
-    json_t *findings;    /* SPEC 6.1 per-report findings (validated chain, else served), or NULL */
-    char group_id[33];   /* hex */
-    char *anchor_subject;/* group anchor (served chain, else validated); NULL without chain */
+    json_t *served;       /* chain-level findings of the served chain, or NULL (new ref) */
+    json_t *validated;    /* same for the validated chain */
+    json_t *findings;     /* SPEC 6.1 per-report findings (validated chain, else served), or NULL */
+    char group_id[33];    /* hex */
+    char *anchor_subject; /* group anchor (served chain, else validated); NULL without chain */
     uint8_t anchor_spki[32];
     bool has_anchor;
     bool anchor_public;
-    bool expected_key;   /* any chain key of the report is an expected key of its host */
+    bool expected_key; /* any chain key of the report is an expected key of its host */
 };
 
 /* Analyse one report. Fills res (release with analysis_result_cleanup). */

@@ -13,7 +13,7 @@
 
 /* The group object of SPEC 7 over the rollups of the window [$1, $2]. */
 #define GROUP_JSON                                                                                 \
-    "json_build_object('id', g.id, 'app', g.app_bundle_id, 'hostname', g.hostname,"               \
+    "json_build_object('id', g.id, 'app', g.app_bundle_id, 'hostname', g.hostname,"                \
     " 'anchor', CASE WHEN g.anchor_spki IS NULL THEN NULL ELSE json_build_object("                 \
     "   'subject', g.anchor_subject, 'spki_sha256', encode(g.anchor_spki, 'hex'),"                 \
     "   'public', coalesce(g.anchor_public, false)) END,"                                          \
@@ -21,22 +21,24 @@
     " 'devices', coalesce(s.devices, 0), 'networks', coalesce(s.networks, 0),"                     \
     " 'first_seen', pinwatch_ts(g.first_seen),"                                                    \
     " 'last_seen', pinwatch_ts(g.last_seen),"                                                      \
-    " 'versions', (SELECT coalesce(json_agg(json_build_object('version', nullif(v.app_version, ''),"\
+    " 'versions', (SELECT coalesce(json_agg(json_build_object('version', nullif(v.app_version, "   \
+    "''),"                                                                                         \
     "     'reports', v.n, 'devices', v.d) ORDER BY v.n DESC, v.app_version), '[]'::json)"          \
     "   FROM (SELECT app_version, sum(reports) AS n,"                                              \
     "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d"                         \
     "         FROM rollup_version_hourly"                                                          \
     "         WHERE group_id = g.id AND hour >= date_trunc('hour', $1::timestamptz, 'UTC')"        \
-    "         AND hour <= $2::timestamptz GROUP BY app_version) v),"                                \
-    " 'top_networks', (SELECT coalesce(json_agg(json_build_object('network', nullif(t.network, ''),"\
-    "     'asn', nullif(t.asn, 0), 'reports', t.n, 'devices', t.d) ORDER BY t.n DESC, t.network),"  \
-    "     '[]'::json)"                                                                              \
-    "   FROM (SELECT network, max(asn) AS asn, sum(reports) AS n,"                                  \
+    "         AND hour <= $2::timestamptz GROUP BY app_version) v),"                               \
+    " 'top_networks', (SELECT coalesce(json_agg(json_build_object('network', nullif(t.network, "   \
+    "''),"                                                                                         \
+    "     'asn', nullif(t.asn, 0), 'reports', t.n, 'devices', t.d) ORDER BY t.n DESC, t.network)," \
+    "     '[]'::json)"                                                                             \
+    "   FROM (SELECT network, max(asn) AS asn, sum(reports) AS n,"                                 \
     "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d"                         \
     "         FROM rollup_network_daily WHERE group_id = g.id"                                     \
     "         AND day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                               \
     "         AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"                               \
-    "         GROUP BY network ORDER BY 3 DESC, 1 LIMIT 10) t),"                                    \
+    "         GROUP BY network ORDER BY 3 DESC, 1 LIMIT 10) t),"                                   \
     " 'verdict', g.verdict, 'kind', g.kind, 'product', g.product, 'reasons', g.reasons)"
 
 #define GROUP_STATS                                                                                \
@@ -213,34 +215,37 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
         char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
         window(&f, from, to);
         char sql[4096];
-        snprintf(sql, sizeof(sql),
-                 "SELECT json_build_object('bucket', $3::text, 'by', $4::text, 'series',"
-                 " coalesce(json_agg(json_build_object('key', k.key, 'points', k.points)"
-                 " ORDER BY k.total DESC, k.key), '[]'::json))::text FROM ("
-                 "  SELECT p.key, sum(p.reports) AS total, json_agg(json_build_object("
-                 "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices)"
-                 "    ORDER BY p.t) AS points FROM ("
-                 "   SELECT %s AS key, date_trunc($3, r.hour, 'UTC') AS t, sum(r.reports) AS reports,"
-                 "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
-                 "   FROM %s r JOIN groups g ON g.id = r.group_id"
-                 "   WHERE r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"
-                 "   AND r.hour <= $2::timestamptz"
-                 "   AND ($5::text IS NULL OR g.hostname = $5)"
-                 "   AND ($6::text IS NULL OR g.app_bundle_id = $6)"
-                 "   AND ($7::text IS NULL OR g.verdict = $7)"
-                 "   AND ($8::text IS NULL OR r.platform = $8)"
-                 "   AND ($9::text IS NULL OR r.group_id = $9)"
-                 "   %s GROUP BY 1, 2) p GROUP BY p.key) k",
-                 expr, table,
-                 strcmp(table, "rollup_version_hourly") == 0
-                     ? "AND ($10::text IS NULL OR r.app_version = $10)"
-                     : (strcmp(table, "rollup_network_hourly") == 0
-                            ? "AND ($10::cidr IS NULL OR (r.network <> ''"
-                              " AND r.network::cidr <<= $10::cidr))"
-                            : "AND $10::text IS NULL"));
-        const char *params[] = {from,     to,         bucket, by, f.hostname, f.app,
-                                f.verdict, f.platform, f.group,
-                                f.app_version != NULL ? f.app_version : f.network};
+        snprintf(
+            sql, sizeof(sql),
+            "SELECT json_build_object('bucket', $3::text, 'by', $4::text, 'series',"
+            " coalesce(json_agg(json_build_object('key', k.key, 'points', k.points)"
+            " ORDER BY k.total DESC, k.key), '[]'::json))::text FROM ("
+            "  SELECT p.key, sum(p.reports) AS total, json_agg(json_build_object("
+            "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices)"
+            "    ORDER BY p.t) AS points FROM ("
+            "   SELECT %s AS key, date_trunc($3, r.hour, 'UTC') AS t, sum(r.reports) AS reports,"
+            "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
+            "   FROM %s r JOIN groups g ON g.id = r.group_id"
+            "   WHERE r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"
+            "   AND r.hour <= $2::timestamptz"
+            "   AND ($5::text IS NULL OR g.hostname = $5)"
+            "   AND ($6::text IS NULL OR g.app_bundle_id = $6)"
+            "   AND ($7::text IS NULL OR g.verdict = $7)"
+            "   AND ($8::text IS NULL OR r.platform = $8)"
+            "   AND ($9::text IS NULL OR r.group_id = $9)"
+            "   %s GROUP BY 1, 2) p GROUP BY p.key) k",
+            expr, table,
+            strcmp(table, "rollup_version_hourly") == 0
+                ? "AND ($10::text IS NULL OR r.app_version = $10)"
+                : (strcmp(table, "rollup_network_hourly") == 0
+                       ? "AND ($10::cidr IS NULL OR (r.network <> ''"
+                         " AND r.network::cidr <<= $10::cidr))"
+                       : "AND $10::text IS NULL"));
+        const char *params[] = {from,       to,
+                                bucket,     by,
+                                f.hostname, f.app,
+                                f.verdict,  f.platform,
+                                f.group,    f.app_version != NULL ? f.app_version : f.network};
         reply_sql(conn, reply, sql, 10, params, "no data");
         db_pool_release(app->pool, conn);
     }

@@ -16,8 +16,8 @@ static enum err_code db_replace(PGconn *conn, const char *pattern, const struct 
                                 size_t n, struct err *err)
 {
     const char *p1[] = {pattern};
-    PGresult *res = PQexecParams(conn, "DELETE FROM expected_keys WHERE pattern = $1", 1, NULL,
-                                 p1, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, "DELETE FROM expected_keys WHERE pattern = $1", 1, NULL, p1,
+                                 NULL, NULL, 0);
     enum err_code rc = ERR_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = db_result_error(conn, res, "replacing expected keys", err);
@@ -61,11 +61,12 @@ enum err_code api_hosts_sync(PGconn *conn, const struct expected_keys *file_ek,
     json_decref(doc);
     PGresult *res = NULL;
     if (rc == ERR_OK) {
-        res = PQexec(conn, "SELECT json_build_object('hosts', coalesce(json_object_agg(pattern,"
-                           " json_build_object('keys', k)), '{}'::json))::text FROM ("
-                           " SELECT pattern, json_agg(json_build_object('pin', encode(pin, 'base64'),"
-                           " 'label', label) ORDER BY label, pin) AS k FROM expected_keys"
-                           " GROUP BY pattern) x");
+        res =
+            PQexec(conn, "SELECT json_build_object('hosts', coalesce(json_object_agg(pattern,"
+                         " json_build_object('keys', k)), '{}'::json))::text FROM ("
+                         " SELECT pattern, json_agg(json_build_object('pin', encode(pin, 'base64'),"
+                         " 'label', label) ORDER BY label, pin) AS k FROM expected_keys"
+                         " GROUP BY pattern) x");
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             rc = db_result_error(conn, res, "loading expected keys", err);
         } else {
@@ -117,8 +118,8 @@ void api_hosts_keys_put(void *ctx, struct http_request *req, struct http_reply *
     struct expected_key *keys = NULL;
     size_t n = 0;
     json_error_t jerr;
-    json_t *body = json_loadb(req->body.data != NULL ? req->body.data : "", req->body.len, 0,
-                              &jerr);
+    json_t *body =
+        json_loadb(req->body.data != NULL ? req->body.data : "", req->body.len, 0, &jerr);
     PGconn *conn = NULL;
     if (expected_keys_normalize_pattern(req->params[0], pattern, &e) != ERR_OK) {
         http_reply_err(reply, &e);
@@ -182,12 +183,12 @@ void api_chains_get(void *ctx, struct http_request *req, struct http_reply *repl
     pin_hex_encode(sha, 32, lower);
     lower[64] = '\0';
     const char *params[] = {lower};
-    PGresult *res = PQexecParams(
-        conn,
-        "SELECT json_build_object('sha256', encode(sha256, 'hex'), 'certificates',"
-        " pinwatch_chain_certs_json(sha256), 'findings', analysis)::text"
-        " FROM chains WHERE sha256 = decode($1, 'hex')",
-        1, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(conn,
+                     "SELECT json_build_object('sha256', encode(sha256, 'hex'), 'certificates',"
+                     " pinwatch_chain_certs_json(sha256), 'findings', analysis)::text"
+                     " FROM chains WHERE sha256 = decode($1, 'hex')",
+                     1, NULL, params, NULL, NULL, 0);
     struct err e = {0};
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         db_result_error(conn, res, "reading a chain", &e);

@@ -17,9 +17,9 @@
 #include "store.h"
 #include "uuid.h"
 
-static const char *const media_types[] = {
-    "application/json", "application/reports+json", "application/expect-ct-report+json",
-    "application/csp-report", "text/plain"};
+static const char *const media_types[] = {"application/json", "application/reports+json",
+                                          "application/expect-ct-report+json",
+                                          "application/csp-report", "text/plain"};
 
 bool api_ingest_media_type_ok(const char *content_type)
 {
@@ -110,7 +110,8 @@ static json_t *group_row(const struct report *r, const struct analysis_result *r
 {
     json_t *row = json_object();
     json_object_set_new(row, "id", json_string(res->group_id));
-    json_object_set_new(row, "app_bundle_id", json_string(r->app.bundle_id ? r->app.bundle_id : "web"));
+    json_object_set_new(row, "app_bundle_id",
+                        json_string(r->app.bundle_id ? r->app.bundle_id : "web"));
     json_object_set_new(row, "hostname", json_string(r->hostname));
     if (res->has_anchor) {
         json_object_set_new(row, "anchor_spki", store_json_bytea(res->anchor_spki, 32));
@@ -126,7 +127,8 @@ static json_t *group_row(const struct report *r, const struct analysis_result *r
         json_object_set(row, "catalog_product", json_object_get(cat, "product"));
         json_object_set(row, "catalog_category", json_object_get(cat, "category"));
     }
-    json_object_set_new(row, "known_hostile", json_boolean(json_is_true(json_object_get(f, "known_hostile"))));
+    json_object_set_new(row, "known_hostile",
+                        json_boolean(json_is_true(json_object_get(f, "known_hostile"))));
     if (json_is_object(host)) {
         json_object_set(row, "hostile_name", json_object_get(host, "name"));
         json_object_set(row, "hostile_category", json_object_get(host, "category"));
@@ -139,9 +141,8 @@ static json_t *group_row(const struct report *r, const struct analysis_result *r
 }
 
 /* Turn the accepted reports into one store unit. */
-static enum err_code build_unit(struct app *app, struct http_request *req,
-                                struct report **reports, size_t n, json_t *unit,
-                                struct err *err)
+static enum err_code build_unit(struct app *app, struct http_request *req, struct report **reports,
+                                size_t n, json_t *unit, struct err *err)
 {
     enum err_code rc = store_unit_add_body(app->store, unit, reports[0]->raw_sha256,
                                            req->received_at, req->body.data, req->body.len, err);
@@ -152,7 +153,8 @@ static enum err_code build_unit(struct app *app, struct http_request *req,
             break;
         rc = store_unit_add_report(app->store, unit, reports[i], res.group_id, res.findings,
                                    res.served, res.validated, err);
-        if (rc == ERR_OK && store_unit_append(unit, "groups", group_row(reports[i], &res)) != ERR_OK)
+        if (rc == ERR_OK &&
+            store_unit_append(unit, "groups", group_row(reports[i], &res)) != ERR_OK)
             rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
         analysis_result_cleanup(&res);
     }
@@ -186,15 +188,16 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
         goto out;
     }
     struct network_info net;
-    network_identify((const struct sockaddr *)&req->peer, http_request_header(req, "X-Forwarded-For"),
-                     cfg->trusted_proxies, cfg->n_trusted_proxies, app->asn_db, &net);
+    network_identify((const struct sockaddr *)&req->peer,
+                     http_request_header(req, "X-Forwarded-For"), cfg->trusted_proxies,
+                     cfg->n_trusted_proxies, app->asn_db, &net);
 
     rejected = json_array();
     accepted = json_array();
     for (size_t i = 0; i < batch.n_rejected; i++) {
-        json_array_append_new(rejected, reject_json(batch.rejected[i].index,
-                                                    batch.rejected[i].err.key,
-                                                    batch.rejected[i].err.detail));
+        json_array_append_new(rejected,
+                              reject_json(batch.rejected[i].index, batch.rejected[i].err.key,
+                                          batch.rejected[i].err.detail));
         count_reject(app, batch.rejected[i].err.key);
     }
     ok = calloc(batch.n > 0 ? batch.n : 1, sizeof(*ok));
@@ -212,10 +215,11 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
         else if (!listed(cfg->allowed_hosts, r->hostname, true))
             code = "host_not_allowed";
         if (code != NULL) {
-            json_array_append_new(rejected, reject_json(r->index, code,
-                                                        strcmp(code, "app_not_allowed") == 0
-                                                            ? "app is not in PINWATCH_ALLOWED_APPS"
-                                                            : "hostname is not in PINWATCH_ALLOWED_HOSTS"));
+            json_array_append_new(rejected,
+                                  reject_json(r->index, code,
+                                              strcmp(code, "app_not_allowed") == 0
+                                                  ? "app is not in PINWATCH_ALLOWED_APPS"
+                                                  : "hostname is not in PINWATCH_ALLOWED_HOSTS"));
             count_reject(app, code);
             forbidden = forbidden ? forbidden : code;
             continue;

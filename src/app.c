@@ -34,8 +34,7 @@ static const struct http_route routes[] = {
     {"POST", "/v1/reports", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_BODY, api_ingest_precheck,
      api_ingest_post},
     {"OPTIONS", "/v1/reports", HTTP_ROUTE_PUBLIC, NULL, api_ingest_options},
-    {"POST", "/report", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_BODY, api_ingest_precheck,
-     api_ingest_post},
+    {"POST", "/report", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_BODY, api_ingest_precheck, api_ingest_post},
     {"OPTIONS", "/report", HTTP_ROUTE_PUBLIC, NULL, api_ingest_options},
     {"GET", "/v1/reports", 0, NULL, api_reports_list},
     {"GET", "/v1/reports/{id}", 0, NULL, api_reports_get},
@@ -50,10 +49,11 @@ static const struct http_route routes[] = {
 };
 
 static const char *const reject_names[] = {
-    "invalid_json",          "json_too_deep",     "unknown_format",  "missing_field",
-    "invalid_field",         "too_many_items",    "string_too_long", "too_many_certificates",
-    "too_many_pins",         "app_not_allowed",   "host_not_allowed", "rate_limited",
-    "body_too_large",        "unsupported_media_type", "other"};
+    "invalid_json",    "json_too_deep",          "unknown_format",
+    "missing_field",   "invalid_field",          "too_many_items",
+    "string_too_long", "too_many_certificates",  "too_many_pins",
+    "app_not_allowed", "host_not_allowed",       "rate_limited",
+    "body_too_large",  "unsupported_media_type", "other"};
 #define N_REJECT (sizeof(reject_names) / sizeof(reject_names[0]))
 
 size_t app_reject_slot(const char *key)
@@ -140,8 +140,7 @@ enum err_code app_start(struct app *app, const struct config *cfg, struct err *e
         goto fail;
     if ((rc = groups_evaluator_start(cfg, app->expected, 2000, &app->evaluator, err)) != ERR_OK)
         goto fail;
-    rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, &app->http,
-                           err);
+    rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, &app->http, err);
     if (rc != ERR_OK)
         goto fail;
     return ERR_OK;

@@ -24,17 +24,17 @@ struct store;
 struct trust_store;
 
 struct app {
-    const struct config *cfg;   /* borrowed */
-    struct db_pool *pool;       /* reads and admin writes */
-    struct store *store;        /* write-side caches */
-    struct spool *spool;        /* durable fallback while PostgreSQL is away */
-    struct batcher *batcher;    /* group commit writer */
+    const struct config *cfg;           /* borrowed */
+    struct db_pool *pool;               /* reads and admin writes */
+    struct store *store;                /* write-side caches */
+    struct spool *spool;                /* durable fallback while PostgreSQL is away */
+    struct batcher *batcher;            /* group commit writer */
     struct groups_evaluator *evaluator; /* keeps group verdicts current */
     struct trust_store *trust;
     struct catalog *catalog;
     struct expected_keys *expected;
     struct analysis *analysis;
-    struct network_db *asn_db;  /* NULL without PINWATCH_ASN_DB */
+    struct network_db *asn_db; /* NULL without PINWATCH_ASN_DB */
     struct ratelimit *ratelimit;
     struct http_server *http;
     /* ingest counters (atomic), for /metrics */
@@ -48,8 +48,7 @@ size_t app_reject_slot(const char *key);
 const char *app_reject_name(size_t slot);
 
 /* Open the database pool, apply migrations, start HTTP. */
-enum err_code app_start(struct app *app, const struct config *cfg, struct err *err)
-    ERR_MUSTCHECK;
+enum err_code app_start(struct app *app, const struct config *cfg, struct err *err) ERR_MUSTCHECK;
 /* Graceful stop: stop accepting, finish in-flight requests, close everything. */
 void app_stop(struct app *app);
 

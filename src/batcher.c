@@ -40,13 +40,13 @@ struct batcher {
     struct pending *head, *tail;
     size_t queued_reports;
     bool stopping;
-    PGconn *conn;          /* writer thread only */
-    int64_t next_connect;  /* writer thread only: monotonic ms */
-    int db_down;           /* atomic */
+    PGconn *conn;         /* writer thread only */
+    int64_t next_connect; /* writer thread only: monotonic ms */
+    int db_down;          /* atomic */
     /* metrics (atomic) */
     uint64_t size_hist[N_SIZE + 1], size_sum, batches;
     uint64_t lat_hist[N_LAT + 1];
-    double lat_sum_ms;     /* writer thread only */
+    double lat_sum_ms; /* writer thread only */
     uint64_t db_errors, spooled_units, replayed_units, failed_units;
 };
 
@@ -186,8 +186,7 @@ static void replay(struct batcher *b, int rounds)
     }
 }
 
-static void finish(struct batcher *b, struct pending *list, enum err_code rc,
-                   const struct err *e)
+static void finish(struct batcher *b, struct pending *list, enum err_code rc, const struct err *e)
 {
     pthread_mutex_lock(&b->lock);
     for (struct pending *p = list; p != NULL; p = p->next) {
@@ -254,8 +253,8 @@ static void *writer_main(void *arg)
         while (b->head == NULL && !b->stopping) {
             struct timespec ts;
             deadline_in(&ts, 1000);
-            if (pthread_cond_timedwait(&b->work, &b->lock, &ts) == ETIMEDOUT &&
-                b->sp != NULL && spool_pending_bytes(b->sp) > 0)
+            if (pthread_cond_timedwait(&b->work, &b->lock, &ts) == ETIMEDOUT && b->sp != NULL &&
+                spool_pending_bytes(b->sp) > 0)
                 break;
         }
         if (b->head == NULL && b->stopping) {
@@ -271,7 +270,8 @@ static void *writer_main(void *arg)
         }
         struct pending *list = b->head, *last = NULL;
         size_t reports = 0;
-        for (struct pending *p = b->head; p != NULL && (reports == 0 || reports + p->reports <= b->cfg->batch_max);
+        for (struct pending *p = b->head;
+             p != NULL && (reports == 0 || reports + p->reports <= b->cfg->batch_max);
              p = p->next) {
             reports += p->reports;
             last = p;
@@ -364,8 +364,8 @@ bool batcher_db_down(const struct batcher *b)
     return __atomic_load_n(&b->db_down, __ATOMIC_RELAXED) != 0;
 }
 
-static void histogram(FILE *out, const char *name, const char *help, const double *bounds,
-                      size_t n, const uint64_t *counts, double sum)
+static void histogram(FILE *out, const char *name, const char *help, const double *bounds, size_t n,
+                      const uint64_t *counts, double sum)
 {
     fprintf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;
@@ -382,8 +382,8 @@ void batcher_metrics(const struct batcher *b, FILE *out)
 {
     histogram(out, "pinwatch_batch_reports", "Reports per group commit.", size_bounds, N_SIZE,
               b->size_hist, (double)__atomic_load_n(&b->size_sum, __ATOMIC_RELAXED));
-    histogram(out, "pinwatch_commit_seconds", "Latency of one group commit.", latency_bounds,
-              N_LAT, b->lat_hist, b->lat_sum_ms / 1000.0);
+    histogram(out, "pinwatch_commit_seconds", "Latency of one group commit.", latency_bounds, N_LAT,
+              b->lat_hist, b->lat_sum_ms / 1000.0);
     fprintf(out,
             "# HELP pinwatch_database_errors_total Failed database commits.\n"
             "# TYPE pinwatch_database_errors_total counter\npinwatch_database_errors_total %llu\n"

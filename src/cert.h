@@ -14,25 +14,25 @@
 #include "err.h"
 
 struct cert {
-    int refs;                 /* managed by cert_ref / cert_free only */
+    int refs; /* managed by cert_ref / cert_free only */
     unsigned char *der;
     size_t der_len;
-    uint8_t sha256[32];       /* SHA-256 of the DER */
-    uint8_t spki_sha256[32];  /* SHA-256 of the SubjectPublicKeyInfo: the pin */
-    char *subject;            /* RFC 2253 text, e.g. "CN=www.example.com,O=Example" */
-    char *issuer;             /* RFC 2253 text */
+    uint8_t sha256[32];           /* SHA-256 of the DER */
+    uint8_t spki_sha256[32];      /* SHA-256 of the SubjectPublicKeyInfo: the pin */
+    char *subject;                /* RFC 2253 text, e.g. "CN=www.example.com,O=Example" */
+    char *issuer;                 /* RFC 2253 text */
     char *subject_cn, *subject_o; /* first CN / O, NULL when absent (UTF-8) */
     char *issuer_cn, *issuer_o;
-    char *serial;             /* lower-case hex, no separators */
-    int64_t not_before;       /* Unix seconds */
+    char *serial;       /* lower-case hex, no separators */
+    int64_t not_before; /* Unix seconds */
     int64_t not_after;
-    char **sans;              /* DNS names (lower-case) and IP addresses (canonical text) */
+    char **sans; /* DNS names (lower-case) and IP addresses (canonical text) */
     size_t n_sans;
-    char key_type[16];        /* "rsa", "ec", "ed25519", "ed448", "dsa", "unknown" */
+    char key_type[16]; /* "rsa", "ec", "ed25519", "ed448", "dsa", "unknown" */
     int key_bits;
-    bool is_ca;               /* basicConstraints CA:TRUE */
-    bool self_issued;         /* subject == issuer */
-    char sig_alg[64];         /* OpenSSL long name, e.g. "sha256WithRSAEncryption" */
+    bool is_ca;       /* basicConstraints CA:TRUE */
+    bool self_issued; /* subject == issuer */
+    char sig_alg[64]; /* OpenSSL long name, e.g. "sha256WithRSAEncryption" */
 };
 
 /*
@@ -40,8 +40,8 @@ struct cert {
  * leading spaces; trailing newline or not). Returns a new cert in *out (caller frees with
  * cert_free). ERR_INVALID with key "undecodable_certificate" when it is not a certificate.
  */
-enum err_code cert_from_pem(const char *pem, size_t len, struct cert **out, struct err *err)
-    ERR_MUSTCHECK;
+enum err_code cert_from_pem(const char *pem, size_t len, struct cert **out,
+                            struct err *err) ERR_MUSTCHECK;
 
 /* Decode DER bytes (copied). Returns a new cert in *out. */
 enum err_code cert_from_der(const unsigned char *der, size_t len, struct cert **out,

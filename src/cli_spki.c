@@ -52,8 +52,7 @@ static int print_file(const char *path, const char *text, FILE *out)
         if (cert_from_pem(p, (size_t)(end - p), &c, NULL) == ERR_OK) {
             char pin[PIN_B64_LEN + 1];
             pin_to_base64(c->spki_sha256, pin);
-            fprintf(out, "pin-sha256=\"%s\"  %s  (%s)\n", pin, c->subject ? c->subject : "",
-                    path);
+            fprintf(out, "pin-sha256=\"%s\"  %s  (%s)\n", pin, c->subject ? c->subject : "", path);
             count++;
             cert_free(c);
         }

@@ -19,13 +19,13 @@ struct config_row {
     const char *env;  /* environment variable */
     enum config_type type;
     size_t offset;
-    const char *def;  /* NULL = unset */
+    const char *def; /* NULL = unset */
     unsigned long long min, max;
     bool secret;
     const char *help;
 };
 
-#define OFF(f) offsetof(struct config, f)
+#define OFF(f)              offsetof(struct config, f)
 #define DEFAULT_TRUST_STORE "/etc/ssl/certs/ca-certificates.crt"
 
 static const struct config_row rows[] = {
@@ -37,8 +37,8 @@ static const struct config_row rows[] = {
      PINWATCH_SOURCE_DIR "/migrations", 0, 0, false, "folder of NNNN_name.sql migrations"},
     {"admin-token", "PINWATCH_ADMIN_TOKEN", CT_STRING, OFF(admin_token), NULL, 0, 0, true,
      "bearer token for the admin API (/v1/ except ingest)"},
-    {"admin-token-file", "PINWATCH_ADMIN_TOKEN_FILE", CT_STRING, OFF(admin_token_file), NULL, 0,
-     0, false, "file holding the admin token (first line)"},
+    {"admin-token-file", "PINWATCH_ADMIN_TOKEN_FILE", CT_STRING, OFF(admin_token_file), NULL, 0, 0,
+     false, "file holding the admin token (first line)"},
     {"max-body", "PINWATCH_MAX_BODY", CT_SIZE, OFF(max_body), "65536", 256, 64u << 20, false,
      "largest request body in bytes (also for chunked bodies)"},
     {"max-json-depth", "PINWATCH_MAX_JSON_DEPTH", CT_UINT, OFF(max_json_depth), "32", 4, 1000,
@@ -51,31 +51,31 @@ static const struct config_row rows[] = {
      "known-pins entries per report"},
     {"max-string", "PINWATCH_MAX_STRING", CT_SIZE, OFF(max_string), "16384", 64, 1u << 20, false,
      "longest string value in a report, in bytes"},
-    {"max-connections", "PINWATCH_MAX_CONNECTIONS", CT_UINT, OFF(max_connections), "512", 4,
-     10000, false, "open HTTP connections in total"},
+    {"max-connections", "PINWATCH_MAX_CONNECTIONS", CT_UINT, OFF(max_connections), "512", 4, 10000,
+     false, "open HTTP connections in total"},
     {"max-connections-per-ip", "PINWATCH_MAX_CONNECTIONS_PER_IP", CT_UINT,
      OFF(max_connections_per_ip), "256", 1, 10000, false,
      "open HTTP connections per TCP peer address"},
-    {"connection-timeout", "PINWATCH_CONNECTION_TIMEOUT", CT_UINT, OFF(connection_timeout), "15",
-     1, 3600, false, "seconds a connection may stay idle"},
-    {"trusted-proxies", "PINWATCH_TRUSTED_PROXIES", CT_STRING, OFF(trusted_proxies_text), "", 0,
-     0, false, "CIDR list whose X-Forwarded-For is believed"},
-    {"rate-limit", "PINWATCH_RATE_LIMIT", CT_STRING, OFF(rate_limit_text), "600/min", 0, 0,
-     false, "accepted reports per client network per period (0 = off)"},
+    {"connection-timeout", "PINWATCH_CONNECTION_TIMEOUT", CT_UINT, OFF(connection_timeout), "15", 1,
+     3600, false, "seconds a connection may stay idle"},
+    {"trusted-proxies", "PINWATCH_TRUSTED_PROXIES", CT_STRING, OFF(trusted_proxies_text), "", 0, 0,
+     false, "CIDR list whose X-Forwarded-For is believed"},
+    {"rate-limit", "PINWATCH_RATE_LIMIT", CT_STRING, OFF(rate_limit_text), "600/min", 0, 0, false,
+     "accepted reports per client network per period (0 = off)"},
     {"allowed-apps", "PINWATCH_ALLOWED_APPS", CT_STRING, OFF(allowed_apps), "", 0, 0, false,
      "comma list of app bundle ids (empty = all)"},
     {"allowed-hosts", "PINWATCH_ALLOWED_HOSTS", CT_STRING, OFF(allowed_hosts), "", 0, 0, false,
      "comma list of hostnames, entries may start with *. (empty = all)"},
-    {"store-client-ip", "PINWATCH_STORE_CLIENT_IP", CT_BOOL, OFF(store_client_ip), "0", 0, 1,
-     false, "1 keeps full client addresses; default stores only the network prefix"},
+    {"store-client-ip", "PINWATCH_STORE_CLIENT_IP", CT_BOOL, OFF(store_client_ip), "0", 0, 1, false,
+     "1 keeps full client addresses; default stores only the network prefix"},
     {"trust-store", "PINWATCH_TRUST_STORE", CT_STRING, OFF(trust_store), DEFAULT_TRUST_STORE, 0, 0,
      false, "PEM bundle of public roots"},
     {"expected-keys", "PINWATCH_EXPECTED_KEYS", CT_STRING, OFF(expected_keys), NULL, 0, 0, false,
      "JSON file of expected server keys per host pattern"},
     {"asn-db", "PINWATCH_ASN_DB", CT_STRING, OFF(asn_db), NULL, 0, 0, false,
      "MaxMind-format .mmdb for ASN / organisation / country"},
-    {"catalog", "PINWATCH_CATALOG", CT_STRING, OFF(catalog), PINWATCH_SOURCE_DIR "/data/catalog.json",
-     0, 0, false, "interception catalog (JSON)"},
+    {"catalog", "PINWATCH_CATALOG", CT_STRING, OFF(catalog),
+     PINWATCH_SOURCE_DIR "/data/catalog.json", 0, 0, false, "interception catalog (JSON)"},
     {"spool-dir", "PINWATCH_SPOOL_DIR", CT_STRING, OFF(spool_dir), "var/spool", 0, 0, false,
      "durable spool used while PostgreSQL is unreachable"},
     {"spool-max", "PINWATCH_SPOOL_MAX", CT_SIZE, OFF(spool_max), "1g", 4096, 1ull << 40, false,
@@ -248,7 +248,8 @@ enum err_code config_parse_cidrs(const char *text, struct config_cidr **out, siz
     }
     size_t count = 0;
     char *save = NULL;
-    for (char *tok = strtok_r(copy, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+    for (char *tok = strtok_r(copy, ", \t", &save); tok != NULL;
+         tok = strtok_r(NULL, ", \t", &save)) {
         rc = parse_one_cidr(tok, &list[count], err);
         if (rc != ERR_OK)
             goto out;
@@ -526,8 +527,7 @@ void config_print_help(FILE *out)
 {
     fprintf(out, "Settings (environment variable, or --flag of 'pinwatch serve'):\n\n");
     for (size_t i = 0; i < N_ROWS; i++) {
-        fprintf(out, "  %-32s --%-26s %s (default: %s)\n", rows[i].env, rows[i].flag,
-                rows[i].help,
+        fprintf(out, "  %-32s --%-26s %s (default: %s)\n", rows[i].env, rows[i].flag, rows[i].help,
                 rows[i].def == NULL ? "unset" : (rows[i].def[0] ? rows[i].def : "empty"));
     }
 }

@@ -15,24 +15,24 @@
 #include "err.h"
 
 struct config_cidr {
-    int family;            /* AF_INET or AF_INET6 */
+    int family; /* AF_INET or AF_INET6 */
     unsigned char addr[16];
     int prefix;
 };
 
 struct config {
     /* network */
-    char *listen;                    /* text as given */
+    char *listen; /* text as given */
     struct sockaddr_storage listen_addr;
     socklen_t listen_addr_len;
     unsigned max_connections;
     unsigned max_connections_per_ip;
-    unsigned connection_timeout;     /* seconds of inactivity */
+    unsigned connection_timeout; /* seconds of inactivity */
     /* database */
     char *database_url;
     char *migrations_dir;
     /* admin */
-    char *admin_token;               /* from PINWATCH_ADMIN_TOKEN or the token file; may be NULL */
+    char *admin_token; /* from PINWATCH_ADMIN_TOKEN or the token file; may be NULL */
     char *admin_token_file;
     /* ingest limits */
     size_t max_body;
@@ -46,9 +46,9 @@ struct config {
     struct config_cidr *trusted_proxies;
     size_t n_trusted_proxies;
     char *rate_limit_text;
-    unsigned rate_limit_count;       /* 0 = off */
-    unsigned rate_limit_period;      /* seconds */
-    char *allowed_apps;              /* comma list, NULL/empty = all */
+    unsigned rate_limit_count;  /* 0 = off */
+    unsigned rate_limit_period; /* seconds */
+    char *allowed_apps;         /* comma list, NULL/empty = all */
     char *allowed_hosts;
     bool store_client_ip;
     /* analysis */
@@ -58,7 +58,7 @@ struct config {
     char *catalog;
     /* durability */
     char *spool_dir;
-    size_t spool_max;                /* bytes; beyond it the spool refuses (503) */
+    size_t spool_max; /* bytes; beyond it the spool refuses (503) */
     unsigned batch_max;
     unsigned batch_wait_ms;
     /* misc */

@@ -9,7 +9,7 @@
 struct db_pool {
     char *conninfo;
     unsigned size;
-    unsigned open;     /* connections created (idle + borrowed) */
+    unsigned open; /* connections created (idle + borrowed) */
     unsigned n_idle;
     PGconn **idle;
     pthread_mutex_t lock;
@@ -147,8 +147,7 @@ void db_pool_release(struct db_pool *pool, PGconn *conn)
     pthread_mutex_unlock(&pool->lock);
 }
 
-enum err_code db_result_error(PGconn *conn, const PGresult *res, const char *what,
-                              struct err *err)
+enum err_code db_result_error(PGconn *conn, const PGresult *res, const char *what, struct err *err)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -159,9 +158,8 @@ enum err_code db_result_error(PGconn *conn, const PGresult *res, const char *wha
         err_set(err, ERR_CONFLICT, "database_conflict", "%s: %s", what, msg);
         return ERR_CONFLICT;
     }
-    bool down = PQstatus(conn) != CONNECTION_OK || state == NULL ||
-                strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
-                strcmp(state, "53300") == 0;
+    bool down = PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
+                strncmp(state, "57P", 3) == 0 || strcmp(state, "53300") == 0;
     err_set(err, down ? ERR_UNAVAILABLE : ERR_INTERNAL,
             down ? "database_unavailable" : "database_error", "%s: %s%s%s", what, msg,
             state != NULL ? " SQLSTATE " : "", state != NULL ? state : "");

@@ -28,8 +28,7 @@ void db_pool_release(struct db_pool *pool, PGconn *conn);
 
 /* Map a failed result (or NULL result) to an err: connection problems -> ERR_UNAVAILABLE,
  * everything else ERR_INTERNAL; the detail carries the SQLSTATE and primary message. */
-enum err_code db_result_error(PGconn *conn, const PGresult *res, const char *what,
-                              struct err *err);
+enum err_code db_result_error(PGconn *conn, const PGresult *res, const char *what, struct err *err);
 
 /* Run a parameterless command; ERR_OK when it succeeded. */
 enum err_code db_exec(PGconn *conn, const char *sql, struct err *err);

@@ -32,7 +32,7 @@ struct err {
 };
 
 #if defined(__GNUC__)
-#define ERR_MUSTCHECK __attribute__((warn_unused_result))
+#define ERR_MUSTCHECK    __attribute__((warn_unused_result))
 #define ERR_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define ERR_MUSTCHECK

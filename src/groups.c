@@ -123,8 +123,7 @@ static enum err_code store_verdict(PGconn *conn, const char *id, const char *ver
     char *reasons = json_dumps(vr->reasons, JSON_COMPACT);
     if (reasons == NULL)
         return err_set(err, ERR_NOMEM, NULL, "out of memory");
-    const char *params[] = {id, verdict_name(vr->verdict), vr->kind, vr->product, reasons,
-                            version};
+    const char *params[] = {id, verdict_name(vr->verdict), vr->kind, vr->product, reasons, version};
     PGresult *res = PQexecParams(conn, UPDATE_SQL, 6, NULL, params, NULL, NULL, 0);
     enum err_code rc = ERR_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -134,8 +133,8 @@ static enum err_code store_verdict(PGconn *conn, const char *id, const char *ver
     return rc;
 }
 
-enum err_code groups_evaluate(PGconn *conn, const struct expected_keys *ek, bool all,
-                              unsigned max, unsigned *n, struct err *err)
+enum err_code groups_evaluate(PGconn *conn, const struct expected_keys *ek, bool all, unsigned max,
+                              unsigned *n, struct err *err)
 {
     char limit[16];
     snprintf(limit, sizeof(limit), "%u", max);
@@ -362,8 +361,8 @@ enum err_code groups_rekey(PGconn *conn, const struct expected_keys *ek, const c
         }
         const char *p6[] = {touched.data};
         PQclear(res);
-        res = PQexecParams(conn, "SELECT pinwatch_rebuild_rollups($1::text[])", 1, NULL, p6,
-                           NULL, NULL, 0);
+        res = PQexecParams(conn, "SELECT pinwatch_rebuild_rollups($1::text[])", 1, NULL, p6, NULL,
+                           NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             rc = db_result_error(conn, res, "rebuilding rollups", err);
             goto rollback;

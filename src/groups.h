@@ -19,8 +19,8 @@ struct groups_evaluator;
 
 /* Evaluate up to max stale groups (all groups when all is true). *n (optional) gets the
  * number evaluated. */
-enum err_code groups_evaluate(PGconn *conn, const struct expected_keys *ek, bool all,
-                              unsigned max, unsigned *n, struct err *err) ERR_MUSTCHECK;
+enum err_code groups_evaluate(PGconn *conn, const struct expected_keys *ek, bool all, unsigned max,
+                              unsigned *n, struct err *err) ERR_MUSTCHECK;
 
 /*
  * The operator changed the expected keys of pattern (exact host or "*.domain"): recompute, for

@@ -25,8 +25,8 @@ struct http_server {
     uint16_t port;
     MHD_socket quiesced_fd;
     unsigned long rid_prefix;
-    unsigned long rid_counter;  /* atomic */
-    long active;                /* atomic: requests between first call and completion */
+    unsigned long rid_counter;   /* atomic */
+    long active;                 /* atomic: requests between first call and completion */
     uint64_t status_counts[600]; /* atomic */
     unsigned char token_digest[SHA256_DIGEST_LENGTH];
     bool has_token;
@@ -78,8 +78,7 @@ void http_reply_json(struct http_reply *reply, int status, json_t *take)
     }
 }
 
-void http_reply_error(struct http_reply *reply, int status, const char *code, const char *fmt,
-                      ...)
+void http_reply_error(struct http_reply *reply, int status, const char *code, const char *fmt, ...)
 {
     char detail[512];
     va_list ap;
@@ -273,8 +272,7 @@ static struct http_request *request_new(struct http_server *srv, struct MHD_Conn
     if (req == NULL)
         return NULL;
     unsigned long n = __atomic_add_fetch(&srv->rid_counter, 1, __ATOMIC_RELAXED);
-    snprintf(req->rid, sizeof(req->rid), "%06lx-%06lx", srv->rid_prefix & 0xffffff,
-             n & 0xffffff);
+    snprintf(req->rid, sizeof(req->rid), "%06lx-%06lx", srv->rid_prefix & 0xffffff, n & 0xffffff);
     snprintf(req->method, sizeof(req->method), "%s", method);
     size_t plen = strcspn(url, "?");
     req->path = strndup(url, plen);
@@ -307,9 +305,8 @@ static void request_free(struct http_request *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct http_server *srv = cls;
@@ -412,8 +409,8 @@ enum err_code http_server_start(const struct config *cfg, const struct http_rout
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)(512 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+        (size_t)(512 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         free(srv);
         return err_set(err, ERR_INVALID, "listen_failed",

@@ -26,31 +26,31 @@ struct http_server;
 #define HTTP_MAX_PARAMS 4
 
 struct http_request {
-    char rid[24];                   /* request id carried by every log line */
+    char rid[24]; /* request id carried by every log line */
     char method[12];
-    char *path;                     /* owned copy, without the query string */
-    struct MHD_Connection *conn;    /* borrowed, valid during handler calls */
+    char *path;                          /* owned copy, without the query string */
+    struct MHD_Connection *conn;         /* borrowed, valid during handler calls */
     const char *params[HTTP_MAX_PARAMS]; /* route captures, borrowed from path_copy */
     size_t n_params;
     char *path_copy;
-    struct sockaddr_storage peer;   /* TCP peer */
-    int64_t received_at;            /* Unix microseconds, at the first handler call */
+    struct sockaddr_storage peer; /* TCP peer */
+    int64_t received_at;          /* Unix microseconds, at the first handler call */
     struct buf body;
-    bool too_large;                 /* latched while a body overflowed the cap */
+    bool too_large; /* latched while a body overflowed the cap */
     size_t discarded;
-    const void *route;              /* matched route */
-    int status;                     /* answered status, for logs and metrics */
+    const void *route; /* matched route */
+    int status;        /* answered status, for logs and metrics */
 };
 
 struct http_reply {
     int status;
-    char *body;                     /* malloc'd, freed by the server */
+    char *body; /* malloc'd, freed by the server */
     size_t len;
-    const char *content_type;       /* static string */
-    const char *header_names[4];    /* static strings */
+    const char *content_type;    /* static string */
+    const char *header_names[4]; /* static strings */
     char header_values[4][64];
     size_t n_headers;
-    struct MHD_Response *response;  /* when set, sent as is (streaming); takes ownership */
+    struct MHD_Response *response; /* when set, sent as is (streaming); takes ownership */
 };
 
 typedef void http_handler_fn(void *ctx, struct http_request *req, struct http_reply *reply);
@@ -65,7 +65,7 @@ enum http_route_flags {
 
 struct http_route {
     const char *method;
-    const char *pattern;        /* "/v1/reports/{id}/raw": {x} captures one segment */
+    const char *pattern; /* "/v1/reports/{id}/raw": {x} captures one segment */
     unsigned flags;
     http_precheck_fn *precheck; /* may be NULL */
     http_handler_fn *handler;
@@ -92,8 +92,8 @@ const char *http_request_query(const struct http_request *req, const char *name)
 
 /* Reply helpers. */
 void http_reply_json(struct http_reply *reply, int status, json_t *take);
-void http_reply_error(struct http_reply *reply, int status, const char *code, const char *fmt,
-                      ...) ERR_PRINTF(4, 5);
+void http_reply_error(struct http_reply *reply, int status, const char *code, const char *fmt, ...)
+    ERR_PRINTF(4, 5);
 void http_reply_err(struct http_reply *reply, const struct err *err);
 void http_reply_bytes(struct http_reply *reply, int status, const char *content_type,
                       const void *data, size_t len);

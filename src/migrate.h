@@ -11,7 +11,7 @@
 #include "err.h"
 
 /* Apply pending migrations from dir; *applied (optional) gets the number applied now. */
-enum err_code migrate_run(PGconn *conn, const char *dir, int *applied, struct err *err)
-    ERR_MUSTCHECK;
+enum err_code migrate_run(PGconn *conn, const char *dir, int *applied,
+                          struct err *err) ERR_MUSTCHECK;
 
 #endif

@@ -142,18 +142,17 @@ static void lookup_asn(const struct network_db *db, const struct sockaddr_storag
         else if (data.type == MMDB_DATA_TYPE_UINT16)
             out->asn = data.uint16;
     }
-    if (MMDB_get_value(&res.entry, &data, "autonomous_system_organization", NULL) ==
-            MMDB_SUCCESS &&
+    if (MMDB_get_value(&res.entry, &data, "autonomous_system_organization", NULL) == MMDB_SUCCESS &&
         data.has_data && data.type == MMDB_DATA_TYPE_UTF8_STRING) {
-        size_t n = data.data_size < sizeof(out->as_org) - 1 ? data.data_size
-                                                            : sizeof(out->as_org) - 1;
+        size_t n =
+            data.data_size < sizeof(out->as_org) - 1 ? data.data_size : sizeof(out->as_org) - 1;
         memcpy(out->as_org, data.utf8_string, n);
         out->as_org[n] = '\0';
     }
     /* GeoLite2-Country/City style, and DB-IP / IPinfo style flat country codes. */
-    static const char *const paths[][3] = {
-        {"country", "iso_code", NULL}, {"registered_country", "iso_code", NULL},
-        {"country_code", NULL, NULL}};
+    static const char *const paths[][3] = {{"country", "iso_code", NULL},
+                                           {"registered_country", "iso_code", NULL},
+                                           {"country_code", NULL, NULL}};
     for (size_t i = 0; i < 3 && out->country[0] == '\0'; i++) {
         int rc = paths[i][1] != NULL
                      ? MMDB_get_value(&res.entry, &data, paths[i][0], paths[i][1], NULL)
@@ -173,11 +172,12 @@ void network_identify(const struct sockaddr *peer, const char *xff,
     memset(out, 0, sizeof(*out));
     struct sockaddr_storage client;
     memset(&client, 0, sizeof(client));
-    size_t plen = peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+    size_t plen =
+        peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     memcpy(&client, peer, plen);
     unmap_v4(&client);
-    if (xff != NULL && n_trusted > 0 && trusted_addr((struct sockaddr *)&client, trusted, n_trusted)) {
+    if (xff != NULL && n_trusted > 0 &&
+        trusted_addr((struct sockaddr *)&client, trusted, n_trusted)) {
         /* Walk from the right: each hop was added by the proxy before it; stop at the first
          * address that is not one of our proxies. */
         char *copy = strdup(xff);

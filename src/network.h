@@ -16,16 +16,16 @@
 struct network_db;
 
 struct network_info {
-    char ip[64];       /* canonical text of the client address */
-    char network[64];  /* CIDR prefix text */
-    int64_t asn;       /* 0 when unknown */
+    char ip[64];      /* canonical text of the client address */
+    char network[64]; /* CIDR prefix text */
+    int64_t asn;      /* 0 when unknown */
     char as_org[128];
     char country[4];
 };
 
 /* Open an .mmdb (libmaxminddb). New handle in *out. */
-enum err_code network_db_open(const char *path, struct network_db **out, struct err *err)
-    ERR_MUSTCHECK;
+enum err_code network_db_open(const char *path, struct network_db **out,
+                              struct err *err) ERR_MUSTCHECK;
 void network_db_free(struct network_db *db);
 
 /*

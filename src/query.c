@@ -45,8 +45,8 @@ enum err_code query_filters_parse(query_param_fn *get, void *ctx, int64_t now_us
 {
     static const char *const verdicts[] = {"misconfiguration", "interception", "undetermined",
                                            NULL};
-    static const char *const platforms[] = {"ios", "macos", "tvos", "watchos", "android", "web",
-                                            NULL};
+    static const char *const platforms[] = {"ios",     "macos", "tvos", "watchos",
+                                            "android", "web",   NULL};
     memset(f, 0, sizeof(*f));
     f->limit = 100;
     f->to = now_usec;
@@ -317,8 +317,9 @@ enum err_code query_report_raw(PGconn *conn, const char *id, struct buf *out, ch
     if (!uuid_valid(id))
         return err_set(err, ERR_NOT_FOUND, "not_found", "no report with that id");
     const char *params[] = {id};
-    PGresult *res = PQexecParams(conn, "SELECT encode(raw_sha256, 'hex') FROM reports"
-                                       " WHERE id = $1::uuid LIMIT 1",
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT encode(raw_sha256, 'hex') FROM reports"
+                                 " WHERE id = $1::uuid LIMIT 1",
                                  1, NULL, params, NULL, NULL, 0);
     enum err_code rc = ERR_OK;
     uint8_t sha[32];

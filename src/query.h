@@ -15,15 +15,15 @@
 #define QUERY_MAX_PARAMS 16
 
 struct query_filters {
-    int64_t from, to;     /* received_at range, Unix microseconds (inclusive) */
-    char *hostname;       /* normalized */
+    int64_t from, to; /* received_at range, Unix microseconds (inclusive) */
+    char *hostname;   /* normalized */
     char *app;
     char *app_version;
     char *platform;
-    char *network;        /* CIDR text */
+    char *network; /* CIDR text */
     char *verdict;
     char *group;
-    unsigned limit;       /* 1..1000, default 100 */
+    unsigned limit; /* 1..1000, default 100 */
     bool has_cursor;
     int64_t cursor_ts;
     char cursor_id[40];
@@ -53,8 +53,8 @@ void query_where_cleanup(struct query_where *w);
 enum err_code query_reports_page(PGconn *conn, const struct query_filters *f, struct buf *out,
                                  struct err *err) ERR_MUSTCHECK;
 /* One report's JSON into out; ERR_NOT_FOUND when there is none. */
-enum err_code query_report_get(PGconn *conn, const char *id, struct buf *out, struct err *err)
-    ERR_MUSTCHECK;
+enum err_code query_report_get(PGconn *conn, const char *id, struct buf *out,
+                               struct err *err) ERR_MUSTCHECK;
 /* The exact body a report came in (rebuilt from template + fragments) into out, and its
  * recorded SHA-256 (hex) into sha_hex when not NULL. */
 enum err_code query_report_raw(PGconn *conn, const char *id, struct buf *out, char sha_hex[65],

@@ -40,7 +40,8 @@ enum err_code rawbody_split(const char *body, size_t len, struct rawbody_split *
     size_t cap = 0;
     enum err_code rc = ERR_OK;
     if (memchr(body, '\0', len) != NULL) {
-        if ((rc = buf_append(&tpl, "P", 1)) != ERR_OK || (rc = buf_append(&tpl, body, len)) != ERR_OK)
+        if ((rc = buf_append(&tpl, "P", 1)) != ERR_OK ||
+            (rc = buf_append(&tpl, body, len)) != ERR_OK)
             goto fail;
         goto done;
     }

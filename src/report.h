@@ -46,54 +46,54 @@ struct report_chain_entry {
 };
 
 struct report_chain {
-    bool present;      /* the key was in the report (even if empty) */
+    bool present; /* the key was in the report (even if empty) */
     size_t n;
     struct report_chain_entry *entries;
-    bool has_sha256;   /* at least one decoded certificate */
-    uint8_t sha256[32];/* SHA-256 of the decoded certificates' DER concatenated in order */
+    bool has_sha256;    /* at least one decoded certificate */
+    uint8_t sha256[32]; /* SHA-256 of the decoded certificates' DER concatenated in order */
 };
 
 struct report_app {
-    char *bundle_id;   /* "web" for browser reports */
-    char *version;     /* NULL for browser reports */
-    char *platform;    /* ios, macos, tvos, watchos, android, web */
+    char *bundle_id; /* "web" for browser reports */
+    char *version;   /* NULL for browser reports */
+    char *platform;  /* ios, macos, tvos, watchos, android, web */
     char *platform_version;
     char *vendor_id;
-    char *sdk;         /* "trustkit", "trustkit-android", or NULL */
+    char *sdk; /* "trustkit", "trustkit-android", or NULL */
     char *sdk_version;
 };
 
 struct report_client {
-    char network[64];  /* CIDR prefix: IPv4 /24, IPv6 /48; "" when unknown */
-    char ip[64];       /* full address, only when PINWATCH_STORE_CLIENT_IP=1, else "" */
-    int64_t asn;       /* 0 when unknown */
+    char network[64]; /* CIDR prefix: IPv4 /24, IPv6 /48; "" when unknown */
+    char ip[64];      /* full address, only when PINWATCH_STORE_CLIENT_IP=1, else "" */
+    int64_t asn;      /* 0 when unknown */
     char *as_org;
     char country[4];
-    char *user_agent;  /* from the User-Agent header, or the Reporting API item */
+    char *user_agent; /* from the User-Agent header, or the Reporting API item */
 };
 
 struct report {
-    char id[40];                   /* UUIDv7, assigned before anything is written */
+    char id[40]; /* UUIDv7, assigned before anything is written */
     enum report_format format;
-    int64_t received_at;           /* Unix microseconds */
-    size_t index;                  /* position in the request's array (0 for a lone object) */
+    int64_t received_at; /* Unix microseconds */
+    size_t index;        /* position in the request's array (0 for a lone object) */
 
-    char *hostname;                /* normalized (lower-case, no trailing dot, A-labels) */
-    char *hostname_raw;            /* as sent */
-    char *noted_hostname;          /* normalized, may be NULL */
+    char *hostname;       /* normalized (lower-case, no trailing dot, A-labels) */
+    char *hostname_raw;   /* as sent */
+    char *noted_hostname; /* normalized, may be NULL */
     char *noted_hostname_raw;
-    int port;                      /* 1..65535, 0 = null */
-    int include_subdomains;        /* -1 absent, 0, 1 */
-    int enforce_pinning;           /* -1 absent, 0, 1 */
+    int port;               /* 1..65535, 0 = null */
+    int include_subdomains; /* -1 absent, 0, 1 */
+    int enforce_pinning;    /* -1 absent, 0, 1 */
     bool has_validation_result;
     int64_t validation_result;
 
-    struct report_time client_time;          /* date-time (NEL: received - age) */
-    struct report_time pins_expire;          /* known-pins-expiration-date / effective-... */
+    struct report_time client_time; /* date-time (NEL: received - age) */
+    struct report_time pins_expire; /* known-pins-expiration-date / effective-... */
 
-    uint8_t (*known_pins)[32];     /* canonical pins: sorted, unique */
+    uint8_t (*known_pins)[32]; /* canonical pins: sorted, unique */
     size_t n_known_pins;
-    char **known_pins_raw;         /* entries that are not pin-sha256 of 32 bytes, as sent */
+    char **known_pins_raw; /* entries that are not pin-sha256 of 32 bytes, as sent */
     size_t n_known_pins_raw;
 
     struct report_chain served;
@@ -102,12 +102,12 @@ struct report {
     struct report_app app;
     struct report_client client;
 
-    json_t *extra;                 /* owned; format-specific fields (NEL body, scts, ...) */
+    json_t *extra; /* owned; format-specific fields (NEL body, scts, ...) */
 
     struct report_problem *problems;
     size_t n_problems;
 
-    uint8_t raw_sha256[32];        /* SHA-256 of the request body the report came in */
+    uint8_t raw_sha256[32]; /* SHA-256 of the request body the report came in */
 };
 
 /* A new zeroed report (include_subdomains/enforce_pinning = -1). NULL on OOM. */

@@ -11,13 +11,13 @@
 #include "buf.h"
 
 struct spool {
-    int fd;            /* spool.log, O_APPEND */
-    int offset_fd;     /* spool.offset */
+    int fd;        /* spool.log, O_APPEND */
+    int offset_fd; /* spool.offset */
     char *path;
     size_t max_bytes;
-    uint64_t size;     /* bytes in spool.log */
-    uint64_t offset;   /* bytes already committed */
-    uint64_t pending;  /* units after offset (atomic for readers) */
+    uint64_t size;    /* bytes in spool.log */
+    uint64_t offset;  /* bytes already committed */
+    uint64_t pending; /* units after offset (atomic for readers) */
     uint64_t pending_bytes;
 };
 
@@ -146,7 +146,8 @@ enum err_code spool_append(struct spool *sp, json_t *const *units, size_t n, str
     enum err_code rc = ERR_OK;
     for (size_t i = 0; i < n; i++) {
         char *line = json_dumps(units[i], JSON_COMPACT);
-        if (line == NULL || buf_append_str(&b, line) != ERR_OK || buf_append(&b, "\n", 1) != ERR_OK) {
+        if (line == NULL || buf_append_str(&b, line) != ERR_OK ||
+            buf_append(&b, "\n", 1) != ERR_OK) {
             free(line);
             rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
             goto out;
@@ -196,8 +197,8 @@ enum err_code spool_peek(struct spool *sp, size_t max, json_t **out, size_t *n_o
     size_t line_start = 0;          /* start of the current line within b */
     char chunk[65536];
     while (*n_out < max && read_pos < sp->size) {
-        size_t want = sp->size - read_pos < sizeof(chunk) ? (size_t)(sp->size - read_pos)
-                                                          : sizeof(chunk);
+        size_t want =
+            sp->size - read_pos < sizeof(chunk) ? (size_t)(sp->size - read_pos) : sizeof(chunk);
         ssize_t n = pread(sp->fd, chunk, want, (off_t)read_pos);
         if (n <= 0) {
             rc = io_err(err, "reading the spool");

@@ -22,14 +22,14 @@
 struct spool;
 
 /* Open (creating the folder and files); max_bytes bounds spool.log. New spool in *out. */
-enum err_code spool_open(const char *dir, size_t max_bytes, struct spool **out, struct err *err)
-    ERR_MUSTCHECK;
+enum err_code spool_open(const char *dir, size_t max_bytes, struct spool **out,
+                         struct err *err) ERR_MUSTCHECK;
 void spool_close(struct spool *sp);
 
 /* Append units and fsync. ERR_UNAVAILABLE when the disk is full or the cap is reached;
  * nothing is acknowledged then (a partial line is cut back off). */
-enum err_code spool_append(struct spool *sp, json_t *const *units, size_t n, struct err *err)
-    ERR_MUSTCHECK;
+enum err_code spool_append(struct spool *sp, json_t *const *units, size_t n,
+                           struct err *err) ERR_MUSTCHECK;
 
 /* Read up to max units from the replay position. New units in out[] (caller decrefs);
  * *n_out units, *next_offset the position after them. */

@@ -38,7 +38,8 @@ static bool known_has(const struct known_set *s, const uint8_t key[32])
 {
     if (s->keys == NULL)
         return false;
-    for (size_t i = slot_of(key), probes = 0; probes < KNOWN_CAP; i = (i + 1) & (KNOWN_CAP - 1), probes++) {
+    for (size_t i = slot_of(key), probes = 0; probes < KNOWN_CAP;
+         i = (i + 1) & (KNOWN_CAP - 1), probes++) {
         if (!s->used[i])
             return false;
         if (memcmp(s->keys[i], key, 32) == 0)
@@ -277,8 +278,8 @@ static json_t *undecodable(const struct report_chain *ch)
             continue;
         if (arr == NULL)
             arr = json_array();
-        json_array_append_new(arr, json_pack("{s:I, s:s?}", "index", (json_int_t)i, "entry",
-                                             ch->entries[i].opaque));
+        json_array_append_new(
+            arr, json_pack("{s:I, s:s?}", "index", (json_int_t)i, "entry", ch->entries[i].opaque));
     }
     return arr;
 }
@@ -306,7 +307,8 @@ static json_t *report_row(const struct report *r, const char *group_id, json_t *
     json_object_set_new(row, "received_at", j_time(r->received_at));
     json_object_set_new(row, "format", json_string(report_format_name(r->format)));
     json_object_set_new(row, "hostname", j_str(r->hostname));
-    json_object_set_new(row, "hostname_raw", j_str(r->hostname_raw ? r->hostname_raw : r->hostname));
+    json_object_set_new(row, "hostname_raw",
+                        j_str(r->hostname_raw ? r->hostname_raw : r->hostname));
     json_object_set_new(row, "noted_hostname", j_str(r->noted_hostname));
     json_object_set_new(row, "noted_hostname_raw", j_str(r->noted_hostname_raw));
     json_object_set_new(row, "port", r->port > 0 ? json_integer(r->port) : json_null());
@@ -371,9 +373,8 @@ static json_t *report_row(const struct report *r, const char *group_id, json_t *
 }
 
 enum err_code store_unit_add_report(struct store *st, json_t *unit, const struct report *r,
-                                    const char *group_id, json_t *findings,
-                                    json_t *served_analysis, json_t *validated_analysis,
-                                    struct err *err)
+                                    const char *group_id, json_t *findings, json_t *served_analysis,
+                                    json_t *validated_analysis, struct err *err)
 {
     add_month(unit, r->received_at);
     if (add_chain(st, unit, &r->served, served_analysis) != ERR_OK ||
@@ -385,16 +386,16 @@ enum err_code store_unit_add_report(struct store *st, json_t *unit, const struct
 
 /* ---- commit ---- */
 
-static const char *const tables[] = {"certificates", "chains", "fragments", "bodies", "reports",
-                                     "groups"};
+static const char *const tables[] = {"certificates", "chains",  "fragments",
+                                     "bodies",       "reports", "groups"};
 #define N_TABLES 6
 
 /* One statement: data-modifying CTEs run in one implicit transaction. */
 /* The statement lives in migrations/0003_rollups.sql (pinwatch_store_batch). */
 static const char COMMIT_SQL[] = "SELECT pinwatch_store_batch($1, $2, $3, $4, $5, $6)";
 
-static enum err_code ensure_months(struct store *st, PGconn *conn, json_t *const *units,
-                                   size_t n, struct err *err)
+static enum err_code ensure_months(struct store *st, PGconn *conn, json_t *const *units, size_t n,
+                                   struct err *err)
 {
     for (size_t u = 0; u < n; u++) {
         size_t i;
@@ -443,7 +444,8 @@ static void learn(struct store *st, json_t *const *units, size_t n)
             {
                 const char *hex = json_string_value(json_object_get(row, "sha256"));
                 uint8_t key[32];
-                if (hex != NULL && strlen(hex) == 66 && pin_hex_decode(hex + 2, key, 32, NULL) == ERR_OK)
+                if (hex != NULL && strlen(hex) == 66 &&
+                    pin_hex_decode(hex + 2, key, 32, NULL) == ERR_OK)
                     known_add(sets[t], key);
             }
         }
@@ -469,8 +471,8 @@ enum err_code store_commit(struct store *st, PGconn *conn, json_t *const *units,
             goto out;
         }
     }
-    PGresult *res = PQexecParams(conn, COMMIT_SQL, N_TABLES, NULL, (const char *const *)params,
-                                 NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(conn, COMMIT_SQL, N_TABLES, NULL, (const char *const *)params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         rc = db_result_error(conn, res, "storing reports", err);
     PQclear(res);

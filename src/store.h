@@ -35,9 +35,8 @@ enum err_code store_unit_add_body(struct store *st, json_t *unit, const uint8_t 
 
 /* Add one report with its chains. Borrowed: r, findings, analyses (copied into the unit). */
 enum err_code store_unit_add_report(struct store *st, json_t *unit, const struct report *r,
-                                    const char *group_id, json_t *findings,
-                                    json_t *served_analysis, json_t *validated_analysis,
-                                    struct err *err) ERR_MUSTCHECK;
+                                    const char *group_id, json_t *findings, json_t *served_analysis,
+                                    json_t *validated_analysis, struct err *err) ERR_MUSTCHECK;
 
 /* Extra rows for other tables, added by later stages (e.g. "groups", "rollups"). */
 enum err_code store_unit_append(json_t *unit, const char *table, json_t *row_take);

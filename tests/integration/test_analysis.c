@@ -18,16 +18,18 @@ static char env_store[512], env_keys[512];
 static void setup(void)
 {
     testenv_reset_db();
-    pub_root = testcert_new_root(&(struct testcert_opts){.cn = "Pinwatch Test Public Root",
-                                                         .o = "Pinwatch Test Trust"});
+    pub_root = testcert_new_root(
+        &(struct testcert_opts){.cn = "Pinwatch Test Public Root", .o = "Pinwatch Test Trust"});
     pub_ca = testcert_new_ca(&(struct testcert_opts){.cn = "Pinwatch Test Public CA"}, pub_root);
-    leaf = testcert_new_leaf(&(struct testcert_opts){.cn = "api.example.com",
-                                                     .sans = (const char *[]){"api.example.com", NULL}},
-                             pub_ca);
+    leaf = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "api.example.com",
+                                .sans = (const char *[]){"api.example.com", NULL}},
+        pub_ca);
     forti_root = testcert_new_root(&(struct testcert_opts){.cn = "FortiGate CA", .o = "Fortinet"});
-    forti_leaf = testcert_new_leaf(&(struct testcert_opts){.cn = "api.example.com",
-                                                           .sans = (const char *[]){"api.example.com", NULL}},
-                                   forti_root);
+    forti_leaf = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "api.example.com",
+                                .sans = (const char *[]){"api.example.com", NULL}},
+        forti_root);
     qaz_like = testcert_new_root(&(struct testcert_opts){.cn = "Qaznet Trust Network"});
     qaz_leaf = testcert_new_leaf(&(struct testcert_opts){.cn = "api.example.com"}, qaz_like);
     const struct testcert *roots[] = {pub_root};
@@ -38,7 +40,10 @@ static void setup(void)
     testcert_pin(pub_ca, pin);
     keys_path = strdup("/tmp/pinwatch-keys-XXXXXX");
     int fd = mkstemp(keys_path);
-    dprintf(fd, "{\"hosts\": {\"*.legacy.example.com\": {\"keys\": [{\"pin\": \"%s\", \"label\": \"ca\"}]}}}", pin);
+    dprintf(fd,
+            "{\"hosts\": {\"*.legacy.example.com\": {\"keys\": [{\"pin\": \"%s\", \"label\": "
+            "\"ca\"}]}}}",
+            pin);
     close(fd);
     snprintf(env_store, sizeof(env_store), "PINWATCH_TRUST_STORE=%s", store_path);
     snprintf(env_keys, sizeof(env_keys), "PINWATCH_EXPECTED_KEYS=%s", keys_path);
@@ -81,15 +86,22 @@ Test(analysis, fortinet_minted_chain_is_a_private_anchor_matching_the_product)
 {
     const struct testcert *chain[] = {forti_leaf, forti_root};
     const struct testcert *pins[] = {leaf};
-    struct testreport tr = {.app = "com.example.shop", .version = "5.0", .vendor_id = "D1",
-                            .hostname = "api.example.com", .chain = chain, .chain_len = 2,
-                            .pins = pins, .n_pins = 1};
+    struct testreport tr = {.app = "com.example.shop",
+                            .version = "5.0",
+                            .vendor_id = "D1",
+                            .hostname = "api.example.com",
+                            .chain = chain,
+                            .chain_len = 2,
+                            .pins = pins,
+                            .n_pins = 1};
     char *id = testreport_post(&srv, &tr, "198.51.100.7");
     json_t *f = findings_of(id);
     json_t *anchor = json_object_get(f, "anchor");
     cr_assert(json_is_false(json_object_get(anchor, "public")));
-    cr_assert_str_eq(json_string_value(json_object_get(anchor, "subject")), "CN=FortiGate CA,O=Fortinet");
-    const char *product = json_string_value(json_object_get(json_object_get(f, "catalog"), "product"));
+    cr_assert_str_eq(json_string_value(json_object_get(anchor, "subject")),
+                     "CN=FortiGate CA,O=Fortinet");
+    const char *product =
+        json_string_value(json_object_get(json_object_get(f, "catalog"), "product"));
     cr_assert_not_null(product);
     cr_assert(strstr(product, "Forti") != NULL, "product %s", product);
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(f, "catalog"), "category")),
@@ -107,7 +119,8 @@ static char *qaznet_pem(void)
 {
     char path[512];
     snprintf(path, sizeof(path),
-             "%s/chromium-blocklist/00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2.pem",
+             "%s/chromium-blocklist/"
+             "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2.pem",
              FIXTURES_DIR);
     char *text = testenv_read_file(path, NULL);
     char *begin = strstr(text, "-----BEGIN CERTIFICATE-----");
@@ -124,12 +137,11 @@ Test(analysis, the_real_qaznet_root_is_known_hostile)
     char pin[45], entry[64];
     testcert_pin(leaf, pin);
     snprintf(entry, sizeof(entry), "pin-sha256=\"%s\"", pin);
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:o, s:[s], s:i}", "app-bundle-id",
-                             "com.example.shop", "app-version", "5.0", "app-platform", "IOS",
-                             "hostname", "api.example.com", "noted-hostname", "api.example.com",
-                             "port", 0, "date-time", "2026-11-27T09:00:00Z",
-                             "validated-certificate-chain", chain, "known-pins", entry,
-                             "validation-result", 2);
+    json_t *body = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:o, s:[s], s:i}", "app-bundle-id", "com.example.shop",
+        "app-version", "5.0", "app-platform", "IOS", "hostname", "api.example.com",
+        "noted-hostname", "api.example.com", "port", 0, "date-time", "2026-11-27T09:00:00Z",
+        "validated-certificate-chain", chain, "known-pins", entry, "validation-result", 2);
     char *text = json_dumps(body, JSON_COMPACT);
     struct testenv_response r;
     cr_assert_eq(testenv_post_report(&srv, text, strlen(text), NULL, &r), 200, "%s", r.body);
@@ -137,12 +149,14 @@ Test(analysis, the_real_qaznet_root_is_known_hostile)
     testenv_response_free(&r);
     json_t *f = findings_of(id);
     cr_assert(json_is_true(json_object_get(f, "known_hostile")), "%s", json_dumps(f, 0));
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(f, "anchor"), "spki_sha256")),
-                     "b5ba8dd7f89564c2889d3d6453c84998c77824919b64ea0835aa62986591be50");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(f, "anchor"), "spki_sha256")),
+        "b5ba8dd7f89564c2889d3d6453c84998c77824919b64ea0835aa62986591be50");
     cr_assert(json_is_false(json_object_get(json_object_get(f, "anchor"), "public")));
     /* The chain endpoint shows the chain-level part. */
     char path[160];
-    snprintf(path, sizeof(path), "/v1/chains/%s", json_string_value(json_object_get(f, "chain_sha256")));
+    snprintf(path, sizeof(path), "/v1/chains/%s",
+             json_string_value(json_object_get(f, "chain_sha256")));
     cr_assert_eq(testenv_get(&srv, path, &r), 200, "%s", r.body);
     cr_assert_eq(json_array_size(json_object_get(r.json, "certificates")), 2);
     json_t *cf = json_object_get(r.json, "findings");
@@ -164,7 +178,8 @@ static int put_keys(const char *host, const char *body, struct testenv_response 
 {
     char path[256], h[160];
     snprintf(path, sizeof(path), "/v1/hosts/%s/keys", host);
-    snprintf(h, sizeof(h), "Authorization: Bearer %s\r\nContent-Type: application/json\r\n", srv.token);
+    snprintf(h, sizeof(h), "Authorization: Bearer %s\r\nContent-Type: application/json\r\n",
+             srv.token);
     return testenv_http(srv.port, "PUT", path, h, body, strlen(body), false, r);
 }
 
@@ -172,9 +187,14 @@ Test(analysis, declared_current_key_makes_the_report_expected_and_regroups_store
 {
     const struct testcert *chain[] = {leaf, pub_ca};
     const struct testcert *pins[] = {forti_root};
-    struct testreport tr = {.app = "com.example.shop", .version = "5.0", .vendor_id = "D2",
-                            .hostname = "api.example.com", .chain = chain, .chain_len = 2,
-                            .pins = pins, .n_pins = 1};
+    struct testreport tr = {.app = "com.example.shop",
+                            .version = "5.0",
+                            .vendor_id = "D2",
+                            .hostname = "api.example.com",
+                            .chain = chain,
+                            .chain_len = 2,
+                            .pins = pins,
+                            .n_pins = 1};
     char *before = testreport_post(&srv, &tr, "203.0.113.5");
     json_t *f = findings_of(before);
     cr_assert(json_is_false(json_object_get(f, "expected_key")));
@@ -212,14 +232,17 @@ Test(analysis, declared_current_key_makes_the_report_expected_and_regroups_store
     cr_assert_eq(testenv_db_long("SELECT count(DISTINCT group_id) FROM reports"), 1);
 
     /* Invalid input changes nothing. */
-    cr_assert_eq(put_keys("api.example.com", "{\"keys\": [{\"pin\": \"AAAA\", \"label\": \"current\"}]}", &r), 400);
+    cr_assert_eq(put_keys("api.example.com",
+                          "{\"keys\": [{\"pin\": \"AAAA\", \"label\": \"current\"}]}", &r),
+                 400);
     testenv_response_free(&r);
     snprintf(body, sizeof(body), "{\"keys\": [{\"pin\": \"%s\", \"label\": \"spare\"}]}", pin);
     cr_assert_eq(put_keys("api.example.com", body, &r), 400);
     testenv_response_free(&r);
     cr_assert_eq(put_keys("api.example.com", "not json", &r), 400);
     testenv_response_free(&r);
-    cr_assert_eq(testenv_db_long("SELECT count(*) FROM expected_keys WHERE pattern = 'api.example.com'"), 1);
+    cr_assert_eq(
+        testenv_db_long("SELECT count(*) FROM expected_keys WHERE pattern = 'api.example.com'"), 1);
     cr_assert_eq(testenv_get(&srv, "/v1/hosts/api.example.com/keys", &r), 200);
     cr_assert_eq(json_array_size(json_object_get(r.json, "keys")), 1);
     testenv_response_free(&r);
@@ -235,8 +258,12 @@ Test(analysis, expected_keys_file_is_loaded_at_start)
     cr_assert_str_eq(json_string_value(json_object_get(k0, "label")), "ca");
     testenv_response_free(&r);
     const struct testcert *chain[] = {leaf, pub_ca};
-    struct testreport tr = {.app = "com.example.shop", .version = "5.0", .vendor_id = "D4",
-                            .hostname = "www.legacy.example.com", .chain = chain, .chain_len = 2};
+    struct testreport tr = {.app = "com.example.shop",
+                            .version = "5.0",
+                            .vendor_id = "D4",
+                            .hostname = "www.legacy.example.com",
+                            .chain = chain,
+                            .chain_len = 2};
     char *id = testreport_post(&srv, &tr, "203.0.113.8");
     json_t *f = findings_of(id);
     cr_assert(json_is_true(json_object_get(f, "expected_key")));

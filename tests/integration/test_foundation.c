@@ -61,8 +61,8 @@ Test(foundation, admin_paths_need_the_token)
     /* Unknown /v1/ path without a token: 401 too (checked before routing). */
     cr_assert_eq(testenv_http(srv.port, "GET", "/v1/nope", NULL, NULL, 0, false, &r), 401);
     testenv_response_free(&r);
-    cr_assert_eq(testenv_http(srv.port, "GET", "/v1/nope", "Authorization: Bearer wrong\r\n",
-                              NULL, 0, false, &r),
+    cr_assert_eq(testenv_http(srv.port, "GET", "/v1/nope", "Authorization: Bearer wrong\r\n", NULL,
+                              0, false, &r),
                  401);
     testenv_response_free(&r);
     /* With the token, the unknown path is a plain 404. */
@@ -111,8 +111,8 @@ Test(foundation, sigterm_exits_zero)
 static int run_pinwatch(const char *env, const char *arg, char *out, size_t outlen)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "env %s DATABASE_URL='%s' %s serve %s 2>&1", env,
-             testenv_conninfo(), PINWATCH_BIN, arg);
+    snprintf(cmd, sizeof(cmd), "env %s DATABASE_URL='%s' %s serve %s 2>&1", env, testenv_conninfo(),
+             PINWATCH_BIN, arg);
     FILE *p = popen(cmd, "r");
     size_t n = fread(out, 1, outlen - 1, p);
     out[n] = '\0';

@@ -44,7 +44,8 @@ static void setup(void)
     forti_leaf = leaf_for("api.example.com", forti_root, 0);
     mitm_root = testcert_new_root(&(struct testcert_opts){.cn = "mitmproxy", .o = "mitmproxy"});
     mitm_leaf = leaf_for("api.example.com", mitm_root, 0);
-    acme_root = testcert_new_root(&(struct testcert_opts){.cn = "Acme Corp Internal Root", .o = "Acme Corp"});
+    acme_root = testcert_new_root(
+        &(struct testcert_opts){.cn = "Acme Corp Internal Root", .o = "Acme Corp"});
     acme_leaf = leaf_for("api.example.com", acme_root, 0);
     solo_root = testcert_new_root(&(struct testcert_opts){.cn = "Bob's Laptop CA"});
     solo_leaf = leaf_for("api.example.com", solo_root, 0);
@@ -72,9 +73,9 @@ static void teardown(void)
     unlink(mmdb_path);
     free(store_path);
     free(mmdb_path);
-    struct testcert *all[] = {pub_root,  pub_ca,    leaf_old,  leaf_new,  leaf_expired,
+    struct testcert *all[] = {pub_root,   pub_ca,     leaf_old,  leaf_new,  leaf_expired,
                               forti_root, forti_leaf, mitm_root, mitm_leaf, acme_root,
-                              acme_leaf, solo_root, solo_leaf};
+                              acme_leaf,  solo_root,  solo_leaf};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         testcert_free(all[i]);
 }
@@ -86,9 +87,15 @@ static void post(const char *host, const char *version, const char *device,
 {
     const struct testcert *chain[] = {c0, c1};
     const struct testcert *pins[] = {leaf_old};
-    struct testreport tr = {.app = "com.example.shop", .version = version, .vendor_id = device,
-                            .hostname = host, .chain = chain, .chain_len = 2, .pins = pins,
-                            .n_pins = 1, .validation_result = result};
+    struct testreport tr = {.app = "com.example.shop",
+                            .version = version,
+                            .vendor_id = device,
+                            .hostname = host,
+                            .chain = chain,
+                            .chain_len = 2,
+                            .pins = pins,
+                            .n_pins = 1,
+                            .validation_result = result};
     free(testreport_post(&srv, &tr, ip));
 }
 
@@ -98,7 +105,8 @@ static int put_keys(const char *host, const struct testcert *key, const char *la
     testcert_pin(key, pin);
     snprintf(body, sizeof(body), "{\"keys\": [{\"pin\": \"%s\", \"label\": \"%s\"}]}", pin, label);
     snprintf(path, sizeof(path), "/v1/hosts/%s/keys", host);
-    snprintf(h, sizeof(h), "Authorization: Bearer %s\r\nContent-Type: application/json\r\n", srv.token);
+    snprintf(h, sizeof(h), "Authorization: Bearer %s\r\nContent-Type: application/json\r\n",
+             srv.token);
     struct testenv_response r;
     int st = testenv_http(srv.port, "PUT", path, h, body, strlen(body), false, &r);
     testenv_response_free(&r);
@@ -265,7 +273,8 @@ Test(groups, declaring_the_rotated_key_turns_stale_pins_into_our_key)
     json_t *c0 = json_array_get(json_object_get(d.json, "chains"), 0);
     cr_assert_eq(json_integer_value(json_object_get(c0, "reports")), 12);
     cr_assert_eq(json_array_size(json_object_get(c0, "certificates")), 2);
-    cr_assert(json_is_true(json_object_get(json_object_get(json_object_get(c0, "findings"), "anchor"), "public")));
+    cr_assert(json_is_true(
+        json_object_get(json_object_get(json_object_get(c0, "findings"), "anchor"), "public")));
     testenv_response_free(&d);
     cr_assert_eq(testenv_get(&srv, "/v1/groups/nope", &d), 404);
     testenv_response_free(&d);
@@ -303,7 +312,9 @@ Test(groups, trends_count_reports_under_current_verdicts)
     cr_assert_eq(misconfiguration, 12);
     testenv_response_free(&r);
 
-    cr_assert_eq(testenv_get(&srv, "/v1/trends?bucket=day&by=app_version&verdict=misconfiguration", &r), 200);
+    cr_assert_eq(
+        testenv_get(&srv, "/v1/trends?bucket=day&by=app_version&verdict=misconfiguration", &r),
+        200);
     series = json_object_get(r.json, "series");
     cr_assert_eq(json_array_size(series), 1);
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(series, 0), "key")), "5.0");
@@ -320,8 +331,12 @@ Test(groups, trends_count_reports_under_current_verdicts)
 Test(groups, reports_carry_asn_and_country_from_the_mmdb)
 {
     const struct testcert *chain[] = {forti_leaf, forti_root};
-    struct testreport tr = {.app = "com.example.shop", .version = "1.0", .vendor_id = "X",
-                            .hostname = "api.example.com", .chain = chain, .chain_len = 2};
+    struct testreport tr = {.app = "com.example.shop",
+                            .version = "1.0",
+                            .vendor_id = "X",
+                            .hostname = "api.example.com",
+                            .chain = chain,
+                            .chain_len = 2};
     char *id = testreport_post(&srv, &tr, "198.51.100.99");
     char path[128];
     snprintf(path, sizeof(path), "/v1/reports/%s", id);

@@ -164,7 +164,8 @@ Test(ingest, trustkit_android_chunked_like_the_sdk_sends_it)
 
 Test(ingest, hpkp_and_expect_ct_and_the_report_alias)
 {
-    char *id = post_ok("sentry-relay/integration_hpkp.input.json", "application/json; charset=utf-8", 1);
+    char *id =
+        post_ok("sentry-relay/integration_hpkp.input.json", "application/json; charset=utf-8", 1);
     json_t *rep = get_report(id);
     cr_assert_str_eq(str_at(rep, "format", NULL), "hpkp");
     cr_assert_str_eq(str_at(rep, "app", "bundle_id"), "web");
@@ -214,13 +215,16 @@ Test(ingest, reporting_api_batches)
     cr_assert_eq(testenv_db_long("SELECT count(*) FROM reports"), 0);
 
     /* A batch with one tls.* item among others: that one is stored as a NEL report. */
-    const char *batch =
-        "[{\"age\":1500,\"type\":\"network-error\",\"url\":\"https://shop.example.com:8443/cart?x=1\","
-        "\"user_agent\":\"Mozilla/5.0 Test\",\"body\":{\"type\":\"tls.cert.pinned_key_not_in_cert_chain\","
-        "\"phase\":\"connection\",\"server_ip\":\"203.0.113.9\",\"protocol\":\"h2\",\"elapsed_time\":12,"
-        "\"sampling_fraction\":1,\"status_code\":0}},"
-        "{\"age\":10,\"type\":\"deprecation\",\"url\":\"https://shop.example.com/\",\"user_agent\":\"x\","
-        "\"body\":{}}]";
+    const char *batch = "[{\"age\":1500,\"type\":\"network-error\",\"url\":\"https://"
+                        "shop.example.com:8443/cart?x=1\","
+                        "\"user_agent\":\"Mozilla/5.0 "
+                        "Test\",\"body\":{\"type\":\"tls.cert.pinned_key_not_in_cert_chain\","
+                        "\"phase\":\"connection\",\"server_ip\":\"203.0.113.9\",\"protocol\":"
+                        "\"h2\",\"elapsed_time\":12,"
+                        "\"sampling_fraction\":1,\"status_code\":0}},"
+                        "{\"age\":10,\"type\":\"deprecation\",\"url\":\"https://shop.example.com/"
+                        "\",\"user_agent\":\"x\","
+                        "\"body\":{}}]";
     cr_assert_eq(testenv_http(srv.port, "POST", "/v1/reports",
                               "Content-Type: application/reports+json\r\n", batch, strlen(batch),
                               false, &r),
@@ -241,7 +245,8 @@ Test(ingest, reporting_api_batches)
 Test(ingest, an_array_of_reports_shares_one_raw_body)
 {
     size_t l1, l2;
-    char *a = fixture("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json", &l1);
+    char *a =
+        fixture("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json", &l1);
     char *b = fixture("sentry-relay/integration_hpkp.input.json", &l2);
     char *body = malloc(l1 + l2 + 64);
     int n = sprintf(body, "[%s,{\"no\":\"report\"},%s]", a, b);
@@ -269,7 +274,8 @@ Test(ingest, an_array_of_reports_shares_one_raw_body)
 Test(ingest, bad_bodies_get_clear_4xx_answers)
 {
     size_t len;
-    char *body = fixture("trustkit-ios/docs_sample_report_2015-10-15_INVALID_smart-quote.json", &len);
+    char *body =
+        fixture("trustkit-ios/docs_sample_report_2015-10-15_INVALID_smart-quote.json", &len);
     struct testenv_response r;
     cr_assert_eq(testenv_post_report(&srv, body, len, NULL, &r), 400);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "error")), "invalid_json");
@@ -360,20 +366,27 @@ Test(ingest, report_list_filters_and_pages)
     cr_assert_eq(testenv_get(&srv, "/v1/reports?platform=web", &r), 200);
     cr_assert_eq(json_array_size(json_object_get(r.json, "reports")), 1);
     testenv_response_free(&r);
-    cr_assert_eq(testenv_get(&srv, "/v1/reports?hostname=WWW.DataTheorem.com.&app=com.datatheorem.testtrustkit2", &r), 200);
+    cr_assert_eq(
+        testenv_get(&srv,
+                    "/v1/reports?hostname=WWW.DataTheorem.com.&app=com.datatheorem.testtrustkit2",
+                    &r),
+        200);
     cr_assert_eq(json_array_size(json_object_get(r.json, "reports")), 3);
     testenv_response_free(&r);
     cr_assert_eq(testenv_get(&srv, "/v1/reports?network=127.0.0.0/8", &r), 200);
     cr_assert_eq(json_array_size(json_object_get(r.json, "reports")), 4);
     testenv_response_free(&r);
-    cr_assert_eq(testenv_get(&srv, "/v1/reports?from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z", &r), 200);
+    cr_assert_eq(
+        testenv_get(&srv, "/v1/reports?from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z", &r),
+        200);
     cr_assert_eq(json_array_size(json_object_get(r.json, "reports")), 0);
     testenv_response_free(&r);
     /* Bad filter values: 400, never a database error. */
-    static const char *const bad[] = {"/v1/reports?limit=0", "/v1/reports?limit=5000",
-                                      "/v1/reports?from=yesterday", "/v1/reports?network=300.1.1.1/8",
-                                      "/v1/reports?verdict=maybe", "/v1/reports?cursor=abc",
-                                      "/v1/reports?platform=symbian"};
+    static const char *const bad[] = {
+        "/v1/reports?limit=0",         "/v1/reports?limit=5000",
+        "/v1/reports?from=yesterday",  "/v1/reports?network=300.1.1.1/8",
+        "/v1/reports?verdict=maybe",   "/v1/reports?cursor=abc",
+        "/v1/reports?platform=symbian"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert_eq(testenv_get(&srv, bad[i], &r), 400, "%s", bad[i]);
         cr_assert_str_eq(json_string_value(json_object_get(r.json, "error")), "invalid_parameter");
@@ -390,7 +403,8 @@ Test(ingest, certificates_and_chains_are_stored_once)
     for (int i = 0; i < 3; i++)
         free(post_ok("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json",
                      "application/json", 1));
-    free(post_ok("trustkit-android/docs_sample_report_2016-11-25_updated.json", "application/json", 1));
+    free(post_ok("trustkit-android/docs_sample_report_2016-11-25_updated.json", "application/json",
+                 1));
     cr_assert_eq(testenv_db_long("SELECT count(*) FROM reports"), 4);
     cr_assert_eq(testenv_db_long("SELECT count(*) FROM certificates"), 3);
     cr_assert_eq(testenv_db_long("SELECT count(*) FROM chains"), 2);

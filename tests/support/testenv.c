@@ -44,8 +44,7 @@ static void admin_exec(const char *sql)
     cr_assert_eq(PQstatus(c), CONNECTION_OK, "admin connect: %s", PQerrorMessage(c));
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
-    cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-              PQerrorMessage(c));
+    cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
     PQclear(r);
     PQfinish(c);
 }
@@ -136,8 +135,8 @@ void testenv_server_start(struct testenv_server *srv, const char *const *extra_e
     if (srv->spool_dir[0] == '\0')
         snprintf(srv->spool_dir, sizeof(srv->spool_dir), "%s/spool-%s-%u", TEST_STATE_DIR,
                  db_name(), srv->port);
-    snprintf(srv->log_path, sizeof(srv->log_path), "%s/server-%s-%u.log", TEST_STATE_DIR,
-             db_name(), srv->port);
+    snprintf(srv->log_path, sizeof(srv->log_path), "%s/server-%s-%u.log", TEST_STATE_DIR, db_name(),
+             srv->port);
     const char *conninfo = srv->conninfo != NULL ? srv->conninfo : testenv_conninfo();
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
@@ -259,15 +258,17 @@ int testenv_http(unsigned port, const char *method, const char *path, const char
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct timeval tv = {60, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
         close(fd);
         return -1;
     }
     char head[8192];
-    int n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s",
-                     method, path, headers != NULL ? headers : "");
+    int n =
+        snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s",
+                 method, path, headers != NULL ? headers : "");
     if (body != NULL && !chunked)
         n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Length: %zu\r\n", body_len);
     if (body != NULL && chunked)
@@ -382,8 +383,9 @@ void testenv_pg_create(struct testenv_pg *pg, const char *name)
 void testenv_pg_stop(struct testenv_pg *pg)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "bash -c '%s as_pg $PG_BIN/pg_ctl -D %s/pg -m fast -w stop' >/dev/null",
-             pg_bin_cmd(), pg->dir);
+    snprintf(cmd, sizeof(cmd),
+             "bash -c '%s as_pg $PG_BIN/pg_ctl -D %s/pg -m fast -w stop' >/dev/null", pg_bin_cmd(),
+             pg->dir);
     run_or_fail(cmd);
 }
 

@@ -30,7 +30,7 @@ struct testenv_server {
     char log_path[256];
     char spool_dir[256];
     char token[64];
-    const char *conninfo;  /* database to use; NULL = this binary's test database */
+    const char *conninfo; /* database to use; NULL = this binary's test database */
 };
 
 /* A private PostgreSQL cluster of one test's own, so the test may stop and start it. */
@@ -53,10 +53,10 @@ void testenv_server_kill(struct testenv_server *srv);
 
 struct testenv_response {
     int status;
-    char *headers;   /* raw header block */
+    char *headers; /* raw header block */
     char *body;
     size_t body_len;
-    json_t *json;    /* parsed body when it is JSON, else NULL */
+    json_t *json; /* parsed body when it is JSON, else NULL */
 };
 
 /* One request on a fresh connection. headers: "Name: value\r\n"... or NULL. body may be NULL.

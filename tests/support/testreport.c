@@ -27,8 +27,8 @@ json_t *testreport_json(const struct testreport *tr)
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:b, s:b, s:O, s:o, s:i}", "app-bundle-id",
         tr->app, "app-version", tr->version, "app-vendor-id", tr->vendor_id, "app-platform",
         tr->platform != NULL ? tr->platform : "IOS", "date-time",
-        tr->date_time != NULL ? tr->date_time : now, "hostname", tr->hostname,
-        "port", 0, "noted-hostname", tr->noted_hostname != NULL ? tr->noted_hostname : tr->hostname,
+        tr->date_time != NULL ? tr->date_time : now, "hostname", tr->hostname, "port", 0,
+        "noted-hostname", tr->noted_hostname != NULL ? tr->noted_hostname : tr->hostname,
         "include-subdomains", 0, "enforce-pinning", 1, "validated-certificate-chain", chain,
         "known-pins", pins, "validation-result",
         tr->validation_result != 0 ? tr->validation_result : 1);
@@ -38,8 +38,7 @@ json_t *testreport_json(const struct testreport *tr)
     return j;
 }
 
-char *testreport_post(const struct testenv_server *srv, const struct testreport *tr,
-                      const char *ip)
+char *testreport_post(const struct testenv_server *srv, const struct testreport *tr, const char *ip)
 {
     json_t *j = testreport_json(tr);
     char *body = json_dumps(j, JSON_COMPACT);

@@ -12,18 +12,18 @@
 #include "testenv.h"
 
 struct testreport {
-    const char *platform;        /* "IOS" (default) or "ANDROID" */
-    const char *app;             /* bundle id */
-    const char *version;         /* app version */
-    const char *vendor_id;       /* device */
+    const char *platform;  /* "IOS" (default) or "ANDROID" */
+    const char *app;       /* bundle id */
+    const char *version;   /* app version */
+    const char *vendor_id; /* device */
     const char *hostname;
-    const char *noted_hostname;  /* default: hostname */
+    const char *noted_hostname;          /* default: hostname */
     const struct testcert *const *chain; /* leaf first */
     size_t chain_len;
-    const struct testcert *const *pins;  /* certificates whose keys are pinned */
+    const struct testcert *const *pins; /* certificates whose keys are pinned */
     size_t n_pins;
-    int validation_result;       /* default 1 */
-    const char *date_time;       /* default: now */
+    int validation_result; /* default 1 */
+    const char *date_time; /* default: now */
 };
 
 /* The JSON body (new reference). */

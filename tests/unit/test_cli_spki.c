@@ -23,7 +23,8 @@ Test(cli_spki, prints_the_pin_of_the_qaznet_root_as_openssl_computes_it)
 {
     char path[512];
     snprintf(path, sizeof(path),
-             "%s/chromium-blocklist/00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2.pem",
+             "%s/chromium-blocklist/"
+             "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2.pem",
              FIXTURES_DIR);
     /* openssl's own computation of the same pin */
     char cmd[1024], expected[128] = {0};
