@@ -174,6 +174,7 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
     opts.max_chain = cfg->max_chain;
     opts.max_pins = cfg->max_pins;
     opts.max_string = cfg->max_string;
+    opts.certs = app->certs;
 
     struct report_batch batch;
     struct err e = {0};

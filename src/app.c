@@ -13,6 +13,7 @@
 #include "api_reports.h"
 #include "batcher.h"
 #include "catalog.h"
+#include "cert_cache.h"
 #include "db.h"
 #include "expected_keys.h"
 #include "groups.h"
@@ -112,7 +113,8 @@ enum err_code app_start(struct app *app, const struct config *cfg, struct err *e
     app->pool = db_pool_new(cfg->database_url, 8);
     app->store = store_new();
     app->ratelimit = ratelimit_new(cfg->rate_limit_count, cfg->rate_limit_period);
-    if (app->pool == NULL || app->store == NULL || app->ratelimit == NULL) {
+    app->certs = cert_cache_new(4096);
+    if (app->pool == NULL || app->store == NULL || app->ratelimit == NULL || app->certs == NULL) {
         rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
         goto fail;
     }
@@ -163,6 +165,7 @@ void app_stop(struct app *app)
     app->http = NULL;
     spool_close(app->spool);
     analysis_free(app->analysis);
+    cert_cache_free(app->certs);
     network_db_free(app->asn_db);
     expected_keys_free(app->expected);
     catalog_free(app->catalog);

@@ -13,6 +13,7 @@
 struct analysis;
 struct batcher;
 struct catalog;
+struct cert_cache;
 struct db_pool;
 struct expected_keys;
 struct groups_evaluator;
@@ -34,6 +35,7 @@ struct app {
     struct catalog *catalog;
     struct expected_keys *expected;
     struct analysis *analysis;
+    struct cert_cache *certs;  /* decoded certificates shared by content */
     struct network_db *asn_db; /* NULL without PINWATCH_ASN_DB */
     struct ratelimit *ratelimit;
     struct http_server *http;

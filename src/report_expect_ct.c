@@ -43,7 +43,8 @@ static enum err_code extras(struct report *r, const json_t *in)
     return ERR_OK;
 }
 
-static enum err_code fill(struct report *r, const json_t *wrapper, const json_t *in)
+static enum err_code fill(struct report *r, const json_t *wrapper, const json_t *in,
+                          struct cert_cache *certs)
 {
     enum err_code rc = report_fields_port(r, in);
     if (rc == ERR_OK)
@@ -51,9 +52,9 @@ static enum err_code fill(struct report *r, const json_t *wrapper, const json_t 
     if (rc == ERR_OK)
         rc = report_fields_time(r, in, "effective-expiration-date", &r->pins_expire);
     if (rc == ERR_OK)
-        rc = report_fields_chain(r, in, "served-certificate-chain", &r->served);
+        rc = report_fields_chain(r, in, "served-certificate-chain", certs, &r->served);
     if (rc == ERR_OK)
-        rc = report_fields_chain(r, in, "validated-certificate-chain", &r->validated);
+        rc = report_fields_chain(r, in, "validated-certificate-chain", certs, &r->validated);
     if (rc == ERR_OK)
         rc = extras(r, in);
     if (rc == ERR_OK)
@@ -80,7 +81,7 @@ enum err_code report_expect_ct_parse(const json_t *wrapper, const struct report_
     r->format = REPORT_FMT_EXPECT_CT;
     enum err_code rc = report_fields_hostname(r, in, "hostname", err);
     if (rc == ERR_OK) {
-        rc = fill(r, wrapper, in);
+        rc = fill(r, wrapper, in, opts->certs);
         if (rc != ERR_OK)
             err_set(err, rc, NULL, "out of memory");
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cert.h"
+#include "cert_cache.h"
 #include "hostname.h"
 #include "timeparse.h"
 
@@ -162,7 +163,7 @@ enum err_code report_fields_chain_check(const json_t *obj, const char *key,
 }
 
 enum err_code report_fields_chain(struct report *r, const json_t *obj, const char *key,
-                                  struct report_chain *ch)
+                                  struct cert_cache *certs, struct report_chain *ch)
 {
     const json_t *v = field(obj, key);
     size_t i;
@@ -178,7 +179,8 @@ enum err_code report_fields_chain(struct report *r, const json_t *obj, const cha
         struct cert *c = NULL;
         struct err why = {0};
         if (json_is_string(e)) {
-            enum err_code rc = cert_from_pem(json_string_value(e), json_string_length(e), &c, &why);
+            enum err_code rc =
+                cert_cache_from_pem(certs, json_string_value(e), json_string_length(e), &c, &why);
             if (rc == ERR_NOMEM)
                 return rc;
             if (rc == ERR_OK) {

@@ -60,7 +60,7 @@ enum err_code report_fields_chain_check(const json_t *obj, const char *key,
 /* Optional PEM chain at key decoded into ch (entries that are not certificates are kept
  * opaque, with undecodable_certificate); ch->sha256 computed. */
 enum err_code report_fields_chain(struct report *r, const json_t *obj, const char *key,
-                                  struct report_chain *ch) ERR_MUSTCHECK;
+                                  struct cert_cache *certs, struct report_chain *ch) ERR_MUSTCHECK;
 
 /* Set extra[key] (creating r->extra); takes the reference to value, even on failure. */
 enum err_code report_fields_extra_take(struct report *r, const char *key,

@@ -26,6 +26,7 @@ void report_parse_opts_init(struct report_parse_opts *opts)
     opts->max_chain = REPORT_PARSE_MAX_CHAIN;
     opts->max_pins = REPORT_PARSE_MAX_PINS;
     opts->max_string = REPORT_PARSE_MAX_STRING;
+    opts->certs = NULL;
 }
 
 static struct report_parse_opts resolve(const struct report_parse_opts *in)
@@ -41,6 +42,7 @@ static struct report_parse_opts resolve(const struct report_parse_opts *in)
     o.max_chain = in->max_chain ? in->max_chain : o.max_chain;
     o.max_pins = in->max_pins ? in->max_pins : o.max_pins;
     o.max_string = in->max_string ? in->max_string : o.max_string;
+    o.certs = in->certs;
     return o;
 }
 

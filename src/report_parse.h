@@ -25,6 +25,8 @@
 #include "err.h"
 #include "report.h"
 
+struct cert_cache;
+
 #define REPORT_PARSE_MAX_DEPTH  32    /* JSON nesting of the whole body */
 #define REPORT_PARSE_MAX_ITEMS  100   /* elements of a top-level array */
 #define REPORT_PARSE_MAX_CHAIN  16    /* certificates per chain */
@@ -40,6 +42,9 @@ struct report_parse_opts {
     size_t max_chain;
     size_t max_pins;
     size_t max_string;
+    /* Decoded certificates shared by content across requests (borrowed); NULL decodes each
+     * time. */
+    struct cert_cache *certs;
 };
 
 /* One element of an array body that could not be taken. */

@@ -176,7 +176,7 @@ static enum err_code trustkit_app(struct report *r, const json_t *obj)
     return a->sdk != NULL ? ERR_OK : ERR_NOMEM;
 }
 
-static enum err_code fill(struct report *r, const json_t *obj)
+static enum err_code fill(struct report *r, const json_t *obj, struct cert_cache *certs)
 {
     bool trustkit = r->format != REPORT_FMT_HPKP;
     enum err_code rc = known_pins(r, json_object_get(obj, "known-pins"));
@@ -196,9 +196,9 @@ static enum err_code fill(struct report *r, const json_t *obj)
     if (rc == ERR_OK && trustkit)
         rc = report_fields_time(r, obj, "known-pins-expiration-date", &r->pins_expire);
     if (rc == ERR_OK)
-        rc = report_fields_chain(r, obj, "served-certificate-chain", &r->served);
+        rc = report_fields_chain(r, obj, "served-certificate-chain", certs, &r->served);
     if (rc == ERR_OK)
-        rc = report_fields_chain(r, obj, "validated-certificate-chain", &r->validated);
+        rc = report_fields_chain(r, obj, "validated-certificate-chain", certs, &r->validated);
     if (rc == ERR_OK && trustkit)
         rc = report_fields_bool(r, obj, "enforce-pinning", &r->enforce_pinning);
     if (rc == ERR_OK && trustkit)
@@ -222,7 +222,7 @@ enum err_code report_pins_parse(const json_t *obj, const struct report_parse_opt
     r->format = detect(obj);
     rc = report_fields_hostname(r, obj, "hostname", err);
     if (rc == ERR_OK) {
-        rc = fill(r, obj);
+        rc = fill(r, obj, opts->certs);
         if (rc != ERR_OK)
             err_set(err, rc, NULL, "out of memory");
     }

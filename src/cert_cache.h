@@ -1,0 +1,29 @@
+/*
+ * cert_cache — decoded certificates shared by content: the same PEM text decodes once and
+ * later reports get another reference to the same struct cert. Thread-safe, bounded
+ * (direct-mapped slots: a newer certificate replaces an older one in its slot).
+ */
+#ifndef CERT_CACHE_H
+#define CERT_CACHE_H
+
+#include <stddef.h>
+
+#include "cert.h"
+#include "err.h"
+
+struct cert_cache;
+
+/* A cache of up to slots entries (rounded up to a power of two). NULL on OOM. */
+struct cert_cache *cert_cache_new(size_t slots);
+/* Drops the cache's references. Accepts NULL. */
+void cert_cache_free(struct cert_cache *cc);
+
+/* Like cert_from_pem (a new reference in *out), through the cache; cc may be NULL. */
+enum err_code cert_cache_from_pem(struct cert_cache *cc, const char *pem, size_t len,
+                                  struct cert **out, struct err *err) ERR_MUSTCHECK;
+
+/* Lookups answered from the cache and decodes performed, for tests and metrics. */
+void cert_cache_stats(const struct cert_cache *cc, unsigned long long *hits,
+                      unsigned long long *misses);
+
+#endif
