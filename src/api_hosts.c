@@ -8,81 +8,9 @@
 #include "db.h"
 #include "expected_keys.h"
 #include "groups.h"
+#include "keys_store.h"
 #include "log.h"
 #include "pin.h"
-
-/* Replace one pattern's keys in the database (inside the caller's transaction). */
-static enum err_code db_replace(PGconn *conn, const char *pattern, const struct expected_key *keys,
-                                size_t n, struct err *err)
-{
-    const char *p1[] = {pattern};
-    PGresult *res = PQexecParams(conn, "DELETE FROM expected_keys WHERE pattern = $1", 1, NULL, p1,
-                                 NULL, NULL, 0);
-    enum err_code rc = ERR_OK;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = db_result_error(conn, res, "replacing expected keys", err);
-    PQclear(res);
-    for (size_t i = 0; rc == ERR_OK && i < n; i++) {
-        char hex[PIN_HEX_LEN + 3] = "\\x";
-        pin_hex_encode(keys[i].pin, PIN_LEN, hex + 2);
-        hex[PIN_HEX_LEN + 2] = '\0';
-        const char *p3[] = {pattern, hex, expected_keys_label_name(keys[i].label)};
-        res = PQexecParams(conn,
-                           "INSERT INTO expected_keys (pattern, pin, label) VALUES ($1, $2, $3)"
-                           " ON CONFLICT (pattern, pin) DO UPDATE SET label = excluded.label",
-                           3, NULL, p3, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = db_result_error(conn, res, "storing expected keys", err);
-        PQclear(res);
-    }
-    return rc;
-}
-
-enum err_code api_hosts_sync(PGconn *conn, const struct expected_keys *file_ek,
-                             struct expected_keys *ek, struct err *err)
-{
-    enum err_code rc = db_exec(conn, "BEGIN", err);
-    if (rc != ERR_OK)
-        return rc;
-    json_t *doc = file_ek != NULL ? expected_keys_to_json(file_ek) : NULL;
-    const char *pattern;
-    json_t *host;
-    json_object_foreach(json_object_get(doc, "hosts"), pattern, host)
-    {
-        struct expected_key *keys = NULL;
-        size_t n = 0;
-        rc = expected_keys_parse_keys(host, &keys, &n, err);
-        if (rc == ERR_OK)
-            rc = db_replace(conn, pattern, keys, n, err);
-        free(keys);
-        if (rc != ERR_OK)
-            break;
-    }
-    json_decref(doc);
-    PGresult *res = NULL;
-    if (rc == ERR_OK) {
-        res =
-            PQexec(conn, "SELECT json_build_object('hosts', coalesce(json_object_agg(pattern,"
-                         " json_build_object('keys', k)), '{}'::json))::text FROM ("
-                         " SELECT pattern, json_agg(json_build_object('pin', encode(pin, 'base64'),"
-                         " 'label', label) ORDER BY label, pin) AS k FROM expected_keys"
-                         " GROUP BY pattern) x");
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            rc = db_result_error(conn, res, "loading expected keys", err);
-        } else {
-            json_t *all = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-            rc = all != NULL ? expected_keys_load_json(ek, all, err)
-                             : err_set(err, ERR_INTERNAL, NULL, "bad expected keys JSON");
-            json_decref(all);
-        }
-        PQclear(res);
-    }
-    if (rc == ERR_OK)
-        rc = db_exec(conn, "COMMIT", err);
-    else
-        (void)db_exec(conn, "ROLLBACK", NULL);
-    return rc;
-}
 
 static PGconn *borrow(struct app *app, struct http_reply *reply)
 {
@@ -138,7 +66,7 @@ void api_hosts_keys_put(void *ctx, struct http_request *req, struct http_reply *
         goto out;
     enum err_code rc = db_exec(conn, "BEGIN", &e);
     if (rc == ERR_OK)
-        rc = db_replace(conn, pattern, keys, n, &e);
+        rc = keys_store_replace(conn, pattern, keys, n, &e);
     if (rc == ERR_OK)
         rc = db_exec(conn, "COMMIT", &e);
     if (rc != ERR_OK) {

@@ -18,6 +18,7 @@
 #include "expected_keys.h"
 #include "groups.h"
 #include "http_server.h"
+#include "keys_store.h"
 #include "log.h"
 #include "migrate.h"
 #include "network.h"
@@ -98,7 +99,7 @@ static enum err_code load_expected_keys(PGconn *conn, const struct config *cfg,
         rc = expected_keys_load_file(file_ek, cfg->expected_keys, err);
     }
     if (rc == ERR_OK)
-        rc = api_hosts_sync(conn, file_ek, ek, err);
+        rc = keys_store_sync(conn, file_ek, ek, err);
     expected_keys_free(file_ek);
     return rc;
 }

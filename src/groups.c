@@ -12,6 +12,7 @@
 #include "chain.h"
 #include "db.h"
 #include "expected_keys.h"
+#include "keys_store.h"
 #include "log.h"
 #include "pin.h"
 #include "verdict.h"
@@ -162,9 +163,12 @@ out:
     return rc;
 }
 
+#define KEYS_REFRESH_ROUNDS 5
+
 struct groups_evaluator {
     const struct config *cfg;
-    const struct expected_keys *ek;
+    struct expected_keys *ek;
+    char keys_fingerprint[33];
     unsigned interval_ms;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -176,6 +180,7 @@ static void *evaluator_main(void *arg)
 {
     struct groups_evaluator *ev = arg;
     PGconn *conn = NULL;
+    unsigned round = 0;
     pthread_mutex_lock(&ev->lock);
     while (!ev->stopping) {
         struct timespec ts;
@@ -198,6 +203,9 @@ static void *evaluator_main(void *arg)
                 conn = NULL;
         }
         unsigned n = 0;
+        if (conn != NULL && ++round % KEYS_REFRESH_ROUNDS == 0 &&
+            keys_store_load(conn, ev->ek, ev->keys_fingerprint, &e) != ERR_OK)
+            log_warn("evaluator: expected keys: %s", e.detail);
         if (conn != NULL && groups_evaluate(conn, ev->ek, false, 500, &n, &e) != ERR_OK)
             log_warn("evaluator: %s", e.detail);
         pthread_mutex_lock(&ev->lock);
@@ -207,7 +215,7 @@ static void *evaluator_main(void *arg)
     return NULL;
 }
 
-enum err_code groups_evaluator_start(const struct config *cfg, const struct expected_keys *ek,
+enum err_code groups_evaluator_start(const struct config *cfg, struct expected_keys *ek,
                                      unsigned interval_ms, struct groups_evaluator **out,
                                      struct err *err)
 {

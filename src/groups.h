@@ -31,8 +31,9 @@ enum err_code groups_evaluate(PGconn *conn, const struct expected_keys *ek, bool
 enum err_code groups_rekey(PGconn *conn, const struct expected_keys *ek, const char *pattern,
                            unsigned *moved, struct err *err) ERR_MUSTCHECK;
 
-/* A thread that evaluates stale groups every interval_ms with its own connection. */
-enum err_code groups_evaluator_start(const struct config *cfg, const struct expected_keys *ek,
+/* A thread that evaluates stale groups every interval_ms with its own connection, and every
+ * few rounds brings ek up to date with the database (keys changed through another node). */
+enum err_code groups_evaluator_start(const struct config *cfg, struct expected_keys *ek,
                                      unsigned interval_ms, struct groups_evaluator **out,
                                      struct err *err) ERR_MUSTCHECK;
 void groups_evaluator_stop(struct groups_evaluator *ev);

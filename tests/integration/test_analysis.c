@@ -272,3 +272,41 @@ Test(analysis, expected_keys_file_is_loaded_at_start)
     json_decref(f);
     free(id);
 }
+
+Test(analysis, keys_declared_through_one_node_reach_the_ingest_of_another)
+{
+    struct testenv_server other;
+    memset(&other, 0, sizeof(other));
+    snprintf(other.token, sizeof(other.token), "%s", srv.token);
+    const char *env[] = {env_store, "PINWATCH_TRUSTED_PROXIES=127.0.0.0/8", NULL};
+    testenv_server_start(&other, env);
+    char pin[45], body[256];
+    testcert_pin(leaf, pin);
+    snprintf(body, sizeof(body), "{\"keys\": [{\"pin\": \"%s\", \"label\": \"current\"}]}", pin);
+    struct testenv_response r;
+    cr_assert_eq(put_keys("api.example.com", body, &r), 200);
+    testenv_response_free(&r);
+    /* The other node re-reads the keys from the database within a few evaluator rounds. */
+    bool seen = false;
+    for (int i = 0; i < 150 && !seen; i++) {
+        cr_assert_eq(testenv_get(&other, "/v1/hosts/api.example.com/keys", &r), 200);
+        seen = json_array_size(json_object_get(r.json, "keys")) == 1;
+        testenv_response_free(&r);
+        if (!seen)
+            usleep(100000);
+    }
+    cr_assert(seen, "node 2 never saw the keys declared through node 1");
+    const struct testcert *chain[] = {leaf, pub_ca};
+    struct testreport tr = {.app = "com.example.shop",
+                            .version = "5.0",
+                            .vendor_id = "N2",
+                            .hostname = "api.example.com",
+                            .chain = chain,
+                            .chain_len = 2};
+    char *id = testreport_post(&other, &tr, "203.0.113.44");
+    json_t *f = findings_of(id);
+    cr_assert(json_is_true(json_object_get(f, "leaf_expected")));
+    json_decref(f);
+    free(id);
+    cr_assert_eq(testenv_server_stop(&other), 0);
+}
