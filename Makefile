@@ -44,8 +44,14 @@ bench:
 	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
 	@bench/run.sh
 
+# libFuzzer harnesses (fuzz/, clang with ASan + UBSan), FUZZ_SECONDS each; fails on a finding.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="clang libclang-rt-14-dev"
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) fuzz/run.sh
+
 format:
 	clang-format -i src/*.c src/*.h tests/*/*.c tests/*/*.h
 
 clean:
-	rm -rf build build-test build-bench
+	rm -rf build build-test build-bench build-fuzz

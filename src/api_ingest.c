@@ -255,7 +255,11 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
         goto out;
     }
     unsigned retry = 0;
-    if (!ratelimit_take(app->ratelimit, net.network, (unsigned)n_ok, req->received_at, &retry)) {
+    /* A body with more reports than one period allows costs a full bucket, not forever. */
+    unsigned cost = (unsigned)n_ok;
+    if (cfg->rate_limit_count > 0 && cost > cfg->rate_limit_count)
+        cost = cfg->rate_limit_count;
+    if (!ratelimit_take(app->ratelimit, net.network, cost, req->received_at, &retry)) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%u", retry);
         count_reject(app, "rate_limited");

@@ -237,9 +237,10 @@ enum err_code config_parse_cidrs(const char *text, struct config_cidr **out, siz
     if (text == NULL || text[0] == '\0')
         return ERR_OK;
     char *copy = strdup(text);
+    /* Every separator strtok_r splits on may start another entry. */
     size_t cap = 1;
     for (const char *p = text; *p; p++)
-        cap += *p == ',';
+        cap += *p == ',' || *p == ' ' || *p == '\t';
     struct config_cidr *list = calloc(cap, sizeof(*list));
     enum err_code rc = ERR_OK;
     if (copy == NULL || list == NULL) {

@@ -16,6 +16,10 @@
 
 #include "log.h"
 
+/* Bytes of an oversized body drained before giving up on answering it with 413. */
+#define HTTP_DRAIN_MIN          (64u << 20)
+#define HTTP_DRAIN_CEILING(max) ((max)*4 > HTTP_DRAIN_MIN ? (max)*4 : HTTP_DRAIN_MIN)
+
 struct http_server {
     struct MHD_Daemon *daemon;
     const struct config *cfg;
@@ -343,9 +347,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (req->too_large) {
             req->discarded += n;
-            /* A response cannot be queued mid-upload (MHD 0.9.75); drain politely up to a
-             * ceiling, then drop the connection. */
-            if (req->discarded > 4 * srv->cfg->max_body)
+            /* A response cannot be queued mid-upload (MHD 0.9.75): drain to the end and answer
+             * 413 then. Only a body past the drain ceiling (a client streaming forever) gets
+             * its connection dropped instead. */
+            if (req->discarded > HTTP_DRAIN_CEILING(srv->cfg->max_body))
                 return MHD_NO;
         }
         return MHD_YES;

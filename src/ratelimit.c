@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #define RATELIMIT_SLOTS 8192 /* distinct networks tracked at once */
@@ -58,6 +59,11 @@ bool ratelimit_take(struct ratelimit *rl, const char *key, unsigned n, int64_t n
 {
     if (rl == NULL || rl->count == 0)
         return true;
+    /* Buckets hold keys of up to 63 bytes; a longer key is known by its first 63 bytes, so
+     * the lookup and the stored key always agree. */
+    char k[sizeof(rl->slots[0].key)];
+    snprintf(k, sizeof(k), "%s", key);
+    key = k;
     pthread_mutex_lock(&rl->lock);
     size_t h = hash(key);
     struct bucket *b = NULL, *oldest = NULL;
