@@ -10,6 +10,7 @@
 #include "api_health.h"
 #include "api_hosts.h"
 #include "api_ingest.h"
+#include "api_pinsets.h"
 #include "api_reports.h"
 #include "batcher.h"
 #include "catalog.h"
@@ -48,6 +49,9 @@ static const struct http_route routes[] = {
     {"GET", "/v1/chains/{sha256}", 0, NULL, api_chains_get},
     {"GET", "/v1/hosts/{hostname}/keys", 0, NULL, api_hosts_keys_get},
     {"PUT", "/v1/hosts/{hostname}/keys", HTTP_ROUTE_BODY, NULL, api_hosts_keys_put},
+    {"GET", "/v1/pinsets", 0, NULL, api_pinsets_list},
+    {"POST", "/v1/hosts/{hostname}/rotation-check", HTTP_ROUTE_BODY, NULL,
+     api_pinsets_rotation_check},
 };
 
 static const char *const reject_names[] = {

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "cli_export.h"
+#include "cli_rotation.h"
 #include "cli_spki.h"
 #include "config.h"
 #include "db.h"
@@ -31,6 +32,8 @@ static void usage(FILE *out)
                  "  migrate   apply pending migrations and exit\n"
                  "  export    write an evidence bundle: export --out FILE [--hostname H] ...\n"
                  "  verify    re-check an evidence bundle: verify FILE\n"
+                 "  rotation-check --host H CHAIN.pem\n"
+                 "            exit 1 when the chain would break a pin set seen in 30 days\n"
                  "  spki      print the pin-sha256 of every certificate in PEM files\n"
                  "  version   print the version\n"
                  "  help      this text and the settings table\n\n");
@@ -116,6 +119,8 @@ int main(int argc, char **argv)
         return cli_export(argc - 2, argv + 2);
     if (strcmp(cmd, "verify") == 0)
         return cli_verify(argc - 2, argv + 2);
+    if (strcmp(cmd, "rotation-check") == 0)
+        return cli_rotation_check(argc - 2, argv + 2);
     if (strcmp(cmd, "spki") == 0)
         return cli_spki(argc - 2, argv + 2, stdout, stderr);
     if (strcmp(cmd, "version") == 0) {
