@@ -1,0 +1,417 @@
+/* Durability of the write path (SPEC 9) against the real server and a private PostgreSQL
+ * cluster of each test's own, which the test stops and starts: a 200 means the report is
+ * stored exactly once, whatever happens to PostgreSQL or to the server afterwards. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testenv.h"
+
+/* Real reports of three formats, so units carry certificates, chains and opaque entries. */
+static const char *const fixture_files[] = {
+    "trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json",
+    "trustkit-android/docs_sample_report_2016-11-25_updated.json",
+    "sentry-relay/integration_hpkp.input.json",
+};
+#define N_FIXTURES   (sizeof(fixture_files) / sizeof(fixture_files[0]))
+#define HPKP_FIXTURE 2
+
+static char *bodies[N_FIXTURES];
+static size_t body_lens[N_FIXTURES];
+static struct testenv_pg pg;
+static struct testenv_server srv, srv2;
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void setup(void)
+{
+    for (size_t i = 0; i < N_FIXTURES; i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", FIXTURES_DIR, fixture_files[i]);
+        bodies[i] = testenv_read_file(path, &body_lens[i]);
+    }
+    char name[64];
+    snprintf(name, sizeof(name), "durability-%d", (int)getpid());
+    testenv_pg_create(&pg, name);
+    memset(&srv, 0, sizeof(srv));
+    memset(&srv2, 0, sizeof(srv2));
+    srv.conninfo = pg.conninfo;
+    srv2.conninfo = pg.conninfo;
+    /* Own spool folders, empty: a spool left by an earlier run must not replay into this
+     * test's database. */
+    snprintf(srv.spool_dir, sizeof(srv.spool_dir), "%s/spool-durability-%d-a", TEST_STATE_DIR,
+             (int)getpid());
+    snprintf(srv2.spool_dir, sizeof(srv2.spool_dir), "%s/spool-durability-%d-b", TEST_STATE_DIR,
+             (int)getpid());
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", srv.spool_dir, srv2.spool_dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void teardown(void)
+{
+    testenv_server_kill(&srv);
+    testenv_server_kill(&srv2);
+    testenv_pg_destroy(&pg);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", srv.spool_dir, srv2.spool_dir, pg.dir);
+    int rc = system(cmd);
+    (void)rc; /* best effort: the state folder is scratch space */
+    for (size_t i = 0; i < N_FIXTURES; i++) {
+        free(bodies[i]);
+        bodies[i] = NULL;
+    }
+}
+
+TestSuite(durability, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---- the private cluster ---- */
+
+static long pg_long(const char *sql, const char *param)
+{
+    PGconn *c = PQconnectdb(pg.conninfo);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect: %s", PQerrorMessage(c));
+    const char *params[] = {param};
+    PGresult *r = PQexecParams(c, sql, param != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+    long v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+/* ---- what clients were told ---- */
+
+struct ids {
+    char (*v)[37];
+    size_t n, cap;
+};
+
+static void ids_add(struct ids *ids, const char *id)
+{
+    if (ids->n == ids->cap) {
+        ids->cap = ids->cap > 0 ? ids->cap * 2 : 256;
+        ids->v = realloc(ids->v, ids->cap * sizeof(*ids->v));
+    }
+    snprintf(ids->v[ids->n++], sizeof(ids->v[0]), "%s", id);
+}
+
+/* Each acknowledged id is stored exactly once, and nothing else is stored. */
+static void assert_exactly_stored(const struct ids *ids)
+{
+    size_t cap = ids->n * 37 + 3;
+    char *arr = malloc(cap);
+    size_t o = 0;
+    arr[o++] = '{';
+    for (size_t i = 0; i < ids->n; i++)
+        o += (size_t)snprintf(arr + o, cap - o, "%s%s", i > 0 ? "," : "", ids->v[i]);
+    arr[o++] = '}';
+    arr[o] = '\0';
+    long acknowledged = pg_long("SELECT count(*) FROM reports WHERE id = ANY($1::uuid[])", arr);
+    long distinct = pg_long("SELECT count(DISTINCT id) FROM reports", NULL);
+    long rows = pg_long("SELECT count(*) FROM reports", NULL);
+    free(arr);
+    cr_assert_eq(acknowledged, (long)ids->n, "%zu reports answered 200, %ld of them stored", ids->n,
+                 acknowledged);
+    cr_assert_eq(rows, distinct, "%ld rows for %ld distinct ids: a report is stored twice", rows,
+                 distinct);
+    cr_assert_eq(rows, (long)ids->n, "%zu reports answered 200 but %ld rows are stored", ids->n,
+                 rows);
+}
+
+/* POST one fixture; on 200 the accepted id goes to *id_out (37 bytes). Returns the status. */
+static int post_fixture(unsigned port, size_t which, char *id_out, struct testenv_response *keep)
+{
+    struct testenv_response r;
+    int st = testenv_http(port, "POST", "/v1/reports", "Content-Type: application/json\r\n",
+                          bodies[which], body_lens[which], false, &r);
+    if (st == 200) {
+        const char *id = json_string_value(json_array_get(json_object_get(r.json, "accepted"), 0));
+        snprintf(id_out, 37, "%s", id != NULL ? id : "");
+        if (id == NULL || json_array_size(json_object_get(r.json, "accepted")) != 1)
+            st = -2; /* a 200 that does not name exactly one report is a failure too */
+    }
+    if (keep != NULL)
+        *keep = r;
+    else
+        testenv_response_free(&r);
+    return st;
+}
+
+/* ---- concurrent clients ---- */
+
+struct client {
+    pthread_t thread;
+    unsigned port;
+    size_t first;    /* fixture to start the rotation with */
+    int max_posts;   /* 0: until stop */
+    const int *stop; /* atomic flag */
+    struct ids ok;
+    int other;      /* answers that are not 200, including failed connections */
+    int last_other; /* status of the last such answer */
+};
+
+static void *client_main(void *arg)
+{
+    struct client *c = arg;
+    /* Signals (SIGCHLD of the pg_ctl the main thread runs) go to the main thread: here they
+     * would interrupt a blocking recv and turn a good answer into a failed request. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (int i = 0; c->max_posts == 0 || i < c->max_posts; i++) {
+        if (c->stop != NULL && __atomic_load_n(c->stop, __ATOMIC_RELAXED))
+            break;
+        char id[37];
+        int st = post_fixture(c->port, (c->first + (size_t)i) % N_FIXTURES, id, NULL);
+        if (st == 200) {
+            ids_add(&c->ok, id);
+        } else {
+            c->other++;
+            c->last_other = st;
+            if (st == -1)
+                sleep_ms(5); /* refused: the server is going away; do not spin */
+        }
+    }
+    return NULL;
+}
+
+static void clients_start(struct client *cs, size_t n, const unsigned *ports, size_t n_ports,
+                          int max_posts, const int *stop)
+{
+    for (size_t i = 0; i < n; i++) {
+        memset(&cs[i], 0, sizeof(cs[i]));
+        cs[i].port = ports[i % n_ports];
+        cs[i].first = i;
+        cs[i].max_posts = max_posts;
+        cs[i].stop = stop;
+        cr_assert_eq(pthread_create(&cs[i].thread, NULL, client_main, &cs[i]), 0);
+    }
+}
+
+/* Join the clients; merge their acknowledged ids into *all; returns the non-200 count. */
+static int clients_join(struct client *cs, size_t n, struct ids *all, int *last_other)
+{
+    int other = 0;
+    for (size_t i = 0; i < n; i++) {
+        pthread_join(cs[i].thread, NULL);
+        for (size_t k = 0; k < cs[i].ok.n; k++)
+            ids_add(all, cs[i].ok.v[k]);
+        free(cs[i].ok.v);
+        other += cs[i].other;
+        if (cs[i].other > 0 && last_other != NULL)
+            *last_other = cs[i].last_other;
+    }
+    return other;
+}
+
+/* ---- readiness ---- */
+
+static int readyz(const struct testenv_server *s, char *reason, size_t reason_len)
+{
+    struct testenv_response r;
+    int st = testenv_http(s->port, "GET", "/readyz", NULL, NULL, 0, false, &r);
+    if (reason != NULL) {
+        const char *why = json_string_value(json_object_get(r.json, "reason"));
+        snprintf(reason, reason_len, "%s", why != NULL ? why : "");
+    }
+    testenv_response_free(&r);
+    return st;
+}
+
+/* Poll /readyz until 200 (database reachable and spool drained), at most timeout_s. */
+static void wait_ready(const struct testenv_server *s, double timeout_s)
+{
+    double until = now_s() + timeout_s;
+    int st = 0;
+    char reason[64] = "";
+    while (now_s() < until) {
+        st = readyz(s, reason, sizeof(reason));
+        if (st == 200)
+            return;
+        sleep_ms(100);
+    }
+    cr_assert_fail("/readyz still %d (%s) after %.0f s, see %s", st, reason, timeout_s,
+                   s->log_path);
+}
+
+/* ---- the tests ---- */
+
+Test(durability, concurrent_clients_every_200_is_one_stored_row)
+{
+    testenv_server_start(&srv, NULL);
+    struct client cs[8];
+    unsigned ports[] = {srv.port};
+    clients_start(cs, 8, ports, 1, 25, NULL);
+    struct ids all = {0};
+    int last = 0;
+    int other = clients_join(cs, 8, &all, &last);
+    cr_assert_eq(other, 0, "%d posts were not answered 200 (last: %d)", other, last);
+    cr_assert_eq(all.n, 8 * 25);
+    assert_exactly_stored(&all);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    free(all.v);
+}
+
+Test(durability, postgres_stopped_mid_load_spools_and_replays)
+{
+    testenv_server_start(&srv, NULL);
+    int stop = 0;
+    struct client cs[4];
+    unsigned ports[] = {srv.port};
+    clients_start(cs, 4, ports, 1, 0, &stop);
+    sleep_ms(400);
+    testenv_pg_stop(&pg);
+    sleep_ms(800); /* load keeps coming while PostgreSQL is away */
+    char reason[64];
+    int ready = readyz(&srv, reason, sizeof(reason));
+    __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    struct ids all = {0};
+    int last = 0;
+    int other = clients_join(cs, 4, &all, &last);
+    cr_assert_eq(ready, 503, "/readyz answered %d with PostgreSQL stopped", ready);
+    cr_assert_str_eq(reason, "database_unreachable");
+    cr_assert_eq(other, 0, "%d posts were not answered 200 (last: %d)", other, last);
+    cr_assert_gt(all.n, 0);
+
+    struct testenv_response m;
+    cr_assert_eq(testenv_http(srv.port, "GET", "/metrics", NULL, NULL, 0, false, &m), 200);
+    cr_assert_not_null(strstr(m.body, "pinwatch_database_up 0"), "%s", m.body);
+    cr_assert_null(strstr(m.body, "pinwatch_spooled_units_total 0\n"),
+                   "nothing was spooled while PostgreSQL was stopped");
+    testenv_response_free(&m);
+
+    testenv_pg_start(&pg);
+    wait_ready(&srv, 30);
+    assert_exactly_stored(&all);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    free(all.v);
+}
+
+Test(durability, sigkill_with_spooled_reports_then_restart_replays_once)
+{
+    testenv_server_start(&srv, NULL);
+    testenv_pg_stop(&pg);
+    struct ids all = {0};
+    for (int i = 0; i < 12; i++) {
+        char id[37];
+        int st = post_fixture(srv.port, (size_t)i % N_FIXTURES, id, NULL);
+        cr_assert_eq(st, 200, "post %d with PostgreSQL stopped: %d", i, st);
+        ids_add(&all, id);
+    }
+    char path[400];
+    snprintf(path, sizeof(path), "%s/spool.log", srv.spool_dir);
+    size_t spooled_len = 0;
+    free(testenv_read_file(path, &spooled_len));
+    cr_assert_gt(spooled_len, 0, "acknowledged reports are not in the spool");
+
+    testenv_server_kill(&srv); /* no chance to drain anything */
+    testenv_pg_start(&pg);
+    cr_assert_eq(pg_long("SELECT count(*) FROM reports", NULL), 0);
+    srv.port = 0; /* a fresh port; the spool folder stays */
+    testenv_server_start(&srv, NULL);
+    wait_ready(&srv, 30);
+    assert_exactly_stored(&all);
+
+    /* A second restart must not replay the spool again. */
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    srv.port = 0;
+    testenv_server_start(&srv, NULL);
+    wait_ready(&srv, 30);
+    assert_exactly_stored(&all);
+    free(all.v);
+}
+
+Test(durability, sigterm_under_load_exits_0_and_loses_nothing)
+{
+    testenv_server_start(&srv, NULL);
+    int stop = 0;
+    struct client cs[6];
+    unsigned ports[] = {srv.port};
+    clients_start(cs, 6, ports, 1, 0, &stop);
+    sleep_ms(700);
+    int rc = testenv_server_stop(&srv); /* SIGTERM while requests are in flight */
+    __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    struct ids all = {0};
+    clients_join(cs, 6, &all, NULL);
+    cr_assert_eq(rc, 0, "exit status %d after SIGTERM, see %s", rc, srv.log_path);
+    cr_assert_gt(all.n, 0);
+    assert_exactly_stored(&all);
+    free(all.v);
+}
+
+Test(durability, full_spool_answers_503_with_retry_after_and_keeps_every_200)
+{
+    static const char *const env[] = {"PINWATCH_SPOOL_MAX=4096", NULL};
+    testenv_server_start(&srv, env);
+    /* One report while PostgreSQL is up, so the spooled units need no certificate rows. */
+    struct ids all = {0};
+    char id[37];
+    cr_assert_eq(post_fixture(srv.port, HPKP_FIXTURE, id, NULL), 200);
+    ids_add(&all, id);
+    testenv_pg_stop(&pg);
+
+    struct testenv_response r = {0};
+    int st = 0, spooled = 0;
+    for (int i = 0; i < 50; i++) {
+        testenv_response_free(&r);
+        st = post_fixture(srv.port, HPKP_FIXTURE, id, &r);
+        if (st != 200)
+            break;
+        ids_add(&all, id);
+        spooled++;
+    }
+    cr_assert_gt(spooled, 0, "the spool took no report at all (status %d: %s)", st, r.body);
+    cr_assert_eq(st, 503, "status %d after %d spooled reports: %s", st, spooled, r.body);
+    char *retry = testenv_response_header(&r, "Retry-After");
+    cr_assert_not_null(retry, "503 without Retry-After");
+    cr_assert_gt(atoi(retry), 0, "Retry-After: %s", retry);
+    free(retry);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "error")), "spool_full", "%s",
+                     r.body);
+    testenv_response_free(&r);
+
+    testenv_pg_start(&pg);
+    wait_ready(&srv, 30);
+    assert_exactly_stored(&all);
+    /* Drained, the spool takes reports again and PostgreSQL does. */
+    cr_assert_eq(post_fixture(srv.port, HPKP_FIXTURE, id, NULL), 200);
+    ids_add(&all, id);
+    assert_exactly_stored(&all);
+    free(all.v);
+}
+
+Test(durability, two_servers_one_database_under_concurrent_load)
+{
+    testenv_server_start(&srv, NULL);
+    testenv_server_start(&srv2, NULL);
+    struct client cs[8];
+    unsigned ports[] = {srv.port, srv2.port};
+    clients_start(cs, 8, ports, 2, 20, NULL);
+    struct ids all = {0};
+    int last = 0;
+    int other = clients_join(cs, 8, &all, &last);
+    cr_assert_eq(other, 0, "%d posts were not answered 200 (last: %d), see %s and %s", other, last,
+                 srv.log_path, srv2.log_path);
+    cr_assert_eq(all.n, 8 * 20);
+    assert_exactly_stored(&all);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    cr_assert_eq(testenv_server_stop(&srv2), 0);
+    free(all.v);
+}
