@@ -203,6 +203,8 @@ static bool send_all(int fd, const void *data, size_t len)
     const char *p = data;
     while (len > 0) {
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             return false;
         p += n;
@@ -299,6 +301,8 @@ int testenv_http(unsigned port, const char *method, const char *path, const char
             raw = realloc(raw, cap);
         }
         ssize_t r = recv(fd, raw + len, cap - len - 1, 0);
+        if (r < 0 && errno == EINTR)
+            continue; /* a signal (e.g. SIGCHLD from system()) is not the end of the answer */
         if (r <= 0)
             break;
         len += (size_t)r;
