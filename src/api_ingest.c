@@ -269,7 +269,8 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
         goto out;
     }
     unit = store_unit_new();
-    if (unit == NULL || build_unit(app, req, ok, n_ok, unit, &e) != ERR_OK) {
+    if (unit == NULL || build_unit(app, req, ok, n_ok, unit, &e) != ERR_OK ||
+        (store_unit_seal(unit) != ERR_OK && err_set(&e, ERR_NOMEM, NULL, "out of memory"))) {
         if (unit == NULL)
             err_set(&e, ERR_NOMEM, NULL, "out of memory");
         log_write(LOG_LEVEL_ERROR, req->rid, "ingest: cannot prepare reports: %s", e.detail);

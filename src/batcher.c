@@ -24,6 +24,7 @@ struct pending {
     json_t *unit;
     size_t reports;
     struct pending *next;
+    pthread_cond_t woken; /* its own, so a batch wakes only its own requests */
     bool done;
     enum err_code rc;
     struct err err;
@@ -36,7 +37,6 @@ struct batcher {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work;
-    pthread_cond_t done;
     struct pending *head, *tail;
     size_t queued_reports;
     bool stopping;
@@ -189,13 +189,15 @@ static void replay(struct batcher *b, int rounds)
 static void finish(struct batcher *b, struct pending *list, enum err_code rc, const struct err *e)
 {
     pthread_mutex_lock(&b->lock);
-    for (struct pending *p = list; p != NULL; p = p->next) {
+    for (struct pending *p = list; p != NULL;) {
+        struct pending *next = p->next; /* p may be gone once its waiter runs */
         p->rc = rc;
         if (e != NULL)
             p->err = *e;
         p->done = true;
+        pthread_cond_signal(&p->woken);
+        p = next;
     }
-    pthread_cond_broadcast(&b->done);
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -306,7 +308,6 @@ enum err_code batcher_start(const struct config *cfg, struct store *st, struct s
     b->sp = sp;
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->work, NULL);
-    pthread_cond_init(&b->done, NULL);
     if (pthread_create(&b->thread, NULL, writer_main, b) != 0) {
         free(b);
         return err_set(err, ERR_INTERNAL, NULL, "cannot start the writer thread");
@@ -327,7 +328,6 @@ void batcher_stop(struct batcher *b)
     PQfinish(b->conn);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->work);
-    pthread_cond_destroy(&b->done);
     free(b);
 }
 
@@ -337,9 +337,11 @@ enum err_code batcher_submit(struct batcher *b, json_t *unit, struct err *err)
     memset(&p, 0, sizeof(p));
     p.unit = unit;
     p.reports = store_unit_reports(unit);
+    pthread_cond_init(&p.woken, NULL);
     pthread_mutex_lock(&b->lock);
     if (b->stopping) {
         pthread_mutex_unlock(&b->lock);
+        pthread_cond_destroy(&p.woken);
         json_decref(unit);
         return err_set(err, ERR_UNAVAILABLE, "shutting_down", "the server is shutting down");
     }
@@ -351,8 +353,9 @@ enum err_code batcher_submit(struct batcher *b, json_t *unit, struct err *err)
     b->queued_reports += p.reports;
     pthread_cond_signal(&b->work);
     while (!p.done)
-        pthread_cond_wait(&b->done, &b->lock);
+        pthread_cond_wait(&p.woken, &b->lock);
     pthread_mutex_unlock(&b->lock);
+    pthread_cond_destroy(&p.woken);
     json_decref(unit);
     if (p.rc != ERR_OK && err != NULL)
         *err = p.err;

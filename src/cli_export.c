@@ -218,6 +218,12 @@ static void problem(struct verify *v, const char *fmt, ...)
     v->problems++;
 }
 
+static const char *ar_error(struct archive *a)
+{
+    const char *e = archive_error_string(a);
+    return e != NULL ? e : "unknown error";
+}
+
 static bool grow(void **arr, size_t *cap, size_t n, size_t size)
 {
     if (n < *cap)
@@ -288,7 +294,7 @@ static bool read_member(struct verify *v, struct archive *a, const char *name, c
     la_ssize_t n;
     while (ok && (n = archive_read_data(a, chunk, 65536)) != 0) {
         if (n < 0) {
-            problem(v, "%s: unreadable: %s", name, archive_error_string(a));
+            problem(v, "%s: unreadable: %s", name, ar_error(a));
             ok = false;
             break;
         }
@@ -318,6 +324,8 @@ static int member_cmp(const void *a, const void *b)
 static struct member *find_member(struct verify *v, const char *name)
 {
     struct member key = {.name = (char *)name};
+    if (v->n_members == 0) /* bsearch and qsort want a real array, even when empty */
+        return NULL;
     return bsearch(&key, v->members, v->n_members, sizeof(*v->members), member_cmp);
 }
 
@@ -336,7 +344,7 @@ static bool read_archive(struct verify *v)
     archive_read_support_format_tar(a);
     bool ok = archive_read_open_filename(a, v->path, 65536) == ARCHIVE_OK;
     if (!ok)
-        problem(v, "%s: cannot open: %s", v->path, archive_error_string(a));
+        problem(v, "%s: cannot open: %s", v->path, ar_error(a));
     struct archive_entry *e;
     int r = ARCHIVE_OK;
     while (ok && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
@@ -360,7 +368,7 @@ static bool read_archive(struct verify *v)
         ok = read_member(v, a, m->name, m->sha);
     }
     if (ok && r != ARCHIVE_EOF) {
-        problem(v, "%s: archive damaged: %s", v->path, archive_error_string(a));
+        problem(v, "%s: archive damaged: %s", v->path, ar_error(a));
         ok = false;
     }
     archive_read_free(a);
@@ -379,6 +387,7 @@ static void check_manifest(struct verify *v)
         if (next != NULL)
             *next++ = '\0';
         lineno++;
+        line[strcspn(line, "\r")] = '\0';
         /* sha256sum format: 64 hex digits, a space, ' ' (text) or '*' (binary), the name. */
         if (strlen(line) < 67 || line[64] != ' ' || (line[65] != ' ' && line[65] != '*')) {
             problem(v, "%s line %lu: not a sha256sum line", EXPORT_MANIFEST, lineno);
@@ -425,7 +434,8 @@ static size_t check_raw(struct verify *v)
         else
             matched++;
     }
-    qsort(v->reports, v->n_reports, sizeof(*v->reports), report_cmp);
+    if (v->n_reports > 0)
+        qsort(v->reports, v->n_reports, sizeof(*v->reports), report_cmp);
     for (size_t i = 0; i < v->n_members; i++) {
         const char *n = v->members[i].name;
         size_t len = strlen(n);
@@ -434,7 +444,8 @@ static size_t check_raw(struct verify *v)
         char id[128];
         snprintf(id, sizeof(id), "%.*s", (int)(len - 9), n + 4);
         struct report_ref key = {.id = id};
-        if (bsearch(&key, v->reports, v->n_reports, sizeof(key), report_cmp) == NULL)
+        if (v->n_reports == 0 ||
+            bsearch(&key, v->reports, v->n_reports, sizeof(key), report_cmp) == NULL)
             problem(v, "%s: no report %s in reports.ndjson", n, id);
     }
     return matched;
@@ -471,7 +482,8 @@ int cli_verify(int argc, char **argv)
         verify_cleanup(&v);
         return 1;
     }
-    qsort(v.members, v.n_members, sizeof(*v.members), member_cmp);
+    if (v.n_members > 0)
+        qsort(v.members, v.n_members, sizeof(*v.members), member_cmp);
     for (size_t i = 1; i < v.n_members; i++) {
         if (strcmp(v.members[i - 1].name, v.members[i].name) == 0)
             problem(&v, "%s: appears more than once in the bundle", v.members[i].name);

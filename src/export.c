@@ -20,12 +20,11 @@
 #include "pin.h"
 #include "timeparse.h"
 
-#define FETCH_SQL  "FETCH 500 FROM "
 #define FETCH_ROWS 500
 #define COPY_CHUNK 65536
 
-/* The flat columns of reports.csv: header name and the SQL giving its text (NULL = empty).
- * The report cursor selects pinwatch_report_json(r) first, then these, in this order. */
+/* The flat columns of reports.csv: header name and the SQL giving its text (NULL = empty),
+ * selected in this order by the export_rows cursor. */
 struct csv_col {
     const char *name;
     const char *sql;
@@ -304,27 +303,24 @@ static enum err_code exec_ok(struct bundle *b, const char *sql, int n_params,
 
 typedef enum err_code rows_fn(struct bundle *b, void *ctx, const PGresult *res);
 
-/* Read a cursor FETCH_ROWS rows at a time, handing each batch to fn, then close it. */
-static enum err_code drain_cursor(struct bundle *b, const char *cursor, rows_fn *fn, void *ctx,
-                                  const char *what)
+/* One FETCH of FETCH_ROWS rows handed to fn; *done once the cursor is exhausted (and then
+ * closed). */
+static enum err_code fetch_batch(struct bundle *b, const char *cursor, rows_fn *fn, void *ctx,
+                                 bool *done, const char *what)
 {
     char sql[64];
-    snprintf(sql, sizeof(sql), FETCH_SQL "%s", cursor);
-    enum err_code rc = ERR_OK;
-    for (;;) {
-        PGresult *res = PQexec(b->conn, sql);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            rc = db_result_error(b->conn, res, what, b->err);
-            PQclear(res);
-            break;
-        }
-        int n = PQntuples(res);
-        rc = n > 0 ? fn(b, ctx, res) : ERR_OK;
+    snprintf(sql, sizeof(sql), "FETCH %d FROM %s", FETCH_ROWS, cursor);
+    PGresult *res = PQexec(b->conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        enum err_code rc = db_result_error(b->conn, res, what, b->err);
         PQclear(res);
-        if (rc != ERR_OK || n < FETCH_ROWS)
-            break;
+        return rc;
     }
-    if (rc == ERR_OK) {
+    int n = PQntuples(res);
+    enum err_code rc = n > 0 ? fn(b, ctx, res) : ERR_OK;
+    PQclear(res);
+    *done = rc == ERR_OK && n < FETCH_ROWS;
+    if (*done) {
         snprintf(sql, sizeof(sql), "CLOSE %s", cursor);
         rc = exec_ok(b, sql, 0, NULL, what);
     }
@@ -386,26 +382,27 @@ static enum err_code write_raw(struct bundle *b, const char *id, const char *sha
     return ERR_OK;
 }
 
+static enum err_code csv_write(struct bundle *b, const char *const *cells)
+{
+    b->scratch.len = 0;
+    if (export_csv_row(&b->scratch, cells, N_CSV) != ERR_OK)
+        return nomem(b);
+    if (fwrite(b->scratch.data, 1, b->scratch.len, b->csv) != b->scratch.len)
+        return io_fail(b, "reports.csv");
+    return ERR_OK;
+}
+
+/* A batch of the cheap cursor: the CSV row, the counts and the raw body of each report. */
 static enum err_code report_rows(struct bundle *b, void *ctx, const PGresult *res)
 {
     (void)ctx;
     const char *cells[N_CSV];
     enum err_code rc = ERR_OK;
     for (int i = 0; rc == ERR_OK && i < PQntuples(res); i++) {
-        char *json = PQgetvalue(res, i, 0);
-        /* json_build_object never breaks lines outside strings; keep one report per line
-         * even if a future version pretty-prints. */
-        for (char *nl = strchr(json, '\n'); nl != NULL; nl = strchr(nl, '\n'))
-            *nl = ' ';
-        if (fputs(json, b->ndjson) < 0 || fputc('\n', b->ndjson) < 0)
-            return io_fail(b, "reports.ndjson");
         for (size_t k = 0; k < N_CSV; k++)
-            cells[k] = cell(res, i, 1 + (int)k);
-        b->scratch.len = 0;
-        if (export_csv_row(&b->scratch, cells, N_CSV) != ERR_OK)
-            return nomem(b);
-        if (fwrite(b->scratch.data, 1, b->scratch.len, b->csv) != b->scratch.len)
-            return io_fail(b, "reports.csv");
+            cells[k] = cell(res, i, (int)k);
+        if ((rc = csv_write(b, cells)) != ERR_OK)
+            return rc;
         if (count_in(b->by_format, cells[CSV_FORMAT]) != ERR_OK ||
             count_in(b->by_verdict, cells[CSV_VERDICT]) != ERR_OK)
             return nomem(b);
@@ -415,36 +412,80 @@ static enum err_code report_rows(struct bundle *b, void *ctx, const PGresult *re
     return rc;
 }
 
-static enum err_code export_reports(struct bundle *b)
+/* A batch of the JSON cursor: one reports.ndjson line per report. */
+static enum err_code json_rows(struct bundle *b, void *ctx, const PGresult *res)
+{
+    uint64_t *lines = ctx;
+    for (int i = 0; i < PQntuples(res); i++) {
+        char *json = PQgetvalue(res, i, 0);
+        /* json_build_object never breaks lines outside strings; keep one report per line
+         * even if a future version pretty-prints. */
+        for (char *nl = strchr(json, '\n'); nl != NULL; nl = strchr(nl, '\n'))
+            *nl = ' ';
+        if (fputs(json, b->ndjson) < 0 || fputc('\n', b->ndjson) < 0)
+            return io_fail(b, "reports.ndjson");
+        (*lines)++;
+    }
+    return ERR_OK;
+}
+
+/*
+ * Two cursors over the same reports in the same order and snapshot: export_rows reads plain
+ * columns (cheap) and writes the raw bodies, which are the bulk of the stream; export_json
+ * reads pinwatch_report_json(r), which costs PostgreSQL far more per row, into the ndjson
+ * spool. The cheap one runs ahead until the first compressed bytes have left, then they
+ * alternate, so the client gets bytes at once and then steadily, whatever the JSON costs.
+ */
+static enum err_code open_report_cursors(struct bundle *b)
 {
     struct buf sql;
     buf_init(&sql, 0);
-    enum err_code rc = buf_append_str(&sql, "DECLARE export_reports NO SCROLL CURSOR FOR"
-                                            " SELECT pinwatch_report_json(r)::text");
+    enum err_code rc = buf_append_str(&sql, "DECLARE export_rows NO SCROLL CURSOR FOR SELECT ");
     for (size_t k = 0; rc == ERR_OK && k < N_CSV; k++)
-        rc = buf_printf(&sql, ", %s", csv_cols[k].sql);
+        rc = buf_printf(&sql, "%s%s", k > 0 ? ", " : "", csv_cols[k].sql);
     if (rc == ERR_OK)
         rc = buf_printf(&sql,
                         " FROM reports r LEFT JOIN groups g ON g.id = r.group_id %s"
                         " ORDER BY r.received_at, r.id",
                         b->where.sql.data);
-    b->scratch.len = 0;
-    const char *header[N_CSV];
-    for (size_t k = 0; k < N_CSV; k++)
-        header[k] = csv_cols[k].name;
-    if (rc == ERR_OK)
-        rc = export_csv_row(&b->scratch, header, N_CSV);
     if (rc != ERR_OK) {
         buf_cleanup(&sql);
         return nomem(b);
     }
-    if (fwrite(b->scratch.data, 1, b->scratch.len, b->csv) != b->scratch.len)
-        rc = io_fail(b, "reports.csv");
+    rc = exec_ok(b, sql.data, b->where.n, b->where.params, "opening the report cursor");
+    sql.len = 0;
+    if (rc == ERR_OK &&
+        buf_printf(&sql,
+                   "DECLARE export_json NO SCROLL CURSOR FOR SELECT pinwatch_report_json(r)::text"
+                   " FROM reports r %s ORDER BY r.received_at, r.id",
+                   b->where.sql.data) != ERR_OK)
+        rc = nomem(b);
     if (rc == ERR_OK)
         rc = exec_ok(b, sql.data, b->where.n, b->where.params, "opening the report cursor");
     buf_cleanup(&sql);
+    return rc;
+}
+
+static enum err_code export_reports(struct bundle *b)
+{
+    const char *header[N_CSV];
+    for (size_t k = 0; k < N_CSV; k++)
+        header[k] = csv_cols[k].name;
+    enum err_code rc = csv_write(b, header);
     if (rc == ERR_OK)
-        rc = drain_cursor(b, "export_reports", report_rows, NULL, "reading reports");
+        rc = open_report_cursors(b);
+    bool rows_done = false, json_done = false;
+    uint64_t lines = 0;
+    while (rc == ERR_OK && (!rows_done || !json_done)) {
+        if (!rows_done)
+            rc = fetch_batch(b, "export_rows", report_rows, NULL, &rows_done, "reading reports");
+        if (rc == ERR_OK && !json_done && (rows_done || b->st.bytes > 0))
+            rc = fetch_batch(b, "export_json", json_rows, &lines, &json_done, "reading reports");
+    }
+    if (rc == ERR_OK && lines != b->st.reports)
+        rc = err_set(b->err, ERR_INTERNAL, "export_failed",
+                     "the report cursors disagree (%llu rows, %llu JSON lines)",
+                     (unsigned long long)b->st.reports, (unsigned long long)lines);
     if (rc == ERR_OK)
         rc = member_add_file(b, "reports.ndjson", b->ndjson, true);
     if (rc == ERR_OK)
@@ -454,34 +495,20 @@ static enum err_code export_reports(struct bundle *b)
 
 /* ---- chains ---- */
 
-/* Columns of the chain cursor: one row per certificate, chains in order. */
-enum {
-    CH_CHAIN,
-    CH_POS,
-    CH_CERT,
-    CH_DER,
-    CH_SPKI,
-    CH_PIN,
-    CH_SUBJECT,
-    CH_ISSUER,
-    CH_SERIAL,
-    CH_NOT_BEFORE,
-    CH_NOT_AFTER,
-    CH_SANS,
-    CH_KEY_TYPE,
-    CH_KEY_BITS,
-    CH_IS_CA,
-    CH_SIG_ALG,
-    CH_ANALYSIS,
-};
+/* The chain cursor: one row per certificate, chains in order, with the stored fields
+ * already laid out as text. A printf format: the two %s take the WHERE clause. */
+enum { CH_CHAIN, CH_POS, CH_DER, CH_ANALYSIS, CH_FIELDS };
 
 static const char chain_select[] =
     "DECLARE export_chains NO SCROLL CURSOR FOR"
-    " SELECT encode(ch.sha256, 'hex'), m.pos, encode(m.sha, 'hex'), encode(c.der, 'hex'),"
-    " encode(c.spki_sha256, 'hex'), encode(c.spki_sha256, 'base64'), c.subject, c.issuer,"
-    " c.serial, pinwatch_ts(c.not_before), pinwatch_ts(c.not_after),"
-    " array_to_string(c.sans, ', '), c.key_type, c.key_bits::text, c.is_ca::text, c.sig_alg,"
-    " ch.analysis::text"
+    " SELECT encode(ch.sha256, 'hex'), m.pos, encode(c.der, 'hex'), ch.analysis::text,"
+    " format(E'sha256               %%s\\nspki_sha256          %%s\\npin_sha256           %%s\\n"
+    "subject              %%s\\nissuer               %%s\\nserial               %%s\\n"
+    "not_before           %%s\\nnot_after            %%s\\nsans                 %%s\\n"
+    "key                  %%s %%s\\nis_ca                %%s\\nsignature_algorithm  %%s\\n',"
+    "  encode(m.sha, 'hex'), encode(c.spki_sha256, 'hex'), encode(c.spki_sha256, 'base64'),"
+    "  c.subject, c.issuer, c.serial, pinwatch_ts(c.not_before), pinwatch_ts(c.not_after),"
+    "  array_to_string(c.sans, ', '), c.key_type, c.key_bits, c.is_ca::text, c.sig_alg)"
     " FROM chains ch CROSS JOIN LATERAL unnest(ch.certs) WITH ORDINALITY AS m(sha, pos)"
     " LEFT JOIN certificates c ON c.sha256 = m.sha"
     " WHERE ch.sha256 IN (SELECT r.served_chain FROM reports r %s"
@@ -549,29 +576,9 @@ static enum err_code cert_pem_and_text(const char *der_hex, struct chain_acc *ac
 
 static enum err_code chain_cert_text(const PGresult *res, int i, struct chain_acc *acc)
 {
-    static const struct {
-        const char *label;
-        int col;
-    } fields[] = {{"sha256", CH_CERT},
-                  {"spki_sha256", CH_SPKI},
-                  {"pin_sha256", CH_PIN},
-                  {"subject", CH_SUBJECT},
-                  {"issuer", CH_ISSUER},
-                  {"serial", CH_SERIAL},
-                  {"not_before", CH_NOT_BEFORE},
-                  {"not_after", CH_NOT_AFTER},
-                  {"sans", CH_SANS},
-                  {"key_type", CH_KEY_TYPE},
-                  {"key_bits", CH_KEY_BITS},
-                  {"is_ca", CH_IS_CA},
-                  {"signature_algorithm", CH_SIG_ALG}};
     long pos = strtol(PQgetvalue(res, i, CH_POS), NULL, 10);
-    enum err_code rc =
-        buf_printf(&acc->txt, "\n== certificate %ld%s ==\n", pos - 1, pos == 1 ? " (leaf)" : "");
-    for (size_t k = 0; rc == ERR_OK && k < sizeof(fields) / sizeof(fields[0]); k++) {
-        const char *v = cell(res, i, fields[k].col);
-        rc = buf_printf(&acc->txt, "%-20s %s\n", fields[k].label, v != NULL ? v : "-");
-    }
+    enum err_code rc = buf_printf(&acc->txt, "\n== certificate %ld%s ==\n%s", pos - 1,
+                                  pos == 1 ? " (leaf)" : "", PQgetvalue(res, i, CH_FIELDS));
     const char *der = cell(res, i, CH_DER);
     if (rc == ERR_OK && der == NULL)
         rc = buf_append_str(&acc->txt, "  (certificate not stored)\n");
@@ -621,7 +628,8 @@ static enum err_code export_chains(struct bundle *b)
     memset(&acc, 0, sizeof(acc));
     buf_init(&acc.pem, 0);
     buf_init(&acc.txt, 0);
-    rc = drain_cursor(b, "export_chains", chain_rows, &acc, "reading chains");
+    for (bool done = false; rc == ERR_OK && !done;)
+        rc = fetch_batch(b, "export_chains", chain_rows, &acc, &done, "reading chains");
     if (rc == ERR_OK)
         rc = chain_flush(b, &acc);
     buf_cleanup(&acc.pem);
@@ -715,9 +723,13 @@ static enum err_code bundle_open(struct bundle *b)
     if (b->ar == NULL)
         return nomem(b);
     /* pax_restricted writes plain ustar unless a name or size needs more; the last block is
-     * not padded, so the stream ends where gzip ends (no trailing garbage). */
+     * not padded, so the stream ends where gzip ends (no trailing garbage). The gzip filter
+     * holds back 64 KiB rounded down to a multiple of the block size (but at least one block)
+     * of compressed output: blocks of 32 KiB + 1 halve that, so the first bytes leave sooner
+     * when the reports compress well. */
     if (archive_write_add_filter_gzip(b->ar) != ARCHIVE_OK ||
         archive_write_set_format_pax_restricted(b->ar) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(b->ar, 32 * 1024 + 1) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(b->ar, 1) != ARCHIVE_OK ||
         archive_write_open2(b->ar, b, NULL, ar_write, NULL, NULL) != ARCHIVE_OK)
         return ar_fail(b, "opening the archive");

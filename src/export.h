@@ -8,13 +8,13 @@
  *   summary.json                     filters, export time, version, counts, groups involved
  *   MANIFEST.sha256                  `sha256sum` lines for every other member, written last
  *
- * The writer streams: it reads the matching reports through a server-side cursor (500 rows a
+ * The writer streams: it reads the matching reports through server-side cursors (500 rows a
  * fetch) inside one read-only REPEATABLE READ transaction, so every member describes the
  * same snapshot, and hands compressed bytes to a sink as libarchive produces them. Members
  * whose size cannot be known before the last report (reports.ndjson, reports.csv, the
  * manifest) are spooled to unlinked temporary files, so memory stays bounded whatever the
- * number of reports; the raw bodies go out while the cursor is read, so the first bytes leave
- * at once.
+ * number of reports. The raw bodies go out while a cursor over plain columns is read, ahead
+ * of the costlier pinwatch_report_json cursor, so the first bytes leave at once.
  */
 #ifndef EXPORT_H
 #define EXPORT_H

@@ -109,6 +109,12 @@ enum err_code hostname_normalize(const char *raw, char **out, struct err *err)
         result = strdup(ip);
         goto done;
     }
+    /* Plain lower-case LDH names without A-labels are already what IDNA would return: skip
+     * libidn2 for them (nearly every report). */
+    if (ldh_valid(buf) && strncmp(buf, "xn--", 4) != 0 && strstr(buf, ".xn--") == NULL) {
+        result = strdup(buf);
+        goto done;
+    }
     ascii = to_ascii(buf);
     if (ascii == NULL || !ldh_valid(ascii)) {
         rc = err_set(err, ERR_INVALID, "invalid_hostname", "not a valid host name");

@@ -1,4 +1,5 @@
 /* pinwatch — argv to subcommand, and wiring; nothing else. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +15,6 @@
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
-
-/* The process-wide shutdown flag, set from the signal handler. */
-static volatile sig_atomic_t shutdown_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    shutdown_requested = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -56,11 +48,14 @@ static int cmd_serve(int argc, char **argv)
     struct config cfg;
     if (load_config(&cfg, argc, argv) != 0)
         return 2;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    /* SIGTERM/SIGINT are blocked before any thread starts (threads inherit the mask), and the
+     * main thread waits for them with sigwait: a signal cannot land on a worker thread or
+     * slip in between a flag check and a pause. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     config_log(&cfg);
@@ -72,9 +67,11 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     log_info("serving on %s (port %u)", cfg.listen, (unsigned)http_server_port(app.http));
-    while (!shutdown_requested)
-        pause();
-    log_info("shutting down: finishing in-flight requests");
+    int sig = 0;
+    while (sigwait(&stop_signals, &sig) != 0)
+        ;
+    log_info("shutting down on %s: finishing in-flight requests",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
     app_stop(&app);
     config_cleanup(&cfg);
     log_info("stopped");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "store.h"
 
 struct spool {
     int fd;        /* spool.log, O_APPEND */
@@ -145,7 +146,12 @@ enum err_code spool_append(struct spool *sp, json_t *const *units, size_t n, str
     buf_init(&b, 0);
     enum err_code rc = ERR_OK;
     for (size_t i = 0; i < n; i++) {
-        char *line = json_dumps(units[i], JSON_COMPACT);
+        /* The sealed texts repeat the tables: the spool keeps the tables only. */
+        json_t *plain = json_copy(units[i]);
+        if (plain != NULL)
+            json_object_del(plain, STORE_SEALED_KEY);
+        char *line = plain != NULL ? json_dumps(plain, JSON_COMPACT) : NULL;
+        json_decref(plain);
         if (line == NULL || buf_append_str(&b, line) != ERR_OK ||
             buf_append(&b, "\n", 1) != ERR_OK) {
             free(line);

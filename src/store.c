@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "db.h"
 #include "pin.h"
 #include "rawbody.h"
@@ -390,8 +391,7 @@ static const char *const tables[] = {"certificates", "chains",  "fragments",
                                      "bodies",       "reports", "groups"};
 #define N_TABLES 6
 
-/* One statement: data-modifying CTEs run in one implicit transaction. */
-/* The statement lives in migrations/0003_rollups.sql (pinwatch_store_batch). */
+/* One call, one transaction: migrations/0005_store_batch_plpgsql.sql (pinwatch_store_batch). */
 static const char COMMIT_SQL[] = "SELECT pinwatch_store_batch($1, $2, $3, $4, $5, $6)";
 
 static enum err_code ensure_months(struct store *st, PGconn *conn, json_t *const *units, size_t n,
@@ -453,26 +453,69 @@ static void learn(struct store *st, json_t *const *units, size_t n)
     pthread_mutex_unlock(&st->lock);
 }
 
+enum err_code store_unit_seal(json_t *unit)
+{
+    json_t *sealed = json_object();
+    if (sealed == NULL)
+        return ERR_NOMEM;
+    for (size_t t = 0; t < N_TABLES; t++) {
+        char *text = json_dumps(json_object_get(unit, tables[t]), JSON_COMPACT);
+        if (text == NULL || json_object_set_new(sealed, tables[t], json_string(text)) != 0) {
+            free(text);
+            json_decref(sealed);
+            return ERR_NOMEM;
+        }
+        free(text);
+    }
+    return json_object_set_new(unit, STORE_SEALED_KEY, sealed) == 0 ? ERR_OK : ERR_NOMEM;
+}
+
+/* The rows of one table across units as one JSON array: the units' sealed texts joined (no
+ * re-serialisation on the writer thread), or a fresh dump for units that were not sealed. */
+static enum err_code merge_table(json_t *const *units, size_t n, size_t t, struct buf *out)
+{
+    enum err_code rc = buf_append(out, "[", 1);
+    bool first = true;
+    for (size_t u = 0; rc == ERR_OK && u < n; u++) {
+        const char *text = json_string_value(
+            json_object_get(json_object_get(units[u], STORE_SEALED_KEY), tables[t]));
+        char *own = NULL;
+        if (text == NULL)
+            text = own = json_dumps(json_object_get(units[u], tables[t]), JSON_COMPACT);
+        if (text == NULL)
+            return ERR_NOMEM;
+        size_t len = strlen(text);
+        /* "[...]" minus its brackets; "[]" adds nothing */
+        if (len > 2) {
+            if (!first)
+                rc = buf_append(out, ",", 1);
+            if (rc == ERR_OK)
+                rc = buf_append(out, text + 1, len - 2);
+            first = false;
+        }
+        free(own);
+    }
+    return rc == ERR_OK ? buf_append(out, "]", 1) : rc;
+}
+
 enum err_code store_commit(struct store *st, PGconn *conn, json_t *const *units, size_t n,
                            struct err *err)
 {
     enum err_code rc = ensure_months(st, conn, units, n, err);
     if (rc != ERR_OK)
         return rc;
-    char *params[N_TABLES] = {0};
+    struct buf params[N_TABLES];
+    const char *values[N_TABLES];
+    for (size_t t = 0; t < N_TABLES; t++)
+        buf_init(&params[t], 0);
     for (size_t t = 0; t < N_TABLES; t++) {
-        json_t *merged = json_array();
-        for (size_t u = 0; u < n; u++)
-            json_array_extend(merged, json_object_get(units[u], tables[t]));
-        params[t] = json_dumps(merged, JSON_COMPACT);
-        json_decref(merged);
-        if (params[t] == NULL) {
+        if (merge_table(units, n, t, &params[t]) != ERR_OK) {
             rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
             goto out;
         }
+        values[t] = params[t].data;
     }
-    PGresult *res =
-        PQexecParams(conn, COMMIT_SQL, N_TABLES, NULL, (const char *const *)params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, COMMIT_SQL, N_TABLES, NULL, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         rc = db_result_error(conn, res, "storing reports", err);
     PQclear(res);
@@ -480,6 +523,6 @@ enum err_code store_commit(struct store *st, PGconn *conn, json_t *const *units,
         learn(st, units, n);
 out:
     for (size_t t = 0; t < N_TABLES; t++)
-        free(params[t]);
+        buf_cleanup(&params[t]);
     return rc;
 }

@@ -48,6 +48,13 @@ json_t *store_json_time(int64_t usec);
 /* Number of reports in a unit. */
 size_t store_unit_reports(const json_t *unit);
 
+/* The member a sealed unit keeps its tables' JSON text under (spool writes leave it out). */
+#define STORE_SEALED_KEY "_sealed"
+
+/* Serialise the unit's tables once, on the request thread, so the single writer only joins
+ * texts. Call after the last add; the unit must not change afterwards. */
+enum err_code store_unit_seal(json_t *unit) ERR_MUSTCHECK;
+
 /* Commit units in one statement (atomic). On success the caches learn what was stored. */
 enum err_code store_commit(struct store *st, PGconn *conn, json_t *const *units, size_t n,
                            struct err *err) ERR_MUSTCHECK;

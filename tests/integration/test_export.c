@@ -1,0 +1,617 @@
+/* Evidence export end to end (SPEC §8): a mixed population posted to the real server, the
+ * bundle fetched from GET /v1/export, unpacked with tar and checked with sha256sum, byte-exact
+ * raw bodies, chains that hash to their ids, filters, `pinwatch verify` on intact and tampered
+ * copies, and `pinwatch export --out` producing the same reports. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testenv.h"
+
+#define MAX_POSTED  16
+#define DATATHEOREM "www.datatheorem.com"
+#define FORMULA     "=cmd|' /C calc'!A0"
+
+struct posted {
+    char id[40];
+    char *body;
+    size_t len;
+};
+
+static struct testenv_server srv;
+static struct posted posted[MAX_POSTED];
+static size_t n_posted;
+static char tmpdir[256];
+
+static void setup(void)
+{
+    testenv_reset_db();
+    memset(&srv, 0, sizeof(srv));
+    testenv_server_start(&srv, NULL);
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/pinwatch-export-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    n_posted = 0;
+}
+
+static void teardown(void)
+{
+    testenv_server_kill(&srv);
+    for (size_t i = 0; i < n_posted; i++)
+        free(posted[i].body);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(export, .init = setup, .fini = teardown, .timeout = 240);
+
+/* ---- helpers ---- */
+
+/* Run a shell command, its output (stdout and stderr) into *out when not NULL; exit status. */
+static int run(char **out, const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "popen %s", cmd);
+    size_t cap = 4096, len = 0;
+    char *text = malloc(cap);
+    size_t n;
+    while ((n = fread(text + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (cap - len < 1024)
+            text = realloc(text, cap *= 2);
+    }
+    text[len] = '\0';
+    int st = pclose(p);
+    if (out != NULL)
+        *out = text;
+    else
+        free(text);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static char *fixture(const char *rel, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", FIXTURES_DIR, rel);
+    return testenv_read_file(path, len);
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char d[32];
+    cr_assert_eq(EVP_Digest(data, len, d, NULL, EVP_sha256(), NULL), 1);
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/* Post one body; every accepted id is remembered with the exact bytes sent. */
+static void post(const char *body, size_t len, const char *content_type, size_t expect)
+{
+    char h[160];
+    snprintf(h, sizeof(h), "Content-Type: %s\r\n", content_type);
+    struct testenv_response r;
+    int st = testenv_http(srv.port, "POST", "/v1/reports", h, body, len, false, &r);
+    cr_assert_eq(st, 200, "status %d: %s", st, r.body);
+    json_t *acc = json_object_get(r.json, "accepted");
+    cr_assert_eq(json_array_size(acc), expect, "%s", r.body);
+    for (size_t i = 0; i < expect; i++) {
+        cr_assert_lt(n_posted, MAX_POSTED);
+        struct posted *p = &posted[n_posted++];
+        snprintf(p->id, sizeof(p->id), "%s", json_string_value(json_array_get(acc, i)));
+        p->body = malloc(len);
+        memcpy(p->body, body, len);
+        p->len = len;
+    }
+    testenv_response_free(&r);
+}
+
+static void post_fixture(const char *rel, const char *content_type, size_t expect)
+{
+    size_t len;
+    char *body = fixture(rel, &len);
+    post(body, len, content_type, expect);
+    free(body);
+}
+
+/* Every format, an array whose two reports share one body, and a report whose values are
+ * hostile to spreadsheets: 9 reports, 5 of them for www.datatheorem.com. */
+static void post_population(void)
+{
+    post_fixture("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json",
+                 "application/json", 1);
+    post_fixture("trustkit-ios/docs_sample_report_2015-06-18_initial.json", "application/json", 1);
+    post_fixture("trustkit-android/docs_sample_report_2016-11-25_updated.json", "application/json",
+                 1);
+    post_fixture("sentry-relay/integration_hpkp.input.json", "application/json", 1);
+    post_fixture("reportd/expect_ct_chrome_test_report_2019-10-04.json",
+                 "application/expect-ct-report+json", 1);
+    const char *nel =
+        "[{\"age\":10,\"type\":\"network-error\",\"url\":\"https://shop.example.com/\","
+        "\"user_agent\":\"Mozilla/"
+        "5.0\",\"body\":{\"type\":\"tls.cert.pinned_key_not_in_cert_chain\","
+        "\"phase\":\"connection\",\"server_ip\":\"203.0.113.9\",\"protocol\":\"h2\","
+        "\"elapsed_time\":12,\"sampling_fraction\":1,\"status_code\":0}}]";
+    post(nel, strlen(nel), "application/reports+json", 1);
+
+    size_t l1, l2;
+    char *a = fixture(
+        "trustkit-ios/docs_sample_report_2016-06-07_trustkit-version_enforce-pinning.json", &l1);
+    char *b = fixture("sentry-relay/integration_hpkp.input.json", &l2);
+    char *arr = malloc(l1 + l2 + 8);
+    int n = sprintf(arr, "[%s,%s]", a, b);
+    post(arr, (size_t)n, "application/json", 2);
+    free(arr);
+    free(a);
+    free(b);
+
+    char *text =
+        fixture("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json", NULL);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    cr_assert_not_null(j);
+    json_object_set_new(j, "app-version", json_string(FORMULA));
+    json_object_set_new(j, "app-vendor-id", json_string("a,b\"c\nd"));
+    char *hostile = json_dumps(j, JSON_COMPACT);
+    post(hostile, strlen(hostile), "application/json", 1);
+    free(hostile);
+    json_decref(j);
+}
+
+static const struct posted *find_posted(const char *id)
+{
+    for (size_t i = 0; i < n_posted; i++) {
+        if (strcmp(posted[i].id, id) == 0)
+            return &posted[i];
+    }
+    return NULL;
+}
+
+/* GET /v1/export<query> as a streamed attachment, saved as <tmpdir>/<name>.tar.gz and unpacked
+ * into <tmpdir>/<name>/. */
+static void export_http(const char *query, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/v1/export%s", query);
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, path, &r), 200, "%s", r.body);
+    char *ct = testenv_response_header(&r, "Content-Type");
+    char *cd = testenv_response_header(&r, "Content-Disposition");
+    char *te = testenv_response_header(&r, "Transfer-Encoding");
+    cr_assert_str_eq(ct, "application/gzip");
+    cr_assert_not_null(cd);
+    cr_assert(strncmp(cd, "attachment; filename=\"pinwatch-export-", 38) == 0, "%s", cd);
+    cr_assert(strstr(cd, "Z.tar.gz\"") != NULL, "%s", cd);
+    /* Streamed: no Content-Length known in advance. */
+    cr_assert_str_eq(te, "chunked");
+    free(ct);
+    free(cd);
+    free(te);
+    snprintf(path, sizeof(path), "%s/%s.tar.gz", tmpdir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_eq(fwrite(r.body, 1, r.body_len, f), r.body_len);
+    fclose(f);
+    testenv_response_free(&r);
+    char *out;
+    int rc =
+        run(&out, "mkdir -p '%s/%s' && tar xzf '%s' -C '%s/%s'", tmpdir, name, path, tmpdir, name);
+    cr_assert_eq(rc, 0, "tar: %s", out);
+    free(out);
+}
+
+static char *member(const char *bundle, const char *rel, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s/%s", tmpdir, bundle, rel);
+    return testenv_read_file(path, len);
+}
+
+static bool member_exists(const char *bundle, const char *rel)
+{
+    char path[512];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/%s/%s", tmpdir, bundle, rel);
+    return stat(path, &sb) == 0;
+}
+
+static json_t *member_json(const char *bundle, const char *rel)
+{
+    char *text = member(bundle, rel, NULL);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    cr_assert_not_null(j, "%s is not JSON", rel);
+    return j;
+}
+
+/* reports.ndjson as a JSON array, asserting one object per line. */
+static json_t *ndjson(const char *bundle)
+{
+    char *text = member(bundle, "reports.ndjson", NULL);
+    json_t *all = json_array();
+    for (char *line = text, *nl; *line != '\0'; line = nl + 1) {
+        nl = strchr(line, '\n');
+        cr_assert_not_null(nl, "reports.ndjson does not end in a newline");
+        *nl = '\0';
+        json_t *j = json_loads(line, 0, NULL);
+        cr_assert(json_is_object(j), "not a report: %.80s", line);
+        json_array_append_new(all, j);
+    }
+    free(text);
+    return all;
+}
+
+static int verify(const char *bundle_path, char **out)
+{
+    return run(out, "'%s' verify '%s'", PINWATCH_BIN, bundle_path);
+}
+
+/* The SHA-256 over the DER of every certificate in a PEM file, in order: a chain's id. */
+static void pem_chain_sha(const char *path, char out[65], int *n_certs)
+{
+    BIO *bio = BIO_new_file(path, "r");
+    cr_assert_not_null(bio, "%s", path);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    X509 *x;
+    *n_certs = 0;
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(x, &der);
+        cr_assert_gt(len, 0);
+        EVP_DigestUpdate(md, der, (size_t)len);
+        OPENSSL_free(der);
+        X509_free(x);
+        (*n_certs)++;
+    }
+    unsigned char d[32];
+    EVP_DigestFinal_ex(md, d, NULL);
+    EVP_MD_CTX_free(md);
+    BIO_free(bio);
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+static void assert_chain_member(const char *bundle, const char *sha, size_t n_certs)
+{
+    char rel[128], path[512], got[65];
+    snprintf(rel, sizeof(rel), "chains/%s.pem", sha);
+    snprintf(path, sizeof(path), "%s/%s/%s", tmpdir, bundle, rel);
+    int n;
+    pem_chain_sha(path, got, &n);
+    cr_assert_eq((size_t)n, n_certs, "%s: %d certificates", rel, n);
+    cr_assert_str_eq(got, sha, "%s does not hash to its chain id", rel);
+    snprintf(rel, sizeof(rel), "chains/%s.txt", sha);
+    char *txt = member(bundle, rel, NULL);
+    char want[128];
+    snprintf(want, sizeof(want), "chain sha256: %s\n", sha);
+    cr_assert(strncmp(txt, want, strlen(want)) == 0, "%s", rel);
+    cr_assert(strstr(txt, "Subject Public Key Info") != NULL, "%s: no decoded fields", rel);
+    free(txt);
+}
+
+/* ---- tests ---- */
+
+Test(export, bundle_is_complete_exact_and_verifiable)
+{
+    post_population();
+    cr_assert_eq(n_posted, 9);
+    export_http("", "all");
+
+    char *out;
+    int rc = run(&out, "cd '%s/all' && sha256sum -c --quiet MANIFEST.sha256", tmpdir);
+    cr_assert_eq(rc, 0, "sha256sum -c: %s", out);
+    free(out);
+    /* Every file but the manifest is listed in it. */
+    rc = run(&out,
+             "cd '%s/all' && test $(find . -type f | wc -l) -eq $(( $(wc -l < "
+             "MANIFEST.sha256) + 1 ))",
+             tmpdir);
+    cr_assert_eq(rc, 0, "files not listed in the manifest");
+    free(out);
+
+    json_t *reports = ndjson("all");
+    cr_assert_eq(json_array_size(reports), n_posted);
+    size_t i;
+    json_t *rep;
+    json_array_foreach(reports, i, rep)
+    {
+        const char *id = json_string_value(json_object_get(rep, "id"));
+        const struct posted *p = find_posted(id);
+        cr_assert_not_null(p, "report %s was not posted", id);
+        /* raw/<id>.json is exactly the posted body, and hashes to the report's raw_sha256. */
+        char rel[96], sha[65];
+        snprintf(rel, sizeof(rel), "raw/%s.json", id);
+        size_t len;
+        char *raw = member("all", rel, &len);
+        cr_assert_eq(len, p->len, "%s: %zu bytes, posted %zu", rel, len, p->len);
+        cr_assert(memcmp(raw, p->body, len) == 0, "%s differs from the posted body", rel);
+        free(raw);
+        sha256_hex(p->body, p->len, sha);
+        cr_assert_str_eq(json_string_value(json_object_get(rep, "raw_sha256")), sha);
+        /* Each chain the report references is in chains/, and hashes to its id. */
+        static const char *const chains[][2] = {{"served_chain_sha256", "served_chain"},
+                                                {"validated_chain_sha256", "validated_chain"}};
+        for (size_t c = 0; c < 2; c++) {
+            const char *csha = json_string_value(json_object_get(rep, chains[c][0]));
+            if (csha != NULL)
+                assert_chain_member("all", csha,
+                                    json_array_size(json_object_get(rep, chains[c][1])));
+        }
+    }
+    json_decref(reports);
+
+    json_t *summary = member_json("all", "summary.json");
+    cr_assert_not_null(summary);
+    json_t *counts = json_object_get(summary, "counts");
+    cr_assert_eq(json_integer_value(json_object_get(counts, "reports")), 9);
+    json_t *by_format = json_object_get(counts, "by_format");
+    cr_assert_eq(json_integer_value(json_object_get(by_format, "trustkit_ios")), 4);
+    cr_assert_eq(json_integer_value(json_object_get(by_format, "trustkit_android")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(by_format, "hpkp")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(by_format, "expect_ct")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(by_format, "nel")), 1);
+    json_int_t verdicts = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(counts, "by_verdict"), k, v) verdicts +=
+        json_integer_value(v);
+    cr_assert_eq(verdicts, 9);
+    cr_assert_str_eq(json_string_value(json_object_get(summary, "server_version")),
+                     PINWATCH_VERSION);
+    cr_assert_not_null(json_string_value(json_object_get(summary, "exported_at")));
+    json_t *groups = json_object_get(summary, "groups");
+    cr_assert_gt(json_array_size(groups), 0);
+    json_int_t in_groups = 0;
+    json_array_foreach(groups, i, v)
+    {
+        cr_assert_not_null(json_string_value(json_object_get(v, "verdict")));
+        cr_assert(json_is_array(json_object_get(v, "reasons")));
+        in_groups += json_integer_value(json_object_get(v, "reports_in_export"));
+    }
+    cr_assert_eq(in_groups, testenv_db_long("SELECT count(*) FROM reports WHERE group_id IS NOT"
+                                            " NULL"));
+    json_decref(summary);
+
+    /* The CSV: a header, the hostile values neutralised and quoted. */
+    char *csv = member("all", "reports.csv", NULL);
+    cr_assert(strncmp(csv, "id,received_at,format,hostname,", 31) == 0);
+    cr_assert(strstr(csv, ",'" FORMULA ",") != NULL, "formula not neutralised");
+    cr_assert(strstr(csv, "," FORMULA) == NULL, "formula left as is");
+    cr_assert(strstr(csv, ",\"a,b\"\"c\nd\",") != NULL, "quoting");
+    free(csv);
+
+    char path[512];
+    snprintf(path, sizeof(path), "%s/all.tar.gz", tmpdir);
+    cr_assert_eq(verify(path, &out), 0, "%s", out);
+    cr_assert(strncmp(out, "OK:", 3) == 0, "%s", out);
+    free(out);
+}
+
+Test(export, filters_choose_the_reports)
+{
+    post_population();
+    export_http("?hostname=WWW.DataTheorem.com", "host");
+    json_t *reports = ndjson("host");
+    long want = testenv_db_long("SELECT count(*) FROM reports WHERE hostname = '" DATATHEOREM "'");
+    cr_assert_eq(want, 5);
+    cr_assert_eq(json_array_size(reports), (size_t)want);
+    size_t i;
+    json_t *rep;
+    json_array_foreach(reports, i, rep)
+    {
+        cr_assert_str_eq(json_string_value(json_object_get(rep, "hostname")), DATATHEOREM);
+        char rel[96];
+        snprintf(rel, sizeof(rel), "raw/%s.json", json_string_value(json_object_get(rep, "id")));
+        cr_assert(member_exists("host", rel), "%s", rel);
+    }
+    json_decref(reports);
+    char *out;
+    cr_assert_eq(run(&out, "ls '%s/host/raw' | wc -l | grep -qx 5", tmpdir), 0);
+    free(out);
+    json_t *summary = member_json("host", "summary.json");
+    json_t *filters = json_object_get(summary, "filters");
+    cr_assert_str_eq(json_string_value(json_object_get(filters, "hostname")), DATATHEOREM);
+    cr_assert(json_is_null(json_object_get(filters, "app")));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(summary, "counts"), "reports")),
+                 5);
+    json_decref(summary);
+
+    export_http("?platform=web", "web");
+    reports = ndjson("web");
+    cr_assert_eq(json_array_size(reports), 4); /* 2 HPKP, Expect-CT, NEL */
+    json_decref(reports);
+
+    /* Nothing in range: still a valid, verifiable bundle. */
+    export_http("?from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z", "empty");
+    reports = ndjson("empty");
+    cr_assert_eq(json_array_size(reports), 0);
+    json_decref(reports);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/empty.tar.gz", tmpdir);
+    cr_assert_eq(verify(path, &out), 0, "%s", out);
+    free(out);
+
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, "/v1/export?platform=bogus", &r), 400);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "error")), "invalid_parameter");
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_get(&srv, "/v1/export?from=yesterday", &r), 400);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "error")), "invalid_parameter");
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_http(srv.port, "GET", "/v1/export", NULL, NULL, 0, false, &r), 401);
+    testenv_response_free(&r);
+}
+
+/* Copy the unpacked bundle, tamper with the copy through `sh`, re-pack it with tar czf and
+ * run pinwatch verify on it; returns verify's exit status and output. */
+static int tampered(const char *name, const char *shell, char **out)
+{
+    char *o;
+    int rc = run(&o, "cp -a '%s/all' '%s/%s' && cd '%s/%s' && %s && tar czf '%s/%s.tar.gz' .",
+                 tmpdir, tmpdir, name, tmpdir, name, shell, tmpdir, name);
+    cr_assert_eq(rc, 0, "%s: %s", name, o);
+    free(o);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s.tar.gz", tmpdir, name);
+    return verify(path, out);
+}
+
+Test(export, verify_rejects_tampered_bundles)
+{
+    post_population();
+    export_http("", "all");
+    char *out;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/all.tar.gz", tmpdir);
+    cr_assert_eq(verify(path, &out), 0, "%s", out);
+    free(out);
+    /* Re-packed by tar (./ prefixes, directory entries) but untouched: still fine. */
+    cr_assert_eq(tampered("repacked", "true", &out), 0, "%s", out);
+    free(out);
+
+    const char *id = posted[0].id;
+    char sh[512];
+    /* One byte changed inside a member. */
+    snprintf(sh, sizeof(sh), "printf X | dd of=raw/%s.json bs=1 seek=20 conv=notrunc 2>/dev/null",
+             id);
+    cr_assert_eq(tampered("byte", sh, &out), 1, "%s", out);
+    char want[96];
+    snprintf(want, sizeof(want), "raw/%s.json: SHA-256 is", id);
+    cr_assert(strstr(out, want) != NULL, "%s", out);
+    free(out);
+
+    /* One file missing. */
+    cr_assert_eq(tampered("missing", "rm \"$(ls chains/*.txt | head -n 1)\"", &out), 1, "%s", out);
+    cr_assert(strstr(out, "but missing from the bundle") != NULL, "%s", out);
+    free(out);
+
+    /* A body changed and the manifest recomputed to match: the raw_sha256 recorded at ingest
+     * in reports.ndjson still tells. */
+    snprintf(sh, sizeof(sh),
+             "printf ' ' >> raw/%s.json && find . -type f ! -name MANIFEST.sha256 | sed 's|^./||'"
+             " | xargs sha256sum > MANIFEST.sha256",
+             id);
+    cr_assert_eq(tampered("resigned", sh, &out), 1, "%s", out);
+    cr_assert(strstr(out, "reports.ndjson records raw_sha256") != NULL, "%s", out);
+    cr_assert(strstr(out, "MANIFEST.sha256 says") == NULL, "%s", out);
+    free(out);
+
+    /* A file slipped in. */
+    cr_assert_eq(tampered("extra", "echo hello > chains/extra.txt", &out), 1, "%s", out);
+    cr_assert(strstr(out, "chains/extra.txt: in the bundle but not listed") != NULL, "%s", out);
+    free(out);
+
+    /* Not a bundle at all. */
+    snprintf(path, sizeof(path), "%s/garbage.tar.gz", tmpdir);
+    FILE *f = fopen(path, "wb");
+    fputs("not a tarball", f);
+    fclose(f);
+    cr_assert_neq(verify(path, &out), 0, "%s", out);
+    free(out);
+}
+
+Test(export, cli_export_writes_the_same_reports)
+{
+    post_population();
+    export_http("?hostname=" DATATHEOREM, "http");
+    char *out;
+    int rc = run(&out, "'%s' export --out '%s/cli.tar.gz' --database-url '%s' --hostname %s",
+                 PINWATCH_BIN, tmpdir, testenv_conninfo(), DATATHEOREM);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "5 reports") != NULL, "%s", out);
+    free(out);
+    rc = run(&out, "mkdir '%s/cli' && tar xzf '%s/cli.tar.gz' -C '%s/cli'", tmpdir, tmpdir, tmpdir);
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    size_t l1, l2;
+    char *a = member("http", "reports.ndjson", &l1);
+    char *b = member("cli", "reports.ndjson", &l2);
+    cr_assert_eq(l1, l2);
+    cr_assert(memcmp(a, b, l1) == 0, "reports.ndjson differs between HTTP and CLI exports");
+    free(a);
+    free(b);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/cli.tar.gz", tmpdir);
+    cr_assert_eq(verify(path, &out), 0, "%s", out);
+    free(out);
+
+    /* Flags are checked like query parameters; no partial file is left behind. */
+    rc = run(&out, "'%s' export --out '%s/bad.tar.gz' --database-url '%s' --platform bogus",
+             PINWATCH_BIN, tmpdir, testenv_conninfo());
+    cr_assert_eq(rc, 2, "%s", out);
+    cr_assert(strstr(out, "platform") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(run(NULL, "'%s' export --hostname x", PINWATCH_BIN), 2);
+    cr_assert_eq(run(NULL, "ls '%s' | grep -q bad", tmpdir), 1);
+}
+
+/* Open an export and walk away after a few bytes, with a receive buffer so small that the
+ * server has to wait for us. */
+static void abandon_export(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    char req[256];
+    int n = snprintf(req, sizeof(req),
+                     "GET /v1/export HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
+                     srv.token);
+    cr_assert_eq(send(fd, req, (size_t)n, 0), n);
+    char buf[512];
+    cr_assert_gt(recv(fd, buf, sizeof(buf), 0), 0);
+    close(fd);
+}
+
+Test(export, many_reports_stream_through_the_cursor)
+{
+    post_fixture("trustkit-android/docs_sample_report_2016-11-25_updated.json", "application/json",
+                 1);
+    /* 1234 more copies of the stored report under new ids: several FETCH batches. */
+    PGconn *c = testenv_db();
+    PGresult *res = PQexec(
+        c, "INSERT INTO reports SELECT p.* FROM reports r CROSS JOIN generate_series(1, 1234) g"
+           " CROSS JOIN LATERAL jsonb_populate_record(NULL::reports, to_jsonb(r)"
+           " || jsonb_build_object('id', gen_random_uuid(),"
+           "   'received_at', r.received_at - g * interval '1 ms')) p");
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+
+    abandon_export();
+    export_http("", "many");
+    json_t *reports = ndjson("many");
+    cr_assert_eq(json_array_size(reports), 1235);
+    json_decref(reports);
+    char *out;
+    cr_assert_eq(run(&out, "ls '%s/many/raw' | wc -l | grep -qx 1235", tmpdir), 0);
+    free(out);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/many.tar.gz", tmpdir);
+    cr_assert_eq(verify(path, &out), 0, "%s", out);
+    cr_assert(strstr(out, "1235 raw bodies match") != NULL, "%s", out);
+    free(out);
+    /* The server outlived the abandoned export. */
+    struct testenv_response r;
+    cr_assert_eq(testenv_http(srv.port, "GET", "/healthz", NULL, NULL, 0, false, &r), 200);
+    testenv_response_free(&r);
+}
