@@ -25,10 +25,11 @@ port = $port
 unix_socket_directories = '$sock'
 CONF
   fi
-  mkdir -p "$sock"
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$sock"
+  mkdir -p "$sock" var/pg-log
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$sock" var/pg-log
   if ! as_pg "$PG_BIN/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
-    as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$root/var/pg.log" -w start >/dev/null
+    as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$root/var/pg-log/postgresql.log" -w start >/dev/null \
+      || { echo "run: PostgreSQL did not start, see var/pg-log/postgresql.log" >&2; exit 1; }
   fi
   as_pg "$PG_BIN/psql" -h "$sock" -p "$port" -U postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname='pinwatch'" | grep -q 1 \
