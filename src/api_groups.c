@@ -20,21 +20,26 @@
     " 'expected_key_seen', g.expected_key_seen, 'reports', coalesce(s.reports, 0),"                \
     " 'devices', coalesce(s.devices, 0), 'networks', coalesce(s.networks, 0),"                     \
     " 'first_seen', pinwatch_ts(g.first_seen),"                                                    \
-    " 'last_seen', pinwatch_ts(g.last_seen),"                                                      \
-    " 'versions', (SELECT coalesce(json_agg(json_build_object('version', nullif(v.app_version, "   \
-    "''),"                                                                                         \
-    "     'reports', v.n, 'devices', v.d) ORDER BY v.n DESC, v.app_version), '[]'::json)"          \
+    " 'last_seen', pinwatch_ts(g.last_seen)," /* Breakdowns read day-grain rollups (whole days of  \
+                                               * the window); top networks are chosen by report                                                                                         \
+                                               * sums and only those ten get their devices         \
+                                               * counted. */                                       \
+    " 'versions', (SELECT coalesce(json_agg(json_build_object('version',"                          \
+    "     nullif(v.app_version, ''), 'reports', v.n, 'devices', v.d)"                              \
+    "     ORDER BY v.n DESC, v.app_version), '[]'::json)"                                          \
     "   FROM (SELECT app_version, sum(reports) AS n,"                                              \
     "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d"                         \
-    "         FROM rollup_version_hourly"                                                          \
-    "         WHERE group_id = g.id AND hour >= date_trunc('hour', $1::timestamptz, 'UTC')"        \
-    "         AND hour <= $2::timestamptz GROUP BY app_version) v),"                               \
-    " 'top_networks', (SELECT coalesce(json_agg(json_build_object('network', nullif(t.network, "   \
-    "''),"                                                                                         \
-    "     'asn', nullif(t.asn, 0), 'reports', t.n, 'devices', t.d) ORDER BY t.n DESC, t.network)," \
-    "     '[]'::json)"                                                                             \
-    "   FROM (SELECT network, max(asn) AS asn, sum(reports) AS n,"                                 \
-    "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d"                         \
+    "         FROM rollup_version_daily WHERE group_id = g.id"                                     \
+    "         AND day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                               \
+    "         AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date GROUP BY app_version) v),"     \
+    " 'top_networks', (SELECT coalesce(json_agg(json_build_object('network',"                      \
+    "     nullif(t.network, ''), 'asn', nullif(t.asn, 0), 'reports', t.n, 'devices',"              \
+    "     (SELECT round(hll_cardinality(hll_union_agg(d.devices)))::bigint"                        \
+    "      FROM rollup_network_daily d WHERE d.group_id = g.id AND d.network = t.network"          \
+    "      AND d.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                                \
+    "      AND d.day <= ($2::timestamptz AT TIME ZONE 'UTC')::date))"                              \
+    "     ORDER BY t.n DESC, t.network), '[]'::json)"                                              \
+    "   FROM (SELECT network, max(asn) AS asn, sum(reports) AS n"                                  \
     "         FROM rollup_network_daily WHERE group_id = g.id"                                     \
     "         AND day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                               \
     "         AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"                               \
@@ -151,8 +156,10 @@ void api_groups_get(void *ctx, struct http_request *req, struct http_reply *repl
     query_filters_cleanup(&f);
 }
 
-/* Which rollup table answers a trend: the one that has the dimension and every filter. */
-static const char *trend_table(const char *by, const struct query_filters *f, const char **err)
+/* Which rollup table answers a trend: the one that has the dimension and every filter (a
+ * day-grain one for daily buckets by version). */
+static const char *trend_table(const char *by, const char *bucket, const struct query_filters *f,
+                               const char **err)
 {
     bool version = strcmp(by, "app_version") == 0 || f->app_version != NULL;
     bool network = strcmp(by, "network") == 0 || f->network != NULL;
@@ -162,7 +169,7 @@ static const char *trend_table(const char *by, const struct query_filters *f, co
         return NULL;
     }
     if (version)
-        return "rollup_version_hourly";
+        return strcmp(bucket, "day") == 0 ? "rollup_version_daily" : "rollup_version_hourly";
     if (network)
         return "rollup_network_hourly";
     return "rollup_group_hourly";
@@ -204,7 +211,8 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
         return;
     }
     const char *why;
-    const char *table = trend_table(by, &f, &why);
+    const char *table = trend_table(by, bucket, &f, &why);
+    bool daily = strcmp(table, "rollup_version_daily") == 0;
     if (table == NULL) {
         http_reply_error(reply, 400, "invalid_parameter", "%s", why);
         query_filters_cleanup(&f);
@@ -215,32 +223,34 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
         char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
         window(&f, from, to);
         char sql[4096];
-        snprintf(
-            sql, sizeof(sql),
-            "SELECT json_build_object('bucket', $3::text, 'by', $4::text, 'series',"
-            " coalesce(json_agg(json_build_object('key', k.key, 'points', k.points)"
-            " ORDER BY k.total DESC, k.key), '[]'::json))::text FROM ("
-            "  SELECT p.key, sum(p.reports) AS total, json_agg(json_build_object("
-            "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices)"
-            "    ORDER BY p.t) AS points FROM ("
-            "   SELECT %s AS key, date_trunc($3, r.hour, 'UTC') AS t, sum(r.reports) AS reports,"
-            "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
-            "   FROM %s r JOIN groups g ON g.id = r.group_id"
-            "   WHERE r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"
-            "   AND r.hour <= $2::timestamptz"
-            "   AND ($5::text IS NULL OR g.hostname = $5)"
-            "   AND ($6::text IS NULL OR g.app_bundle_id = $6)"
-            "   AND ($7::text IS NULL OR g.verdict = $7)"
-            "   AND ($8::text IS NULL OR r.platform = $8)"
-            "   AND ($9::text IS NULL OR r.group_id = $9)"
-            "   %s GROUP BY 1, 2) p GROUP BY p.key) k",
-            expr, table,
-            strcmp(table, "rollup_version_hourly") == 0
-                ? "AND ($10::text IS NULL OR r.app_version = $10)"
-                : (strcmp(table, "rollup_network_hourly") == 0
-                       ? "AND ($10::cidr IS NULL OR (r.network <> ''"
-                         " AND r.network::cidr <<= $10::cidr))"
-                       : "AND $10::text IS NULL"));
+        snprintf(sql, sizeof(sql),
+                 "SELECT json_build_object('bucket', $3::text, 'by', $4::text, 'series',"
+                 " coalesce(json_agg(json_build_object('key', k.key, 'points', k.points)"
+                 " ORDER BY k.total DESC, k.key), '[]'::json))::text FROM ("
+                 "  SELECT p.key, sum(p.reports) AS total, json_agg(json_build_object("
+                 "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices)"
+                 "    ORDER BY p.t) AS points FROM ("
+                 "   SELECT %s AS key, date_trunc($3, %s, 'UTC') AS t, sum(r.reports) AS reports,"
+                 "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
+                 "   FROM %s r JOIN groups g ON g.id = r.group_id"
+                 "   WHERE %s"
+                 "   AND ($5::text IS NULL OR g.hostname = $5)"
+                 "   AND ($6::text IS NULL OR g.app_bundle_id = $6)"
+                 "   AND ($7::text IS NULL OR g.verdict = $7)"
+                 "   AND ($8::text IS NULL OR r.platform = $8)"
+                 "   AND ($9::text IS NULL OR r.group_id = $9)"
+                 "   %s GROUP BY 1, 2) p GROUP BY p.key) k",
+                 expr, daily ? "(r.day::timestamp AT TIME ZONE 'UTC')" : "r.hour", table,
+                 daily ? "r.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"
+                         " AND r.day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"
+                       : "r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"
+                         " AND r.hour <= $2::timestamptz",
+                 strncmp(table, "rollup_version", 14) == 0
+                     ? "AND ($10::text IS NULL OR r.app_version = $10)"
+                     : (strcmp(table, "rollup_network_hourly") == 0
+                            ? "AND ($10::cidr IS NULL OR (r.network <> ''"
+                              " AND r.network::cidr <<= $10::cidr))"
+                            : "AND $10::text IS NULL"));
         const char *params[] = {from,       to,
                                 bucket,     by,
                                 f.hostname, f.app,
