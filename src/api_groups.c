@@ -21,7 +21,7 @@
     " 'devices', coalesce(s.devices, 0), 'networks', coalesce(s.networks, 0),"                     \
     " 'first_seen', pinwatch_ts(g.first_seen),"                                                    \
     " 'last_seen', pinwatch_ts(g.last_seen)," /* Breakdowns read day-grain rollups (whole days of  \
-                                               * the window); top networks are chosen by report                                                                                         \
+                                               * the window); top networks are chosen by report    \
                                                * sums and only those ten get their devices         \
                                                * counted. */                                       \
     " 'versions', (SELECT coalesce(json_agg(json_build_object('version',"                          \
@@ -55,13 +55,10 @@
 
 static PGconn *borrow(struct app *app, struct http_reply *reply)
 {
-    PGconn *conn;
     struct err e = {0};
-    if (db_pool_acquire(app->pool, 5000, &conn, &e) != ERR_OK) {
-        http_reply_err(reply, &e);
-        http_reply_header(reply, "Retry-After", "5");
+    PGconn *conn = api_reports_borrow(app, reply);
+    if (conn == NULL)
         return NULL;
-    }
     /* Verdicts of groups that changed since their last evaluation are brought up to date. */
     unsigned n;
     if (groups_evaluate(conn, app->expected, false, 10000, &n, &e) != ERR_OK) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_reports.h"
 #include "app.h"
 #include "db.h"
 #include "expected_keys.h"
@@ -11,18 +12,6 @@
 #include "keys_store.h"
 #include "log.h"
 #include "pin.h"
-
-static PGconn *borrow(struct app *app, struct http_reply *reply)
-{
-    PGconn *conn;
-    struct err e = {0};
-    if (db_pool_acquire(app->pool, 5000, &conn, &e) != ERR_OK) {
-        http_reply_err(reply, &e);
-        http_reply_header(reply, "Retry-After", "5");
-        return NULL;
-    }
-    return conn;
-}
 
 void api_hosts_keys_get(void *ctx, struct http_request *req, struct http_reply *reply)
 {
@@ -62,7 +51,7 @@ void api_hosts_keys_put(void *ctx, struct http_request *req, struct http_reply *
         http_reply_err(reply, &e);
         goto out;
     }
-    if ((conn = borrow(app, reply)) == NULL)
+    if ((conn = api_reports_borrow(app, reply)) == NULL)
         goto out;
     enum err_code rc = db_exec(conn, "BEGIN", &e);
     if (rc == ERR_OK)
@@ -104,7 +93,7 @@ void api_chains_get(void *ctx, struct http_request *req, struct http_reply *repl
         http_reply_error(reply, 404, "not_found", "a chain id is 64 hex characters");
         return;
     }
-    PGconn *conn = borrow(app, reply);
+    PGconn *conn = api_reports_borrow(app, reply);
     if (conn == NULL)
         return;
     char lower[65];

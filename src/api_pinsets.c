@@ -9,18 +9,6 @@
 #include "pinsets.h"
 #include "query.h"
 
-static PGconn *borrow(struct app *app, struct http_reply *reply)
-{
-    PGconn *conn;
-    struct err e = {0};
-    if (db_pool_acquire(app->pool, 5000, &conn, &e) != ERR_OK) {
-        http_reply_err(reply, &e);
-        http_reply_header(reply, "Retry-After", "5");
-        return NULL;
-    }
-    return conn;
-}
-
 void api_pinsets_list(void *ctx, struct http_request *req, struct http_reply *reply)
 {
     struct app *app = ctx;
@@ -30,7 +18,7 @@ void api_pinsets_list(void *ctx, struct http_request *req, struct http_reply *re
         http_reply_err(reply, &e);
         return;
     }
-    PGconn *conn = borrow(app, reply);
+    PGconn *conn = api_reports_borrow(app, reply);
     if (conn != NULL) {
         struct pinsets_filter f = {
             .app = qf.app, .hostname = qf.hostname, .from = qf.from, .to = qf.to};
@@ -53,7 +41,7 @@ void api_pinsets_rotation_check(void *ctx, struct http_request *req, struct http
         http_reply_error(reply, 400, "invalid_hostname", "%s", e.detail);
         return;
     }
-    PGconn *conn = borrow(app, reply);
+    PGconn *conn = api_reports_borrow(app, reply);
     if (conn != NULL) {
         json_t *out = NULL;
         if (pinsets_rotation_check(conn, host, req->body.data != NULL ? req->body.data : "",

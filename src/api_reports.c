@@ -12,8 +12,7 @@ const char *api_query_param(void *req, const char *name)
     return http_request_query(req, name);
 }
 
-/* Borrow a read connection or answer 503. */
-static PGconn *borrow(struct app *app, struct http_reply *reply)
+PGconn *api_reports_borrow(struct app *app, struct http_reply *reply)
 {
     PGconn *conn;
     struct err e = {0};
@@ -25,6 +24,7 @@ static PGconn *borrow(struct app *app, struct http_reply *reply)
     return conn;
 }
 
+/* Borrow a read connection or answer 503. */
 static void reply_buf(struct http_reply *reply, struct buf *b, const char *content_type)
 {
     reply->status = 200;
@@ -43,7 +43,7 @@ void api_reports_list(void *ctx, struct http_request *req, struct http_reply *re
         http_reply_err(reply, &e);
         return;
     }
-    PGconn *conn = borrow(app, reply);
+    PGconn *conn = api_reports_borrow(app, reply);
     if (conn != NULL) {
         struct buf b;
         buf_init(&b, 0);
@@ -60,7 +60,7 @@ void api_reports_list(void *ctx, struct http_request *req, struct http_reply *re
 void api_reports_get(void *ctx, struct http_request *req, struct http_reply *reply)
 {
     struct app *app = ctx;
-    PGconn *conn = borrow(app, reply);
+    PGconn *conn = api_reports_borrow(app, reply);
     if (conn == NULL)
         return;
     struct buf b;
@@ -77,7 +77,7 @@ void api_reports_get(void *ctx, struct http_request *req, struct http_reply *rep
 void api_reports_raw(void *ctx, struct http_request *req, struct http_reply *reply)
 {
     struct app *app = ctx;
-    PGconn *conn = borrow(app, reply);
+    PGconn *conn = api_reports_borrow(app, reply);
     if (conn == NULL)
         return;
     struct buf b;
