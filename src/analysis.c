@@ -193,13 +193,10 @@ enum err_code analysis_report(struct analysis *an, const struct report *r,
                               (const uint8_t(*)[32])r->known_pins, r->n_known_pins, an->ek, &f);
         expected = expected || f.expected_key;
     }
-    /* Findings: the validated chain when there is one, else the served chain. */
+    /* Findings: the validated chain when there is one, else the served chain; f holds that
+     * chain's findings already (the validated chain is judged last). */
     struct cache_entry *fe = validated != NULL ? validated : served;
     if (fe != NULL) {
-        const struct report_chain *ch = fe == validated ? &r->validated : &r->served;
-        chain_certs(ch, certs, &n);
-        chain_report_findings(fe->a, certs, n, r->hostname, at, (const uint8_t(*)[32])r->known_pins,
-                              r->n_known_pins, an->ek, &f);
         f.expected_key = expected;
         res->findings = chain_report_findings_to_json(fe->a, &f);
     }
