@@ -84,3 +84,19 @@ char *buf_take(struct buf *b, size_t *len)
     b->len = b->cap = 0;
     return p;
 }
+
+enum err_code buf_append_file(struct buf *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return ERR_INVALID;
+    char chunk[65536];
+    size_t n;
+    enum err_code rc = ERR_OK;
+    while (rc == ERR_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = buf_append(b, chunk, n);
+    if (rc == ERR_OK && ferror(f))
+        rc = ERR_INVALID;
+    fclose(f);
+    return rc;
+}

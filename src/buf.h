@@ -23,6 +23,9 @@ void buf_cleanup(struct buf *b);
 enum err_code buf_append(struct buf *b, const void *data, size_t len) ERR_MUSTCHECK;
 enum err_code buf_append_str(struct buf *b, const char *s) ERR_MUSTCHECK;
 enum err_code buf_printf(struct buf *b, const char *fmt, ...) ERR_PRINTF(2, 3) ERR_MUSTCHECK;
+/* Append a whole file (reads up to b->max). ERR_INVALID when it cannot be read (errno set),
+ * ERR_TOO_LARGE over the cap. */
+enum err_code buf_append_file(struct buf *b, const char *path) ERR_MUSTCHECK;
 /* Hand the bytes to the caller (malloc'd, NUL-terminated) and reset the buffer. */
 char *buf_take(struct buf *b, size_t *len);
 

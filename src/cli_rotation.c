@@ -5,38 +5,23 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "config.h"
 #include "db.h"
 #include "hostname.h"
 #include "pinsets.h"
 #include "trust_store.h"
 
+/* The whole file as a NUL-terminated string (new), or NULL. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    struct buf b;
+    buf_init(&b, 16u << 20);
+    if (buf_append_file(&b, path) != ERR_OK) {
+        buf_cleanup(&b);
         return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *grown = cap <= (16u << 20) ? realloc(buf, cap) : NULL;
-            if (grown == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = grown;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
     }
-    fclose(f);
-    *len = n;
-    return buf;
+    return buf_take(&b, len);
 }
 
 static int64_t now_usec(void)

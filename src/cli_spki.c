@@ -4,39 +4,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cert.h"
 #include "pin.h"
 
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
 #define PEM_END   "-----END CERTIFICATE-----"
 
+/* The whole file as a NUL-terminated string (new), or NULL. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    struct buf b;
+    buf_init(&b, 64u << 20);
+    if (buf_append_file(&b, path) != ERR_OK) {
+        buf_cleanup(&b);
         return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf != NULL && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (n + 1 >= cap) {
-            char *grown = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-            if (grown == NULL) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
     }
-    fclose(f);
-    if (buf != NULL) {
-        buf[n] = '\0';
-        *len = n;
-    }
-    return buf;
+    return buf_take(&b, len);
 }
 
 /* Every PEM certificate block of one file. Returns the number printed. */
