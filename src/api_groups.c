@@ -21,9 +21,7 @@
     " 'devices', coalesce(s.devices, 0), 'networks', coalesce(s.networks, 0),"                     \
     " 'first_seen', pinwatch_ts(g.first_seen),"                                                    \
     " 'last_seen', pinwatch_ts(g.last_seen)," /* Breakdowns read day-grain rollups (whole days of  \
-                                               * the window); top networks are chosen by report    \
-                                               * sums and only those ten get their devices         \
-                                               * counted. */                                       \
+                                               * the window); see pinwatch_top_networks (0007). */ \
     " 'versions', (SELECT coalesce(json_agg(json_build_object('version',"                          \
     "     nullif(v.app_version, ''), 'reports', v.n, 'devices', v.d)"                              \
     "     ORDER BY v.n DESC, v.app_version), '[]'::json)"                                          \
@@ -32,26 +30,31 @@
     "         FROM rollup_version_daily WHERE group_id = g.id"                                     \
     "         AND day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                               \
     "         AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date GROUP BY app_version) v),"     \
-    " 'top_networks', (SELECT coalesce(json_agg(json_build_object('network',"                      \
-    "     nullif(t.network, ''), 'asn', nullif(t.asn, 0), 'reports', t.n, 'devices',"              \
-    "     (SELECT round(hll_cardinality(hll_union_agg(d.devices)))::bigint"                        \
-    "      FROM rollup_network_daily d WHERE d.group_id = g.id AND d.network = t.network"          \
-    "      AND d.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                                \
-    "      AND d.day <= ($2::timestamptz AT TIME ZONE 'UTC')::date))"                              \
-    "     ORDER BY t.n DESC, t.network), '[]'::json)"                                              \
-    "   FROM (SELECT network, max(asn) AS asn, sum(reports) AS n"                                  \
-    "         FROM rollup_network_daily WHERE group_id = g.id"                                     \
-    "         AND day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                               \
-    "         AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"                               \
-    "         GROUP BY network ORDER BY 3 DESC, 1 LIMIT 10) t),"                                   \
+    " 'top_networks', pinwatch_top_networks(g.id, ($1::timestamptz AT TIME ZONE 'UTC')::date,"     \
+    "   ($2::timestamptz AT TIME ZONE 'UTC')::date, 10),"                                          \
     " 'verdict', g.verdict, 'kind', g.kind, 'product', g.product, 'reasons', g.reasons)"
 
+/* Per group over the window [$1, $2]: report counts from daily rollups for the days strictly
+ * inside it and from hourly ones for its first and last day; distinct devices and networks
+ * (one HLL union per row) from daily rollups over its whole days. Per group, so the HLL unions
+ * never build one large hash table. */
 #define GROUP_STATS                                                                                \
-    "(SELECT group_id, sum(reports) AS reports,"                                                   \
+    "(SELECT g0.id AS group_id, r.reports, w.devices, w.networks FROM groups g0"                   \
+    " CROSS JOIN LATERAL (SELECT sum(n) AS reports FROM ("                                         \
+    "   SELECT reports AS n FROM rollup_group_daily WHERE group_id = g0.id"                        \
+    "   AND day > ($1::timestamptz AT TIME ZONE 'UTC')::date"                                      \
+    "   AND day < ($2::timestamptz AT TIME ZONE 'UTC')::date"                                      \
+    "   UNION ALL SELECT reports FROM rollup_group_hourly WHERE group_id = g0.id"                  \
+    "   AND hour >= date_trunc('hour', $1::timestamptz, 'UTC') AND hour <= $2::timestamptz"        \
+    "   AND (hour < date_trunc('day', $1::timestamptz, 'UTC') + interval '24 hours'"               \
+    "        OR hour >= date_trunc('day', $2::timestamptz, 'UTC'))) u) r"                          \
+    " CROSS JOIN LATERAL (SELECT"                                                                  \
     "   round(hll_cardinality(hll_union_agg(devices)))::bigint AS devices,"                        \
     "   round(hll_cardinality(hll_union_agg(networks)))::bigint AS networks"                       \
-    " FROM rollup_group_hourly WHERE hour >= date_trunc('hour', $1::timestamptz, 'UTC')"           \
-    "   AND hour <= $2::timestamptz GROUP BY group_id) s"
+    "   FROM rollup_group_daily WHERE group_id = g0.id"                                            \
+    "   AND day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                                     \
+    "   AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date) w"                                  \
+    " WHERE r.reports > 0) s"
 
 static PGconn *borrow(struct app *app, struct http_reply *reply)
 {

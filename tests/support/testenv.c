@@ -72,6 +72,15 @@ PGconn *testenv_db(void)
     return c;
 }
 
+void testenv_db_exec(const char *sql)
+{
+    PGconn *c = testenv_db();
+    PGresult *r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
 char *testenv_db_value(const char *sql)
 {
     PGconn *c = testenv_db();

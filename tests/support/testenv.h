@@ -23,6 +23,8 @@ PGconn *testenv_db(void);
 /* Run SQL returning one value as a new string (NULL for SQL NULL). */
 char *testenv_db_value(const char *sql);
 long testenv_db_long(const char *sql);
+/* Run SQL that returns no rows (asserts it succeeded). */
+void testenv_db_exec(const char *sql);
 
 struct testenv_server {
     pid_t pid;
