@@ -38,6 +38,11 @@ static enum err_code reserve(struct buf *b, size_t extra)
     return ERR_OK;
 }
 
+enum err_code buf_reserve(struct buf *b, size_t extra)
+{
+    return reserve(b, extra);
+}
+
 enum err_code buf_append(struct buf *b, const void *data, size_t len)
 {
     enum err_code rc = reserve(b, len);

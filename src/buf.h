@@ -26,6 +26,9 @@ enum err_code buf_printf(struct buf *b, const char *fmt, ...) ERR_PRINTF(2, 3) E
 /* Append a whole file (reads up to b->max). ERR_INVALID when it cannot be read (errno set),
  * ERR_TOO_LARGE over the cap. */
 enum err_code buf_append_file(struct buf *b, const char *path) ERR_MUSTCHECK;
+/* Make room for extra more bytes (and the NUL) without changing len: for writers that fill
+ * data + len directly (then raise len and write the NUL themselves). */
+enum err_code buf_reserve(struct buf *b, size_t extra) ERR_MUSTCHECK;
 /* Hand the bytes to the caller (malloc'd, NUL-terminated) and reset the buffer. */
 char *buf_take(struct buf *b, size_t *len);
 

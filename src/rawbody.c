@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define RAWBODY_MIN_FRAGMENT 128 /* shorter literals are cheaper inline than by reference */
 
@@ -99,9 +100,186 @@ void rawbody_split_cleanup(struct rawbody_split *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* The preset dictionary of the 'Z' format: report field names and layouts of every format,
+ * the commonest (TrustKit iOS, compact) last, since deflate codes nearer matches in fewer
+ * bits. Stored templates depend on these exact bytes: never edit it; a better dictionary needs
+ * a new format letter. */
+static const char DICT_Z[] =
+    "[{\"age\":0,\"type\":\"network-error\",\"url\":\"https://\",\"user_agent\":\"Mozilla/5.0 ("
+    "\"body\":{\"elapsed_time\":,\"method\":\"GET\",\"phase\":\"connection\",\"protocol\":"
+    "\"http/1.1\",\"referrer\":\"\",\"sampling_fraction\":1.0,\"server_ip\":\"\",\"status_code\":0,"
+    "\"type\":\"tcp.timed_out\"}}]"
+    "{\"expect-ct-report\":{\"date-time\":\"\",\"hostname\":\"\",\"port\":443,"
+    "\"effective-expiration-date\":\"\",\"scts\":[{\"version\":1,\"status\":\"unknown\","
+    "\"source\":\"tls-extension\",\"serialized_sct\":\"\"}],"
+    "{\"date-time\":\"\",\"hostname\":\"\",\"port\":443,\"effective-expiration-date\":\"\","
+    "\"include-subdomains\":false,\"noted-hostname\":\"\",\"served-certificate-chain\":[],"
+    "\"validated-certificate-chain\":[],\"known-pins\":[\"pin-sha256=\\\"\\\"\"]}"
+    "{\n  \"app-bundle-id\": \"com.\",\n  \"app-version\": \"\",\n  \"app-vendor-id\": \"\",\n"
+    "  \"app-platform\": \"ANDROID\",\n  \"app-platform-version\": \"\",\n"
+    "  \"trustkit-version\": \"\",\n  \"hostname\": \"www.\",\n  \"port\": 443,\n"
+    "  \"noted-hostname\": \"\",\n  \"include-subdomains\": false,\n"
+    "  \"enforce-pinning\": true,\n  \"validated-certificate-chain\": [\n    ,\n    ],\n"
+    "  \"date-time\": \"2026-01-01T00:00:00Z\",\n  \"known-pins\": [\n"
+    "    \"pin-sha256=\\\"\\\"\",\n  ],\n  \"validation-result\": 1\n}\n"
+    "{\"app-bundle-id\":\"com.\",\"app-version\":\"\",\"app-vendor-id\":\"\","
+    "\"app-platform\":\"IOS\",\"app-platform-version\":\"\",\"trustkit-version\":\"\","
+    "\"hostname\":\"www.\",\"port\":0,\"noted-hostname\":\"\",\"include-subdomains\":false,"
+    "\"enforce-pinning\":true,\"validated-certificate-chain\":[,],"
+    "\"date-time\":\"2026-01-01T00:00:00Z\",\"known-pins\":[\"pin-sha256=\\\"\\\"\",],"
+    "\"validation-result\":1}";
+
+#define Z_MAX_REFS     255
+#define Z_MAX_INFLATED (64u << 20) /* above any accepted body: a bigger stream is corrupt */
+
+/* dictionary = DICT_Z + the header's references. */
+static bool z_dictionary(struct buf *dict, const unsigned char *refs, size_t refs_len)
+{
+    return buf_append(dict, DICT_Z, sizeof(DICT_Z) - 1) == ERR_OK &&
+           buf_append(dict, refs, refs_len) == ERR_OK;
+}
+
+/* Distinct references of a 'T' template, each as 0x00 + hash, appended to hdr. */
+static enum err_code z_header(const struct rawbody_split *s, struct buf *hdr, size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i < s->n_frags; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = memcmp(s->frags[i].sha256, s->frags[j].sha256, 32) == 0;
+        if (seen)
+            continue;
+        unsigned char marker = 0;
+        if (++*n > Z_MAX_REFS)
+            return ERR_INVALID;
+        if (buf_append(hdr, &marker, 1) != ERR_OK ||
+            buf_append(hdr, s->frags[i].sha256, 32) != ERR_OK)
+            return ERR_NOMEM;
+    }
+    return ERR_OK;
+}
+
+enum err_code rawbody_compress(struct rawbody_split *s, struct err *err)
+{
+    if (s->tpl == NULL || s->tpl_len < 2 || s->tpl[0] != 'T')
+        return ERR_OK;
+    struct buf hdr, dict;
+    buf_init(&hdr, 0);
+    buf_init(&dict, 0);
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    bool z_open = false;
+    enum err_code rc = ERR_OK;
+    size_t n = 0;
+    unsigned char count_placeholder = 0;
+    if (buf_append(&hdr, "Z", 1) != ERR_OK || buf_append(&hdr, &count_placeholder, 1) != ERR_OK) {
+        rc = ERR_NOMEM;
+        goto out;
+    }
+    if ((rc = z_header(s, &hdr, &n)) != ERR_OK) {
+        rc = rc == ERR_INVALID ? ERR_OK : rc; /* too many references: keep the 'T' form */
+        goto out;
+    }
+    hdr.data[1] = (char)n;
+    /* An 8 KiB window covers the dictionary and a typical template. */
+    if (!z_dictionary(&dict, (const unsigned char *)hdr.data + 2, hdr.len - 2) ||
+        deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, -13, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        rc = ERR_NOMEM;
+        goto out;
+    }
+    z_open = true;
+    size_t header_len = hdr.len;
+    uLong bound = deflateBound(&z, (uLong)(s->tpl_len - 1));
+    if (deflateSetDictionary(&z, (const Bytef *)dict.data, (uInt)dict.len) != Z_OK ||
+        buf_reserve(&hdr, bound) != ERR_OK) {
+        rc = ERR_NOMEM;
+        goto out;
+    }
+    z.next_in = s->tpl + 1;
+    z.avail_in = (uInt)(s->tpl_len - 1);
+    z.next_out = (Bytef *)hdr.data + header_len;
+    z.avail_out = (uInt)bound;
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+        rc = ERR_INTERNAL;
+        goto out;
+    }
+    size_t z_len = header_len + z.total_out;
+    if (z_len < s->tpl_len) {
+        hdr.len = z_len;
+        hdr.data[z_len] = '\0';
+        free(s->tpl);
+        s->tpl = (unsigned char *)buf_take(&hdr, &s->tpl_len);
+    }
+out:
+    if (z_open)
+        deflateEnd(&z);
+    buf_cleanup(&hdr);
+    buf_cleanup(&dict);
+    return rc == ERR_OK ? ERR_OK : err_set(err, rc, NULL, "cannot compress a raw body template");
+}
+
+/* The 'T' template a 'Z' one was made from, into t. */
+static enum err_code z_inflate(const unsigned char *tpl, size_t tpl_len, struct buf *t,
+                               struct err *err)
+{
+    if (tpl_len < 2 || tpl_len < 2 + 33 * (size_t)tpl[1])
+        return err_set(err, ERR_INVALID, "raw_corrupt", "truncated compressed template");
+    size_t refs_len = 33 * (size_t)tpl[1];
+    for (size_t i = 0; i < refs_len; i += 33) {
+        if (tpl[2 + i] != 0)
+            return err_set(err, ERR_INVALID, "raw_corrupt", "bad compressed template header");
+    }
+    struct buf dict;
+    buf_init(&dict, 0);
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    enum err_code rc = ERR_OK;
+    if (inflateInit2(&z, -15) != Z_OK) {
+        buf_cleanup(&dict);
+        return err_set(err, ERR_NOMEM, NULL, "out of memory");
+    }
+    if (!z_dictionary(&dict, tpl + 2, refs_len) ||
+        inflateSetDictionary(&z, (const Bytef *)dict.data, (uInt)dict.len) != Z_OK ||
+        buf_append(t, "T", 1) != ERR_OK) {
+        rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    z.next_in = (Bytef *)(uintptr_t)(tpl + 2 + refs_len);
+    z.avail_in = (uInt)(tpl_len - 2 - refs_len);
+    int zrc = Z_OK;
+    while (zrc == Z_OK) {
+        if (t->len >= Z_MAX_INFLATED || buf_reserve(t, 4096) != ERR_OK) {
+            rc = err_set(err, ERR_INVALID, "raw_corrupt", "compressed template too large");
+            goto out;
+        }
+        z.next_out = (Bytef *)t->data + t->len;
+        z.avail_out = 4096;
+        zrc = inflate(&z, Z_FINISH);
+        t->len += 4096 - z.avail_out;
+        t->data[t->len] = '\0';
+        if (zrc == Z_BUF_ERROR && z.avail_out == 0)
+            zrc = Z_OK; /* output full: go round with more room */
+    }
+    if (zrc != Z_STREAM_END || z.avail_in != 0)
+        rc = err_set(err, ERR_INVALID, "raw_corrupt", "bad compressed template");
+out:
+    inflateEnd(&z);
+    buf_cleanup(&dict);
+    return rc;
+}
+
 enum err_code rawbody_join(const unsigned char *tpl, size_t tpl_len, rawbody_lookup_fn *lookup,
                            void *ctx, struct buf *out, struct err *err)
 {
+    if (tpl_len > 0 && tpl[0] == 'Z') {
+        struct buf t;
+        buf_init(&t, 0);
+        enum err_code rc = z_inflate(tpl, tpl_len, &t, err);
+        if (rc == ERR_OK)
+            rc = rawbody_join((const unsigned char *)t.data, t.len, lookup, ctx, out, err);
+        buf_cleanup(&t);
+        return rc;
+    }
     if (tpl_len == 0 || (tpl[0] != 'T' && tpl[0] != 'P'))
         return err_set(err, ERR_INVALID, "raw_corrupt", "unknown raw body template format");
     if (tpl[0] == 'P')

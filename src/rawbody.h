@@ -6,8 +6,8 @@
  * Pure: no I/O.
  *
  * Template format: first byte 'T' (templated: 0x00 + 32-byte SHA-256 marks a fragment; a
- * valid JSON text never contains a raw NUL) or 'P' (plain copy, for bodies that do contain
- * NUL bytes).
+ * valid JSON text never contains a raw NUL), 'P' (plain copy, for bodies that do contain
+ * NUL bytes) or 'Z' (a 'T' template deflated, see rawbody_compress).
  */
 #ifndef RAWBODY_H
 #define RAWBODY_H
@@ -35,6 +35,13 @@ struct rawbody_split {
 enum err_code rawbody_split(const char *body, size_t len, struct rawbody_split *out,
                             struct err *err) ERR_MUSTCHECK;
 void rawbody_split_cleanup(struct rawbody_split *s);
+
+/* Replace s->tpl by its 'Z' form when that is smaller: 'Z', the number n of distinct fragment
+ * references, n times (0x00 + SHA-256) in the clear (so a reader finds the fragments to fetch
+ * without inflating), then the rest of the 'T' template as a raw deflate stream whose preset
+ * dictionary is a fixed text of report field names followed by those references. Report
+ * templates are mostly field names and repeated references: this about halves them. */
+enum err_code rawbody_compress(struct rawbody_split *s, struct err *err) ERR_MUSTCHECK;
 
 /* Returns the fragment bytes for a hash (borrowed), or NULL when unknown. */
 typedef const char *rawbody_lookup_fn(void *ctx, const uint8_t sha256[32], size_t *len);

@@ -206,6 +206,10 @@ enum err_code store_unit_add_body(struct store *st, json_t *unit, const uint8_t 
     enum err_code rc = rawbody_split(body, len, &split, err);
     if (rc != ERR_OK)
         return rc;
+    if ((rc = rawbody_compress(&split, err)) != ERR_OK) {
+        rawbody_split_cleanup(&split);
+        return rc;
+    }
     for (size_t i = 0; i < split.n_frags; i++) {
         const struct rawbody_fragment *f = &split.frags[i];
         if (store_knows(st, &st->frags, f->sha256))

@@ -81,6 +81,8 @@ static const char CERT_LITERAL[] =
     "NMzQwMTAxMDAwMDAwWjAvMS0wKwYDVQQDDCRwaW53\\nYXRjaCB0ZXN0IGNlcnRpZmljYXRlIChlc2NhcGVzKTBZMBMGBy"
     "qGSM49AgEGCCqG\\/SM49AwEHA0IABA==\\n-----END CERTIFICATE-----\\n";
 
+static size_t compressed_roundtrip(const char *body, size_t len, const char *what);
+
 Test(rawbody, every_fixture_round_trips)
 {
     size_t files = 0;
@@ -101,6 +103,7 @@ Test(rawbody, every_fixture_round_trips)
             char *body = read_all(path, &len);
             struct rawbody_split s = roundtrip(body, len, path);
             rawbody_split_cleanup(&s);
+            compressed_roundtrip(body, len, path);
             free(body);
             files++;
         }
@@ -279,4 +282,117 @@ Test(rawbody, cleanup_is_idempotent)
     cr_assert_eq(s.n_frags, 0);
     rawbody_split_cleanup(&s);
     rawbody_split_cleanup(NULL);
+}
+
+/* split + compress + join for a body; returns the compressed template length. */
+static size_t compressed_roundtrip(const char *body, size_t len, const char *what)
+{
+    struct rawbody_split s = roundtrip(body, len, what);
+    size_t t_len = s.tpl_len;
+    struct err err = {0};
+    cr_assert_eq(rawbody_compress(&s, &err), ERR_OK, "%s: %s", what, err.detail);
+    cr_assert_leq(s.tpl_len, t_len, "%s: compression never grows a template", what);
+    cr_assert(s.tpl[0] == 'Z' || s.tpl_len == t_len, "%s", what);
+    struct buf out;
+    buf_init(&out, 0);
+    cr_assert_eq(rawbody_join(s.tpl, s.tpl_len, lookup, &s, &out, &err), ERR_OK, "%s: %s", what,
+                 err.detail);
+    cr_assert_eq(out.len, len, "%s", what);
+    cr_assert(len == 0 || memcmp(out.data, body, len) == 0, "%s: joined bytes differ", what);
+    buf_cleanup(&out);
+    size_t z_len = s.tpl_len;
+    rawbody_split_cleanup(&s);
+    return z_len;
+}
+
+Test(rawbody, compressed_templates_round_trip_and_shrink)
+{
+    static const char *const files[] = {
+        "trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json",
+        "trustkit-android/docs_sample_report_2016-11-25_updated.json",
+        "reportd/expect_ct_chrome_test_report_2019-10-04.json",
+        "reportd/nel_chrome77_android_batch.json", "w3c-nel/nel_spec_dns-failure.json"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", FIXTURES_DIR, files[i]);
+        size_t len;
+        char *body = read_all(path, &len);
+        struct rawbody_split s = roundtrip(body, len, path);
+        size_t t_len = s.tpl_len;
+        rawbody_split_cleanup(&s);
+        size_t z_len = compressed_roundtrip(body, len, path);
+        /* Field names come from the dictionary: at least a third smaller. */
+        cr_assert_lt(z_len * 3, t_len * 2, "%s: %zu -> %zu bytes", path, t_len, z_len);
+        free(body);
+    }
+}
+
+Test(rawbody, compressed_template_lists_its_references_in_the_clear)
+{
+    char body[4096];
+    int n = snprintf(body, sizeof(body),
+                     "{\"app-bundle-id\":\"com.example\",\"hostname\":\"www.example.com\","
+                     "\"validated-certificate-chain\":[\"%s\",\"%s\"],\"known-pins\":[]}",
+                     CERT_LITERAL, CERT_LITERAL);
+    struct rawbody_split s = roundtrip(body, (size_t)n, "twice the same certificate");
+    cr_assert_eq(rawbody_compress(&s, NULL), ERR_OK);
+    cr_assert_eq(s.tpl[0], 'Z');
+    cr_assert_eq(s.tpl[1], 1, "one distinct reference");
+    cr_assert_eq(s.tpl[2], 0);
+    cr_assert_eq(memcmp(s.tpl + 3, s.frags[0].sha256, 32), 0);
+    rawbody_split_cleanup(&s);
+}
+
+Test(rawbody, odd_bodies_round_trip_compressed)
+{
+    const char *bodies[] = {"", "{}", "\"", "not json at all", "{\"a\":\"\\u0000\"}"};
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+        compressed_roundtrip(bodies[i], strlen(bodies[i]), bodies[i]);
+    char nul[8] = "{\"a\":1}";
+    nul[3] = '\0';
+    struct rawbody_split s = roundtrip(nul, sizeof(nul) - 1, "raw NUL");
+    cr_assert_eq(rawbody_compress(&s, NULL), ERR_OK);
+    cr_assert_eq(s.tpl[0], 'P', "plain bodies stay plain");
+    rawbody_split_cleanup(&s);
+}
+
+Test(rawbody, corrupt_compressed_templates_are_invalid)
+{
+    char body[2048];
+    int n =
+        snprintf(body, sizeof(body), "{\"validated-certificate-chain\":[\"%s\"]}", CERT_LITERAL);
+    struct rawbody_split s = roundtrip(body, (size_t)n, "one cert");
+    cr_assert_eq(rawbody_compress(&s, NULL), ERR_OK);
+    cr_assert_eq(s.tpl[0], 'Z');
+    struct {
+        size_t len;
+        size_t flip; /* byte to change, or SIZE_MAX */
+    } cases[] = {
+        {1, SIZE_MAX},             /* no count */
+        {20, SIZE_MAX},            /* header cut short */
+        {s.tpl_len - 3, SIZE_MAX}, /* stream cut short */
+        {s.tpl_len, 2},            /* reference marker not NUL */
+        {s.tpl_len, 40},           /* stream bytes changed */
+        {s.tpl_len, 1},            /* count says more references than there are */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned char *t = malloc(s.tpl_len);
+        memcpy(t, s.tpl, s.tpl_len);
+        if (cases[i].flip != SIZE_MAX)
+            t[cases[i].flip] ^= 0x5a;
+        struct buf out;
+        buf_init(&out, 0);
+        struct err err = {0};
+        enum err_code rc = rawbody_join(t, cases[i].len, lookup, &s, &out, &err);
+        /* A changed stream byte may still inflate; then the bytes must differ from the body. */
+        if (rc == ERR_OK)
+            cr_assert(out.len != (size_t)n || memcmp(out.data, body, out.len) != 0, "case %zu", i);
+        else
+            cr_assert(strcmp(err.key, "raw_corrupt") == 0 ||
+                          strcmp(err.key, "raw_fragment_missing") == 0,
+                      "case %zu: %s", i, err.key);
+        buf_cleanup(&out);
+        free(t);
+    }
+    rawbody_split_cleanup(&s);
 }
