@@ -35,7 +35,7 @@ static const struct csv_col csv_cols[] = {
     {"received_at", "pinwatch_ts(r.received_at)"},
     {"format", "r.format"},
     {"hostname", "r.hostname"},
-    {"hostname_raw", "r.hostname_raw"},
+    {"hostname_raw", "coalesce(r.hostname_raw, r.hostname)"},
     {"noted_hostname", "r.noted_hostname"},
     {"port", "r.port::text"},
     {"app", "r.app_bundle_id"},
@@ -54,16 +54,16 @@ static const struct csv_col csv_cols[] = {
     {"enforce_pinning", "r.enforce_pinning::text"},
     {"include_subdomains", "r.include_subdomains::text"},
     {"client_time", "pinwatch_ts(r.client_time)"},
-    {"client_time_raw", "r.client_time_raw"},
+    {"client_time_raw", "coalesce(r.client_time_raw, pinwatch_ts(r.client_time))"},
     {"pins_expire", "pinwatch_ts(r.pins_expire)"},
     {"known_pins",
      "(SELECT string_agg(encode(p, 'base64'), ' ' ORDER BY p) FROM unnest(r.known_pins) p)"},
     {"known_pins_raw", "to_json(r.known_pins_raw)::text"},
     {"served_chain_sha256", "encode(r.served_chain, 'hex')"},
     {"validated_chain_sha256", "encode(r.validated_chain, 'hex')"},
-    {"anchor_subject", "r.findings->'anchor'->>'subject'"},
-    {"anchor_public", "r.findings->'anchor'->>'public'"},
-    {"catalog_product", "r.findings->'catalog'->>'product'"},
+    {"anchor_subject", "ch.analysis->'anchor'->>'subject'"},
+    {"anchor_public", "ch.analysis->'anchor'->>'public'"},
+    {"catalog_product", "ch.analysis->'catalog'->>'product'"},
     {"group", "r.group_id"},
     {"verdict", "coalesce(g.verdict, 'undetermined')"},
     {"kind", "g.kind"},
@@ -445,7 +445,9 @@ static enum err_code open_report_cursors(struct bundle *b)
         rc = buf_printf(&sql, "%s%s", k > 0 ? ", " : "", csv_cols[k].sql);
     if (rc == ERR_OK)
         rc = buf_printf(&sql,
-                        " FROM reports r LEFT JOIN groups g ON g.id = r.group_id %s"
+                        " FROM reports r LEFT JOIN groups g ON g.id = r.group_id"
+                        " LEFT JOIN chains ch ON ch.sha256 = coalesce(r.validated_chain,"
+                        " r.served_chain) %s"
                         " ORDER BY r.received_at, r.id",
                         b->where.sql.data);
     if (rc != ERR_OK) {

@@ -258,8 +258,7 @@ static const char AFFECTED_SQL[] =
     "   WHERE ch.sha256 IN (r.served_chain, r.validated_chain)),"
     "  (SELECT encode(c.spki_sha256, 'hex') FROM chains ch JOIN certificates c"
     "   ON c.sha256 = ch.certs[1] WHERE ch.sha256 = coalesce(r.validated_chain, r.served_chain)),"
-    "  coalesce((r.findings->>'expected_key')::boolean, false),"
-    "  coalesce((r.findings->>'leaf_expected')::boolean, false)"
+    "  coalesce(pinwatch_flag(r.flags, 3), false), coalesce(pinwatch_flag(r.flags, 4), false)"
     " FROM reports r LEFT JOIN groups g ON g.id = r.group_id"
     " WHERE r.hostname = $1 OR (left($1, 2) = '*.' AND length(r.hostname) > length($1) - 1"
     "   AND right(r.hostname, length($1) - 1) = substr($1, 2))";
@@ -276,8 +275,9 @@ static const char MOVE_SQL[] =
     "  FROM unnest($2::text[], $5::text[], $3::boolean[]) AS m(gid, old, e)"
     "  JOIN groups g ON g.id = m.old ORDER BY m.gid"
     "  ON CONFLICT (id) DO UPDATE SET expected_key_seen = excluded.expected_key_seen)"
-    " UPDATE reports r SET group_id = u.gid, findings = coalesce(r.findings, '{}'::jsonb) ||"
-    "   jsonb_build_object('expected_key', u.e, 'leaf_expected', u.l)"
+    /* flag bits 3 (expected_key) and 4 (leaf_expected), value and known (migration 0008) */
+    " UPDATE reports r SET group_id = u.gid, flags = (coalesce(r.flags, 0) & ~(24 | 1536))"
+    "   | 1536 | CASE WHEN u.e THEN 8 ELSE 0 END | CASE WHEN u.l THEN 16 ELSE 0 END"
     " FROM u WHERE r.id = u.id";
 
 /* Postgres array literal of simple tokens (uuids, hex ids, booleans). */

@@ -289,20 +289,34 @@ static json_t *undecodable(const struct report_chain *ch)
     return arr;
 }
 
-/* Only what is particular to the report: the chain-level part is stored once per chain. */
-static json_t *report_findings(json_t *findings)
+/* Only what is particular to the report (the chain-level part is stored once per chain), as
+ * the flags of migration 0008: bit b is the value of finding b, bit b + 6 says it is known. */
+static json_t *report_flags(json_t *findings)
 {
     static const char *const keys[] = {"covers_hostname", "valid_at_report_time", "pin_in_chain",
                                        "expected_key",    "leaf_expected",        "linked"};
     if (!json_is_object(findings))
         return json_null();
-    json_t *out = json_object();
+    json_int_t flags = 0;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         json_t *v = json_object_get(findings, keys[i]);
-        if (v != NULL)
-            json_object_set(out, keys[i], v);
+        if (json_is_boolean(v))
+            flags |= (json_int_t)(64 << i) | (json_is_true(v) ? (json_int_t)(1 << i) : 0);
     }
-    return out;
+    return json_integer(flags);
+}
+
+/* A raw spelling is stored only when it differs from the normalized value (readers coalesce). */
+static json_t *raw_unless(const char *raw, const char *normalized)
+{
+    return raw != NULL && (normalized == NULL || strcmp(raw, normalized) != 0) ? json_string(raw)
+                                                                               : json_null();
+}
+
+static json_t *raw_time(const struct report_time *t)
+{
+    char canonical[TIMEPARSE_FMT_LEN];
+    return raw_unless(t->raw, t->valid ? timeparse_format(t->usec, canonical) : NULL);
 }
 
 static json_t *report_row(const struct report *r, const char *group_id, json_t *findings)
@@ -312,10 +326,10 @@ static json_t *report_row(const struct report *r, const char *group_id, json_t *
     json_object_set_new(row, "received_at", j_time(r->received_at));
     json_object_set_new(row, "format", json_string(report_format_name(r->format)));
     json_object_set_new(row, "hostname", j_str(r->hostname));
-    json_object_set_new(row, "hostname_raw",
-                        j_str(r->hostname_raw ? r->hostname_raw : r->hostname));
+    json_object_set_new(row, "hostname_raw", raw_unless(r->hostname_raw, r->hostname));
     json_object_set_new(row, "noted_hostname", j_str(r->noted_hostname));
-    json_object_set_new(row, "noted_hostname_raw", j_str(r->noted_hostname_raw));
+    json_object_set_new(row, "noted_hostname_raw",
+                        raw_unless(r->noted_hostname_raw, r->noted_hostname));
     json_object_set_new(row, "port", r->port > 0 ? json_integer(r->port) : json_null());
     json_object_set_new(row, "include_subdomains", j_tristate(r->include_subdomains));
     json_object_set_new(row, "enforce_pinning", j_tristate(r->enforce_pinning));
@@ -324,10 +338,10 @@ static json_t *report_row(const struct report *r, const char *group_id, json_t *
                                                  : json_null());
     if (r->client_time.valid)
         json_object_set_new(row, "client_time", j_time(r->client_time.usec));
-    json_object_set_new(row, "client_time_raw", j_str(r->client_time.raw));
+    json_object_set_new(row, "client_time_raw", raw_time(&r->client_time));
     if (r->pins_expire.valid)
         json_object_set_new(row, "pins_expire", j_time(r->pins_expire.usec));
-    json_object_set_new(row, "pins_expire_raw", j_str(r->pins_expire.raw));
+    json_object_set_new(row, "pins_expire_raw", raw_time(&r->pins_expire));
     json_t *pins = json_array();
     for (size_t i = 0; i < r->n_known_pins; i++)
         json_array_append_new(pins, j_bytea(r->known_pins[i], 32));
@@ -360,7 +374,7 @@ static json_t *report_row(const struct report *r, const char *group_id, json_t *
         json_object_set_new(row, "country", json_string(r->client.country));
     json_object_set_new(row, "user_agent", j_str(r->client.user_agent));
     json_object_set_new(row, "group_id", j_str(group_id));
-    json_object_set_new(row, "findings", report_findings(findings));
+    json_object_set_new(row, "flags", report_flags(findings));
     json_t *problems = json_array();
     for (size_t i = 0; i < r->n_problems; i++)
         json_array_append_new(problems, json_pack("{s:s, s:s?}", "code", r->problems[i].code,

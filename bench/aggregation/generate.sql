@@ -45,11 +45,11 @@ BEGIN
                    'client_time', now() - (random() * interval '7 days'),
                    'known_pins', json_build_array('\x' || encode(sha256('pin'::bytea), 'hex')),
                    'group_id', 'bench-group-' || grp,
-                   'findings', json_build_object('linked', true, 'covers_hostname', true,
+                   'flags', pinwatch_findings_flags(jsonb_build_object('linked', true, 'covers_hostname', true,
                                                  'valid_at_report_time', true,
                                                  'pin_in_chain', false,
                                                  'expected_key', grp % 7 = 0,
-                                                 'leaf_expected', grp % 7 = 0),
+                                                 'leaf_expected', grp % 7 = 0)),
                    'problems', '[]'::json, 'extra', '{}'::json,
                    'raw_sha256', '\x' || encode(sha256(i::text::bytea), 'hex')))
           INTO rows

@@ -394,6 +394,14 @@ Test(export, bundle_is_complete_exact_and_verifiable)
     cr_assert(strstr(csv, ",'" FORMULA ",") != NULL, "formula not neutralised");
     cr_assert(strstr(csv, "," FORMULA) == NULL, "formula left as is");
     cr_assert(strstr(csv, ",\"a,b\"\"c\nd\",") != NULL, "quoting");
+    /* Chain-level columns come from the report's chain. */
+    char *anchor =
+        testenv_db_value("SELECT ch.analysis->'anchor'->>'subject' FROM reports r JOIN chains ch"
+                         " ON ch.sha256 = coalesce(r.validated_chain, r.served_chain)"
+                         " WHERE ch.analysis->'anchor'->>'subject' IS NOT NULL LIMIT 1");
+    cr_assert_not_null(anchor);
+    cr_assert(strstr(csv, anchor) != NULL, "anchor_subject %s missing from the CSV", anchor);
+    free(anchor);
     free(csv);
 
     char path[512];

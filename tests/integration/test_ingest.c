@@ -139,6 +139,55 @@ Test(ingest, trustkit_fields_by_version)
     free(id);
 }
 
+/* Replace the first occurrence of from in s (new string). */
+static char *replaced(const char *s, const char *from, const char *to)
+{
+    const char *at = strstr(s, from);
+    cr_assert_not_null(at, "%s not in the body", from);
+    size_t n = strlen(s) - strlen(from) + strlen(to);
+    char *out = malloc(n + 1);
+    snprintf(out, n + 1, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+    return out;
+}
+
+Test(ingest, raw_spellings_and_findings_survive_compact_storage)
+{
+    /* Spellings that differ from their normalized value are stored and shown as sent; equal
+     * ones are stored once and shown twice (see migration 0008). */
+    size_t len;
+    char *body =
+        fixture("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json", &len);
+    char *a = replaced(body, "\"www.datatheorem.com\"", "\"WWW.DataTheorem.com.\"");
+    char *b = replaced(a, "\"2015-06-08T01:58:05Z\"", "\"2015-06-08T03:58:05.000+02:00\"");
+    struct testenv_response r;
+    int st = testenv_http(srv.port, "POST", "/v1/reports", "Content-Type: application/json\r\n", b,
+                          strlen(b), false, &r);
+    cr_assert_eq(st, 200, "%s", r.body);
+    char *id = strdup(json_string_value(json_array_get(json_object_get(r.json, "accepted"), 0)));
+    testenv_response_free(&r);
+    json_t *rep = get_report(id);
+    cr_assert_str_eq(str_at(rep, "hostname", NULL), "www.datatheorem.com");
+    cr_assert_str_eq(str_at(rep, "hostname_raw", NULL), "WWW.DataTheorem.com.");
+    cr_assert_str_eq(str_at(rep, "noted_hostname_raw", NULL), "datatheorem.com");
+    cr_assert_str_eq(str_at(rep, "client_time", NULL), "2015-06-08T01:58:05Z");
+    cr_assert_str_eq(str_at(rep, "client_time_raw", NULL), "2015-06-08T03:58:05.000+02:00");
+    /* Per-report findings come back as booleans, merged with the chain's. */
+    json_t *f = json_object_get(rep, "findings");
+    cr_assert(json_is_true(json_object_get(f, "covers_hostname")));
+    cr_assert(json_is_true(json_object_get(f, "linked")));
+    cr_assert(json_is_boolean(json_object_get(f, "valid_at_report_time")));
+    cr_assert(json_is_false(json_object_get(f, "expected_key")));
+    cr_assert(json_is_false(json_object_get(f, "leaf_expected")));
+    cr_assert_not_null(json_object_get(f, "anchor"), "chain-level findings merged in");
+    /* The pins the report carries are not in its chain (the fixture is a pin failure). */
+    cr_assert(json_is_false(json_object_get(f, "pin_in_chain")));
+    json_decref(rep);
+    free(id);
+    free(a);
+    free(b);
+    free(body);
+}
+
 Test(ingest, trustkit_android_chunked_like_the_sdk_sends_it)
 {
     size_t len;

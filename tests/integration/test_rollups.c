@@ -26,11 +26,13 @@ static const char GENERATE_SQL[] =
     "   'network', CASE grp WHEN 'skewed' THEN '10.' || (n / 250) || '.' || (n % 250) || '.0/24'"
     "                       WHEN 'few' THEN '192.0.2.' || (i % 3) || '/32'"
     "                       ELSE '198.51.100.0/24' END,"
-    "   'asn', 64500 + (i % 2), 'validation_result', 1 + (i % 3 = 0)::int,"
+    "   'asn', 64500 + (i % 2), 'validation_result', 1 + (i % 3 = 0)::int, 'known_pins', "
+    "'[]'::json,"
     "   'group_id', grp, 'raw_sha256', '\\x' || encode(sha256(i::text::bytea), 'hex'),"
-    "   'findings', json_build_object('linked', i % 5 <> 0, 'covers_hostname', true,"
+    "   'flags', pinwatch_findings_flags(jsonb_build_object('linked', i % 5 <> 0,"
+    "     'covers_hostname', true,"
     "     'valid_at_report_time', i % 7 <> 0, 'pin_in_chain', i % 2 = 0,"
-    "     'leaf_expected', false)))"
+    "     'leaf_expected', false))))"
     "   FROM (SELECT b * 1000 + s AS i,"
     "           (ARRAY['skewed', 'skewed', 'skewed', 'few', 'one'])[1 + s % 5] AS grp,"
     "           floor(power(random(), 3) * 600)::int AS n"
@@ -138,8 +140,8 @@ static const char DAILY_FROM_ROLLUP[] =
     " FROM rollup_group_daily) x";
 static const char DAILY_FROM_REPORTS[] =
     "(SELECT group_id, (received_at AT TIME ZONE 'UTC')::date AS day, count(*) AS reports,"
-    "  count(*) FILTER (WHERE (findings->>'pin_in_chain')::boolean) AS pin_in_chain,"
-    "  count(*) FILTER (WHERE NOT (findings->>'linked')::boolean) AS unlinked,"
+    "  count(*) FILTER (WHERE pinwatch_flag(flags, 2)) AS pin_in_chain,"
+    "  count(*) FILTER (WHERE NOT pinwatch_flag(flags, 5)) AS unlinked,"
     "  count(*) FILTER (WHERE validation_result = 2) AS result_untrusted"
     " FROM reports GROUP BY 1, 2) x";
 static const char NETWORKS_FROM_RANKING[] =

@@ -1,0 +1,297 @@
+-- Smaller report rows (the write-path storage target): per-report findings become a
+-- smallint of flags instead of a jsonb object (134 -> 2 bytes), and the raw spellings of the
+-- hostname, noted hostname and dates are stored only when they differ from the normalized
+-- value (readers coalesce). Existing rows are converted.
+--
+-- Flag bits: value bit b, and bit b + 6 set when the finding is known at all (a report
+-- without a chain has none): 0 covers_hostname, 1 valid_at_report_time, 2 pin_in_chain,
+-- 3 expected_key, 4 leaf_expected, 5 linked. store.c writes the same bits.
+
+CREATE FUNCTION pinwatch_flag(p_flags smallint, p_bit int) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_flags & (64 << p_bit) = 0 THEN NULL
+                ELSE p_flags & (1 << p_bit) <> 0 END
+$$;
+
+CREATE FUNCTION pinwatch_flags_json(p_flags smallint) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_flags IS NULL THEN NULL ELSE jsonb_strip_nulls(jsonb_build_object(
+        'covers_hostname', pinwatch_flag(p_flags, 0),
+        'valid_at_report_time', pinwatch_flag(p_flags, 1),
+        'pin_in_chain', pinwatch_flag(p_flags, 2),
+        'expected_key', pinwatch_flag(p_flags, 3),
+        'leaf_expected', pinwatch_flag(p_flags, 4),
+        'linked', pinwatch_flag(p_flags, 5))) END
+$$;
+
+CREATE FUNCTION pinwatch_findings_flags(f jsonb) RETURNS smallint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN f IS NULL THEN NULL ELSE (
+        SELECT coalesce(sum(CASE WHEN jsonb_typeof(f -> k.name) = 'boolean'
+                                 THEN (64 << k.bit) + CASE WHEN (f ->> k.name)::boolean
+                                                           THEN 1 << k.bit ELSE 0 END
+                                 ELSE 0 END), 0)::smallint
+        FROM (VALUES ('covers_hostname', 0), ('valid_at_report_time', 1), ('pin_in_chain', 2),
+                     ('expected_key', 3), ('leaf_expected', 4), ('linked', 5)) AS k(name, bit))
+    END
+$$;
+
+ALTER TABLE reports ADD COLUMN flags smallint;
+ALTER TABLE reports ALTER COLUMN hostname_raw DROP NOT NULL;
+UPDATE reports SET
+    flags = pinwatch_findings_flags(findings),
+    hostname_raw = nullif(hostname_raw, hostname),
+    noted_hostname_raw = CASE WHEN noted_hostname_raw = noted_hostname THEN NULL
+                              ELSE noted_hostname_raw END,
+    client_time_raw = CASE WHEN client_time_raw = pinwatch_ts(client_time) THEN NULL
+                           ELSE client_time_raw END,
+    pins_expire_raw = CASE WHEN pins_expire_raw = pinwatch_ts(pins_expire) THEN NULL
+                           ELSE pins_expire_raw END;
+-- 0003's pinwatch_report_findings reads the column: replaced below before it is dropped.
+CREATE OR REPLACE FUNCTION pinwatch_report_findings(r reports) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN r.flags IS NULL THEN NULL
+                ELSE coalesce((SELECT ch.analysis FROM chains ch
+                               WHERE ch.sha256 = coalesce(r.validated_chain, r.served_chain)),
+                              '{}'::jsonb) || pinwatch_flags_json(r.flags) END
+$$;
+ALTER TABLE reports DROP COLUMN findings;
+
+ALTER TYPE pinwatch_rollup_row DROP ATTRIBUTE findings, ADD ATTRIBUTE flags smallint;
+
+CREATE OR REPLACE FUNCTION pinwatch_rollup_row_of(x reports) RETURNS pinwatch_rollup_row
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT ROW(x.group_id, x.received_at, coalesce(x.app_version, ''),
+               coalesce(x.network::text, ''), coalesce(x.platform, ''), coalesce(x.asn, 0),
+               hll_hash_text(coalesce(x.vendor_id, coalesce(x.network::text, '') || '|' ||
+                                                   coalesce(x.user_agent, ''))),
+               hll_hash_text(coalesce(x.network::text, '')), x.validation_result,
+               x.client_time, x.pins_expire, x.flags)::pinwatch_rollup_row
+$fn$;
+
+CREATE OR REPLACE FUNCTION pinwatch_apply_rollups(p_rows pinwatch_rollup_row[]) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    WITH
+    r AS (SELECT * FROM unnest(p_rows)),
+    -- one row per report with the per-group evidence counters as 0/1
+    e AS (
+        SELECT r.*, date_trunc('hour', received_at, 'UTC') AS hour,
+               (received_at AT TIME ZONE 'UTC')::date AS day,
+               pinwatch_flag(flags, 2)::int AS pin_in_chain,
+               pinwatch_flag(flags, 4)::int AS leaf_expected,
+               (NOT pinwatch_flag(flags, 0))::int AS not_covering,
+               (NOT pinwatch_flag(flags, 1))::int AS invalid_at_time,
+               (NOT pinwatch_flag(flags, 5))::int AS unlinked,
+               (validation_result = 2)::int AS result_untrusted,
+               (pins_expire < coalesce(client_time, received_at))::int AS pins_expired,
+               (abs(extract(epoch FROM client_time - received_at)) > 86400
+                AND NOT pinwatch_flag(flags, 1))::int AS clock_skew
+        FROM r),
+    gh AS (
+        INSERT INTO rollup_group_hourly AS t (group_id, hour, platform, reports, devices,
+                                              networks, pin_in_chain, leaf_expected,
+                                              not_covering, invalid_at_time, unlinked,
+                                              result_untrusted, pins_expired, clock_skew)
+        SELECT group_id, hour, platform, count(*), hll_add_agg(device), hll_add_agg(net),
+               coalesce(sum(pin_in_chain), 0), coalesce(sum(leaf_expected), 0),
+               coalesce(sum(not_covering), 0), coalesce(sum(invalid_at_time), 0),
+               coalesce(sum(unlinked), 0), coalesce(sum(result_untrusted), 0),
+               coalesce(sum(pins_expired), 0), coalesce(sum(clock_skew), 0)
+        FROM e GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT (group_id, hour, platform) DO UPDATE SET
+            reports = t.reports + excluded.reports,
+            devices = hll_union(t.devices, excluded.devices),
+            networks = hll_union(t.networks, excluded.networks),
+            pin_in_chain = t.pin_in_chain + excluded.pin_in_chain,
+            leaf_expected = t.leaf_expected + excluded.leaf_expected,
+            not_covering = t.not_covering + excluded.not_covering,
+            invalid_at_time = t.invalid_at_time + excluded.invalid_at_time,
+            unlinked = t.unlinked + excluded.unlinked,
+            result_untrusted = t.result_untrusted + excluded.result_untrusted,
+            pins_expired = t.pins_expired + excluded.pins_expired,
+            clock_skew = t.clock_skew + excluded.clock_skew),
+    gd AS (
+        INSERT INTO rollup_group_daily AS t (group_id, day, reports, devices, networks,
+                                             pin_in_chain, leaf_expected, not_covering,
+                                             invalid_at_time, unlinked, result_untrusted,
+                                             pins_expired, clock_skew)
+        SELECT group_id, day, count(*), hll_add_agg(device), hll_add_agg(net),
+               coalesce(sum(pin_in_chain), 0), coalesce(sum(leaf_expected), 0),
+               coalesce(sum(not_covering), 0), coalesce(sum(invalid_at_time), 0),
+               coalesce(sum(unlinked), 0), coalesce(sum(result_untrusted), 0),
+               coalesce(sum(pins_expired), 0), coalesce(sum(clock_skew), 0)
+        FROM e GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (group_id, day) DO UPDATE SET
+            reports = t.reports + excluded.reports,
+            devices = hll_union(t.devices, excluded.devices),
+            networks = hll_union(t.networks, excluded.networks),
+            pin_in_chain = t.pin_in_chain + excluded.pin_in_chain,
+            leaf_expected = t.leaf_expected + excluded.leaf_expected,
+            not_covering = t.not_covering + excluded.not_covering,
+            invalid_at_time = t.invalid_at_time + excluded.invalid_at_time,
+            unlinked = t.unlinked + excluded.unlinked,
+            result_untrusted = t.result_untrusted + excluded.result_untrusted,
+            pins_expired = t.pins_expired + excluded.pins_expired,
+            clock_skew = t.clock_skew + excluded.clock_skew),
+    vh AS (
+        INSERT INTO rollup_version_hourly AS t (group_id, hour, app_version, platform, reports,
+                                                devices)
+        SELECT group_id, hour, app_version, platform, count(*), hll_add_agg(device)
+        FROM e GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (group_id, hour, app_version, platform) DO UPDATE SET
+            reports = t.reports + excluded.reports,
+            devices = hll_union(t.devices, excluded.devices)),
+    vd AS (
+        INSERT INTO rollup_version_daily AS t (group_id, day, app_version, platform, reports,
+                                               devices)
+        SELECT group_id, day, app_version, platform, count(*), hll_add_agg(device)
+        FROM e GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (group_id, day, app_version, platform) DO UPDATE SET
+            reports = t.reports + excluded.reports,
+            devices = hll_union(t.devices, excluded.devices)),
+    nh AS (
+        INSERT INTO rollup_network_hourly AS t (group_id, hour, network, asn, platform, reports,
+                                                devices)
+        SELECT group_id, hour, network, asn, platform, count(*), hll_add_agg(device)
+        FROM e GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+        ON CONFLICT (group_id, hour, network, asn, platform) DO UPDATE SET
+            reports = t.reports + excluded.reports,
+            devices = hll_union(t.devices, excluded.devices)),
+    nd AS (
+        INSERT INTO rollup_network_daily AS t (group_id, day, network, asn, reports, devices)
+        SELECT group_id, day, network, asn, count(*), hll_add_agg(device)
+        FROM e GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (group_id, day, network, asn) DO UPDATE SET
+            reports = t.reports + excluded.reports,
+            devices = hll_union(t.devices, excluded.devices))
+    INSERT INTO group_networks AS t (group_id, network, asn, reports)
+    SELECT group_id, network, max(asn), count(*) FROM e GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (group_id, network) DO UPDATE SET
+        reports = t.reports + excluded.reports,
+        asn = greatest(t.asn, excluded.asn);
+END;
+$fn$;
+
+CREATE OR REPLACE FUNCTION pinwatch_store_batch(p_certs json, p_chains json, p_fragments json,
+                                                p_bodies json, p_reports json, p_groups json)
+RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+    n bigint;
+    rows pinwatch_rollup_row[];
+BEGIN
+    WITH
+    c AS (
+        INSERT INTO certificates (sha256, spki_sha256, der, subject, issuer, serial, not_before,
+                                  not_after, sans, key_type, key_bits, is_ca, sig_alg)
+        SELECT sha256, spki_sha256, der, subject, issuer, serial, not_before, not_after,
+               coalesce(sans, '{}'), key_type, key_bits, coalesce(is_ca, false), sig_alg
+        FROM json_populate_recordset(NULL::certificates, p_certs)
+        ORDER BY sha256
+        ON CONFLICT DO NOTHING),
+    ch AS (
+        INSERT INTO chains (sha256, certs, analysis)
+        SELECT sha256, certs, analysis FROM json_populate_recordset(NULL::chains, p_chains)
+        ORDER BY sha256
+        ON CONFLICT DO NOTHING),
+    f AS (
+        INSERT INTO raw_fragments (sha256, bytes)
+        SELECT sha256, bytes FROM json_populate_recordset(NULL::raw_fragments, p_fragments)
+        ORDER BY sha256
+        ON CONFLICT DO NOTHING),
+    b AS (
+        INSERT INTO raw_bodies (sha256, received_at, length, template)
+        SELECT sha256, received_at, length, template
+        FROM json_populate_recordset(NULL::raw_bodies, p_bodies)
+        ORDER BY sha256
+        ON CONFLICT DO NOTHING),
+    g AS (
+        INSERT INTO groups AS t (id, app_bundle_id, hostname, anchor_spki, anchor_subject,
+                                 anchor_public, expected_key_seen, first_seen, last_seen,
+                                 catalog_product, catalog_category, known_hostile, hostile_name,
+                                 hostile_category, weak)
+        SELECT id, min(app_bundle_id), min(hostname), (array_agg(anchor_spki))[1],
+               min(anchor_subject), bool_or(anchor_public), bool_or(expected_key_seen),
+               min(first_seen), max(last_seen), min(catalog_product), min(catalog_category),
+               bool_or(known_hostile), min(hostile_name), min(hostile_category),
+               coalesce(min(weak), '{}')
+        FROM json_populate_recordset(NULL::groups, p_groups)
+        GROUP BY id
+        ORDER BY id
+        ON CONFLICT (id) DO UPDATE SET
+            first_seen = least(t.first_seen, excluded.first_seen),
+            last_seen = greatest(t.last_seen, excluded.last_seen),
+            version = t.version + 1,
+            catalog_product = coalesce(t.catalog_product, excluded.catalog_product),
+            catalog_category = coalesce(t.catalog_category, excluded.catalog_category),
+            known_hostile = t.known_hostile OR excluded.known_hostile,
+            hostile_name = coalesce(t.hostile_name, excluded.hostile_name),
+            hostile_category = coalesce(t.hostile_category, excluded.hostile_category)),
+    -- every column, so that a column added to reports needs no new copy of this function
+    ins AS (
+        INSERT INTO reports
+        SELECT * FROM json_populate_recordset(NULL::reports, p_reports)
+        ORDER BY id
+        ON CONFLICT DO NOTHING
+        -- only rows really inserted reach the rollups, so replaying a unit changes nothing
+        RETURNING *)
+    SELECT count(*), array_agg(pinwatch_rollup_row_of(ROW(ins.*)::reports)) INTO n, rows
+    FROM ins;
+    IF n > 0 THEN
+        PERFORM pinwatch_apply_rollups(rows);
+    END IF;
+    RETURN n;
+END;
+$fn$;
+
+CREATE OR REPLACE FUNCTION pinwatch_report_json(r reports) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT json_build_object(
+        'id', r.id,
+        'received_at', pinwatch_ts(r.received_at),
+        'format', r.format,
+        'hostname', r.hostname,
+        'hostname_raw', coalesce(r.hostname_raw, r.hostname),
+        'noted_hostname', r.noted_hostname,
+        'noted_hostname_raw', coalesce(r.noted_hostname_raw, r.noted_hostname),
+        'port', r.port,
+        'app', json_build_object(
+            'bundle_id', r.app_bundle_id,
+            'version', r.app_version,
+            'platform', r.platform,
+            'platform_version', r.platform_version,
+            'vendor_id', r.vendor_id,
+            'sdk', r.sdk,
+            'sdk_version', r.sdk_version),
+        'client', json_build_object(
+            'network', r.network,
+            'ip', r.client_ip,
+            'asn', r.asn,
+            'as_org', r.as_org,
+            'country', r.country,
+            'user_agent', r.user_agent),
+        'validation_result', r.validation_result,
+        'enforce_pinning', r.enforce_pinning,
+        'include_subdomains', r.include_subdomains,
+        'client_time', pinwatch_ts(r.client_time),
+        'client_time_raw', coalesce(r.client_time_raw, pinwatch_ts(r.client_time)),
+        'pins_expire', pinwatch_ts(r.pins_expire),
+        'pins_expire_raw', coalesce(r.pins_expire_raw, pinwatch_ts(r.pins_expire)),
+        'known_pins', (SELECT coalesce(json_agg(encode(p, 'base64') ORDER BY p), '[]'::json)
+                       FROM unnest(r.known_pins) p),
+        'known_pins_raw', coalesce(to_json(r.known_pins_raw), '[]'::json),
+        'served_chain', CASE WHEN r.served_chain IS NULL THEN '[]'::json
+                             ELSE pinwatch_chain_certs_json(r.served_chain) END,
+        'validated_chain', CASE WHEN r.validated_chain IS NULL THEN '[]'::json
+                                ELSE pinwatch_chain_certs_json(r.validated_chain) END,
+        'served_chain_sha256', encode(r.served_chain, 'hex'),
+        'validated_chain_sha256', encode(r.validated_chain, 'hex'),
+        'findings', pinwatch_report_findings(r),
+        'group', r.group_id,
+        'verdict', coalesce((SELECT g.verdict FROM groups g WHERE g.id = r.group_id), 'undetermined'),
+        'kind', (SELECT g.kind FROM groups g WHERE g.id = r.group_id),
+        'product', (SELECT g.product FROM groups g WHERE g.id = r.group_id),
+        'problems', coalesce(r.problems, '[]'::jsonb),
+        'extra', coalesce(r.extra, '{}'::jsonb),
+        'raw_sha256', encode(r.raw_sha256, 'hex'))
+$$;
