@@ -239,7 +239,7 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
                  "   AND ($7::text IS NULL OR g.verdict = $7)"
                  "   AND ($8::text IS NULL OR r.platform = $8)"
                  "   AND ($9::text IS NULL OR r.group_id = $9)"
-                 "   %s GROUP BY 1, 2) p GROUP BY p.key) k",
+                 "   %s %s GROUP BY 1, 2) p GROUP BY p.key ORDER BY 2 DESC, 1 LIMIT $11::int) k",
                  expr, daily ? "(r.day::timestamp AT TIME ZONE 'UTC')" : "r.hour", table,
                  daily ? "r.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"
                          " AND r.day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"
@@ -250,13 +250,22 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
                      : (strcmp(table, "rollup_network_hourly") == 0
                             ? "AND ($10::cidr IS NULL OR (r.network <> ''"
                               " AND r.network::cidr <<= $10::cidr))"
-                            : "AND $10::text IS NULL"));
+                            : "AND $10::text IS NULL"),
+                 /* By network: only the networks of the series, found by a bounded walk
+                  * (pinwatch_trend_networks), are read; the key leads the table's index. */
+                 strcmp(by, "network") == 0
+                     ? "AND r.network = ANY((SELECT pinwatch_trend_networks($1::timestamptz,"
+                       " $2::timestamptz, $11::int, $5, $6, $7, $8, $9, $10::cidr))::text[])"
+                     : "");
+        char limit[16];
+        snprintf(limit, sizeof(limit), "%u", f.limit);
         const char *params[] = {from,       to,
                                 bucket,     by,
                                 f.hostname, f.app,
                                 f.verdict,  f.platform,
-                                f.group,    f.app_version != NULL ? f.app_version : f.network};
-        reply_sql(conn, reply, sql, 10, params, "no data");
+                                f.group,    f.app_version != NULL ? f.app_version : f.network,
+                                limit};
+        reply_sql(conn, reply, sql, 11, params, "no data");
         db_pool_release(app->pool, conn);
     }
     query_filters_cleanup(&f);

@@ -145,6 +145,9 @@ static enum err_code apply_one(PGconn *conn, const char *dir, const struct migra
     }
     if ((rc = db_exec(conn, "BEGIN", err)) != ERR_OK)
         goto out;
+    /* A migration may rewrite millions of rows: the pool's statement timeout is for requests. */
+    if ((rc = db_exec(conn, "SET LOCAL statement_timeout = 0", err)) != ERR_OK)
+        goto rollback;
     if ((rc = db_exec(conn, sql, err)) != ERR_OK) {
         log_error("migration %s failed: %s", m->name, err != NULL ? err->detail : "");
         goto rollback;

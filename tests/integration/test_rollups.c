@@ -112,6 +112,45 @@ Test(rollups, top_networks_equal_the_reports_for_every_window)
             assert_top_networks(groups[g], windows[w][0], windows[w][1]);
 }
 
+/* The networks of a trend by network, the slow way: reports in the hours of the window. */
+static const char TREND_REFERENCE_SQL[] =
+    "SELECT coalesce(array_agg(network ORDER BY n DESC, network), '{}')::text FROM ("
+    " SELECT network::text AS network, count(*) AS n FROM reports"
+    " WHERE date_trunc('hour', received_at, 'UTC') >= date_trunc('hour', now() - interval '%d"
+    " hours', 'UTC') AND date_trunc('hour', received_at, 'UTC') <= now() - interval '%d hours'"
+    " AND ('%s' = '' OR group_id = '%s')"
+    " AND (nullif('%s', '') IS NULL OR network <<= nullif('%s', '')::cidr)"
+    " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d) x";
+static const char TREND_FUNCTION_SQL[] =
+    "SELECT pinwatch_trend_networks(now() - interval '%d hours', now() - interval '%d hours',"
+    " %d, NULL, NULL, NULL, NULL, nullif('%s', ''), nullif('%s', '')::cidr)::text";
+
+static void assert_trend_networks(int from_h, int to_h, const char *group, const char *cidr, int k)
+{
+    char sql[2048];
+    snprintf(sql, sizeof(sql), TREND_REFERENCE_SQL, from_h, to_h, group, group, cidr, cidr, k);
+    char *want = testenv_db_value(sql);
+    snprintf(sql, sizeof(sql), TREND_FUNCTION_SQL, from_h, to_h, k, group, cidr);
+    char *got = testenv_db_value(sql);
+    cr_assert_str_eq(got, want, "trend networks %d..%d h ago, group '%s', cidr '%s', k %d", from_h,
+                     to_h, group, cidr, k);
+    free(want);
+    free(got);
+}
+
+Test(rollups, trend_networks_equal_the_reports_for_every_window_and_filter)
+{
+    /* All history (a short walk), a recent day and an old day (history outside dominates:
+     * the fallback), one group, a prefix, and top-1 with ties among the tail. */
+    assert_trend_networks(41 * 24, 0, "", "", 10);
+    assert_trend_networks(24, 0, "", "", 10);
+    assert_trend_networks(30 * 24, 29 * 24, "", "", 10);
+    assert_trend_networks(41 * 24, 0, "few", "", 10);
+    assert_trend_networks(41 * 24, 0, "", "10.1.0.0/16", 5);
+    assert_trend_networks(20 * 24, 0, "skewed", "", 1);
+    assert_trend_networks(41 * 24, 0, "", "", 300);
+}
+
 Test(rollups, top_network_devices_are_counted_in_the_window)
 {
     /* One network seen by 180 devices over 40 days: one day sees only some of them. */
@@ -144,6 +183,12 @@ static const char DAILY_FROM_REPORTS[] =
     "  count(*) FILTER (WHERE NOT pinwatch_flag(flags, 5)) AS unlinked,"
     "  count(*) FILTER (WHERE validation_result = 2) AS result_untrusted"
     " FROM reports GROUP BY 1, 2) x";
+static const char TOTALS_FROM_RANKING[] =
+    "SELECT string_agg(concat_ws(' ', network, reports), ';' ORDER BY network)"
+    " FROM network_totals WHERE reports > 0";
+static const char TOTALS_FROM_REPORTS[] =
+    "SELECT string_agg(concat_ws(' ', network, n), ';' ORDER BY network)"
+    " FROM (SELECT network::text AS network, count(*) AS n FROM reports GROUP BY 1) x";
 static const char NETWORKS_FROM_RANKING[] =
     "SELECT string_agg(concat_ws(' ', group_id, network, reports), ';'"
     " ORDER BY group_id, network) FROM group_networks";
@@ -159,19 +204,20 @@ static char *figures(const char *from)
     return testenv_db_value(sql);
 }
 
+/* Two queries give the same non-empty text. */
+static void assert_same(char *a, char *b)
+{
+    cr_assert_not_null(a);
+    cr_assert_str_eq(a, b);
+    free(a);
+    free(b);
+}
+
 static void assert_summaries_match_reports(void)
 {
-    char *a = figures(DAILY_FROM_ROLLUP), *b = figures(DAILY_FROM_REPORTS);
-    cr_assert_not_null(a);
-    cr_assert_str_eq(a, b);
-    free(a);
-    free(b);
-    a = testenv_db_value(NETWORKS_FROM_RANKING);
-    b = testenv_db_value(NETWORKS_FROM_REPORTS);
-    cr_assert_not_null(a);
-    cr_assert_str_eq(a, b);
-    free(a);
-    free(b);
+    assert_same(figures(DAILY_FROM_ROLLUP), figures(DAILY_FROM_REPORTS));
+    assert_same(testenv_db_value(NETWORKS_FROM_RANKING), testenv_db_value(NETWORKS_FROM_REPORTS));
+    assert_same(testenv_db_value(TOTALS_FROM_RANKING), testenv_db_value(TOTALS_FROM_REPORTS));
 }
 
 Test(rollups, daily_group_rollup_and_network_ranking_equal_the_reports)

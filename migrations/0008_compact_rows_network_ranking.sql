@@ -1,11 +1,20 @@
--- Smaller report rows (the write-path storage target): per-report findings become a
+-- Two changes that both redefine the rollup merge, so they share one migration.
+--
+-- 1. Smaller report rows (the write-path storage target): per-report findings become a
 -- smallint of flags instead of a jsonb object (134 -> 2 bytes), and the raw spellings of the
 -- hostname, noted hostname and dates are stored only when they differ from the normalized
--- value (readers coalesce). Existing rows are converted.
+-- value (readers coalesce). Existing rows are converted. Hourly group rollups lose the
+-- columns nothing reads any more.
 --
 -- Flag bits: value bit b, and bit b + 6 set when the finding is known at all (a report
 -- without a chain has none): 0 covers_hostname, 1 valid_at_report_time, 2 pin_in_chain,
 -- 3 expected_key, 4 leaf_expected, 5 linked. store.c writes the same bits.
+--
+-- 2. Trends by network without scanning every network-hour of the window (a spread
+-- population has about one per report): network_totals ranks every network by its all-time
+-- count, and pinwatch_trend_networks walks that ranking like pinwatch_top_networks (0007)
+-- does for one group; rollup_network_hourly's key starts with the network so that the
+-- points of the chosen networks are index ranges.
 
 CREATE FUNCTION pinwatch_flag(p_flags smallint, p_bit int) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -59,6 +68,13 @@ ALTER TABLE reports DROP COLUMN findings;
 
 ALTER TYPE pinwatch_rollup_row DROP ATTRIBUTE findings, ADD ATTRIBUTE flags smallint;
 
+-- Since 0007 the verdict evidence and window distincts read rollup_group_daily; hourly group
+-- rows serve trends only (reports and devices).
+ALTER TABLE rollup_group_hourly DROP COLUMN networks, DROP COLUMN pin_in_chain,
+    DROP COLUMN leaf_expected, DROP COLUMN not_covering, DROP COLUMN invalid_at_time,
+    DROP COLUMN unlinked, DROP COLUMN result_untrusted, DROP COLUMN pins_expired,
+    DROP COLUMN clock_skew;
+
 CREATE OR REPLACE FUNCTION pinwatch_rollup_row_of(x reports) RETURNS pinwatch_rollup_row
 LANGUAGE sql IMMUTABLE AS $fn$
     SELECT ROW(x.group_id, x.received_at, coalesce(x.app_version, ''),
@@ -68,6 +84,18 @@ LANGUAGE sql IMMUTABLE AS $fn$
                hll_hash_text(coalesce(x.network::text, '')), x.validation_result,
                x.client_time, x.pins_expire, x.flags)::pinwatch_rollup_row
 $fn$;
+
+-- Report counts only grow (re-grouping moves them between groups, never out of a network),
+-- so an all-time count bounds the count of any window and any filter.
+CREATE TABLE network_totals (
+    network  text PRIMARY KEY,
+    reports  bigint NOT NULL
+);
+CREATE INDEX network_totals_rank_idx ON network_totals (reports DESC, network);
+INSERT INTO network_totals SELECT network, sum(reports) FROM group_networks GROUP BY 1;
+
+ALTER TABLE rollup_network_hourly DROP CONSTRAINT rollup_network_hourly_pkey,
+    ADD PRIMARY KEY (network, hour, group_id, asn, platform);
 
 CREATE OR REPLACE FUNCTION pinwatch_apply_rollups(p_rows pinwatch_rollup_row[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
@@ -89,28 +117,12 @@ BEGIN
                 AND NOT pinwatch_flag(flags, 1))::int AS clock_skew
         FROM r),
     gh AS (
-        INSERT INTO rollup_group_hourly AS t (group_id, hour, platform, reports, devices,
-                                              networks, pin_in_chain, leaf_expected,
-                                              not_covering, invalid_at_time, unlinked,
-                                              result_untrusted, pins_expired, clock_skew)
-        SELECT group_id, hour, platform, count(*), hll_add_agg(device), hll_add_agg(net),
-               coalesce(sum(pin_in_chain), 0), coalesce(sum(leaf_expected), 0),
-               coalesce(sum(not_covering), 0), coalesce(sum(invalid_at_time), 0),
-               coalesce(sum(unlinked), 0), coalesce(sum(result_untrusted), 0),
-               coalesce(sum(pins_expired), 0), coalesce(sum(clock_skew), 0)
+        INSERT INTO rollup_group_hourly AS t (group_id, hour, platform, reports, devices)
+        SELECT group_id, hour, platform, count(*), hll_add_agg(device)
         FROM e GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (group_id, hour, platform) DO UPDATE SET
             reports = t.reports + excluded.reports,
-            devices = hll_union(t.devices, excluded.devices),
-            networks = hll_union(t.networks, excluded.networks),
-            pin_in_chain = t.pin_in_chain + excluded.pin_in_chain,
-            leaf_expected = t.leaf_expected + excluded.leaf_expected,
-            not_covering = t.not_covering + excluded.not_covering,
-            invalid_at_time = t.invalid_at_time + excluded.invalid_at_time,
-            unlinked = t.unlinked + excluded.unlinked,
-            result_untrusted = t.result_untrusted + excluded.result_untrusted,
-            pins_expired = t.pins_expired + excluded.pins_expired,
-            clock_skew = t.clock_skew + excluded.clock_skew),
+            devices = hll_union(t.devices, excluded.devices)),
     gd AS (
         INSERT INTO rollup_group_daily AS t (group_id, day, reports, devices, networks,
                                              pin_in_chain, leaf_expected, not_covering,
@@ -164,12 +176,16 @@ BEGIN
         FROM e GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
         ON CONFLICT (group_id, day, network, asn) DO UPDATE SET
             reports = t.reports + excluded.reports,
-            devices = hll_union(t.devices, excluded.devices))
-    INSERT INTO group_networks AS t (group_id, network, asn, reports)
-    SELECT group_id, network, max(asn), count(*) FROM e GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (group_id, network) DO UPDATE SET
-        reports = t.reports + excluded.reports,
-        asn = greatest(t.asn, excluded.asn);
+            devices = hll_union(t.devices, excluded.devices)),
+    gn AS (
+        INSERT INTO group_networks AS t (group_id, network, asn, reports)
+        SELECT group_id, network, max(asn), count(*) FROM e GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (group_id, network) DO UPDATE SET
+            reports = t.reports + excluded.reports,
+            asn = greatest(t.asn, excluded.asn))
+    INSERT INTO network_totals AS t (network, reports)
+    SELECT network, count(*) FROM e GROUP BY 1 ORDER BY 1
+    ON CONFLICT (network) DO UPDATE SET reports = t.reports + excluded.reports;
 END;
 $fn$;
 
@@ -295,3 +311,160 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         'extra', coalesce(r.extra, '{}'::jsonb),
         'raw_sha256', encode(r.raw_sha256, 'hex'))
 $$;
+
+-- Re-grouping moves reports between the groups it rebuilds: their networks' totals are taken
+-- out before the rollups are rebuilt (which adds them back), so the totals stay exact.
+CREATE OR REPLACE FUNCTION pinwatch_rebuild_rollups(p_groups text[]) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    UPDATE network_totals t SET reports = t.reports - x.n
+    FROM (SELECT coalesce(network::text, '') AS network, count(*) AS n FROM reports
+          WHERE group_id = ANY (p_groups) GROUP BY 1) x
+    WHERE t.network = x.network;
+    DELETE FROM rollup_group_hourly WHERE group_id = ANY (p_groups);
+    DELETE FROM rollup_group_daily WHERE group_id = ANY (p_groups);
+    DELETE FROM rollup_version_hourly WHERE group_id = ANY (p_groups);
+    DELETE FROM rollup_version_daily WHERE group_id = ANY (p_groups);
+    DELETE FROM rollup_network_hourly WHERE group_id = ANY (p_groups);
+    DELETE FROM rollup_network_daily WHERE group_id = ANY (p_groups);
+    DELETE FROM group_networks WHERE group_id = ANY (p_groups);
+    PERFORM pinwatch_apply_rollups(array_agg(pinwatch_rollup_row_of(r)))
+    FROM reports r WHERE r.group_id = ANY (p_groups);
+    UPDATE groups g SET version = g.version + 1,
+                        first_seen = coalesce(x.f, g.first_seen),
+                        last_seen = coalesce(x.l, g.last_seen)
+    FROM (SELECT u.id, (SELECT min(received_at) FROM reports r WHERE r.group_id = u.id) AS f,
+                 (SELECT max(received_at) FROM reports r WHERE r.group_id = u.id) AS l
+          FROM unnest(p_groups) AS u(id)) x
+    WHERE g.id = x.id;
+END;
+$fn$;
+
+-- A top-k kept in two parallel arrays, best first: by count descending, then name.
+-- Whether a candidate whose count can be at most p_bound (and whose name is p_name) could
+-- still enter it; candidates come in (bound descending, name) order, so false ends a walk.
+CREATE FUNCTION pinwatch_topk_open(p_names text[], p_counts bigint[], p_k int, p_name text,
+                                   p_bound bigint) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT cardinality(p_counts) < p_k OR p_bound > p_counts[p_k]
+           OR (p_bound = p_counts[p_k] AND p_name < p_names[p_k])
+$fn$;
+
+-- Insert (p_name, p_n) in its place and keep the best p_k.
+CREATE FUNCTION pinwatch_topk_add(INOUT p_names text[], INOUT p_counts bigint[], p_k int,
+                                  p_name text, p_n bigint)
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE
+    i int := 1;
+BEGIN
+    WHILE i <= cardinality(p_counts)
+          AND (p_counts[i] > p_n OR (p_counts[i] = p_n AND p_names[i] < p_name)) LOOP
+        i := i + 1;
+    END LOOP;
+    p_names := (p_names[1:i - 1] || p_name || p_names[i:])[1:p_k];
+    p_counts := (p_counts[1:i - 1] || p_n || p_counts[i:])[1:p_k];
+END;
+$fn$;
+
+CREATE OR REPLACE FUNCTION pinwatch_top_networks(p_group text, p_from date, p_to date, p_k int)
+RETURNS json LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    cand record;
+    top_net text[] := '{}';
+    top_n bigint[] := '{}';
+    walked int := 0;
+    s bigint;
+BEGIN
+    FOR cand IN SELECT network, reports FROM group_networks WHERE group_id = p_group
+                ORDER BY reports DESC, network LOOP
+        EXIT WHEN NOT pinwatch_topk_open(top_net, top_n, p_k, cand.network, cand.reports);
+        walked := walked + 1;
+        IF walked > 200 THEN
+            SELECT coalesce(array_agg(q.network ORDER BY q.n DESC, q.network), '{}'),
+                   coalesce(array_agg(q.n ORDER BY q.n DESC, q.network), '{}')
+              INTO top_net, top_n
+              FROM (SELECT network, sum(reports) AS n FROM rollup_network_daily
+                    WHERE group_id = p_group AND day >= p_from AND day <= p_to
+                    GROUP BY network ORDER BY 2 DESC, 1 LIMIT p_k) q;
+            EXIT;
+        END IF;
+        SELECT sum(reports) INTO s FROM rollup_network_daily
+         WHERE group_id = p_group AND network = cand.network AND day >= p_from AND day <= p_to;
+        CONTINUE WHEN s IS NULL;
+        SELECT * INTO top_net, top_n FROM pinwatch_topk_add(top_net, top_n, p_k, cand.network, s);
+    END LOOP;
+    RETURN (SELECT coalesce(json_agg(json_build_object('network', nullif(t.net, ''),
+                                                       'asn', nullif(x.asn, 0),
+                                                       'reports', t.n, 'devices', x.devices)
+                                     ORDER BY t.ord), '[]'::json)
+            FROM unnest(top_net, top_n) WITH ORDINALITY AS t(net, n, ord)
+            CROSS JOIN LATERAL (
+                SELECT max(d.asn) AS asn,
+                       round(hll_cardinality(hll_union_agg(d.devices)))::bigint AS devices
+                FROM rollup_network_daily d
+                WHERE d.group_id = p_group AND d.network = t.net
+                  AND d.day >= p_from AND d.day <= p_to) x);
+END;
+$fn$;
+
+-- Report counts of one network over the hours [p_from, p_to] of the groups a trend's filters
+-- keep (NULL: no filter).
+CREATE FUNCTION pinwatch_network_window(p_network text, p_from timestamptz, p_to timestamptz,
+                                        p_hostname text, p_app text, p_verdict text,
+                                        p_platform text, p_group text) RETURNS bigint
+LANGUAGE sql STABLE AS $fn$
+    SELECT sum(r.reports) FROM rollup_network_hourly r JOIN groups g ON g.id = r.group_id
+    WHERE r.network = p_network
+      AND r.hour >= date_trunc('hour', p_from, 'UTC') AND r.hour <= p_to
+      AND (p_hostname IS NULL OR g.hostname = p_hostname)
+      AND (p_app IS NULL OR g.app_bundle_id = p_app)
+      AND (p_verdict IS NULL OR g.verdict = p_verdict)
+      AND (p_platform IS NULL OR r.platform = p_platform)
+      AND (p_group IS NULL OR r.group_id = p_group)
+$fn$;
+
+-- The p_k networks with most reports in a trend's window and filters, most first (ties by
+-- network): the series of /v1/trends?by=network. Walks network_totals like
+-- pinwatch_top_networks walks group_networks; past 4k + 200 probes (history outside the window
+-- or the filters dominate) it sums the window's rows instead.
+CREATE FUNCTION pinwatch_trend_networks(p_from timestamptz, p_to timestamptz, p_k int,
+                                        p_hostname text, p_app text, p_verdict text,
+                                        p_platform text, p_group text, p_cidr cidr)
+RETURNS text[] LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    cand record;
+    top_net text[] := '{}';
+    top_n bigint[] := '{}';
+    walked int := 0;
+    s bigint;
+BEGIN
+    FOR cand IN SELECT network, reports FROM network_totals WHERE reports > 0
+                ORDER BY reports DESC, network LOOP
+        EXIT WHEN NOT pinwatch_topk_open(top_net, top_n, p_k, cand.network, cand.reports);
+        walked := walked + 1;
+        IF walked > 4 * p_k + 200 THEN
+            SELECT coalesce(array_agg(q.network ORDER BY q.n DESC, q.network), '{}')
+              INTO top_net
+              FROM (SELECT r.network, sum(r.reports) AS n
+                    FROM rollup_network_hourly r JOIN groups g ON g.id = r.group_id
+                    WHERE r.hour >= date_trunc('hour', p_from, 'UTC') AND r.hour <= p_to
+                      AND (p_hostname IS NULL OR g.hostname = p_hostname)
+                      AND (p_app IS NULL OR g.app_bundle_id = p_app)
+                      AND (p_verdict IS NULL OR g.verdict = p_verdict)
+                      AND (p_platform IS NULL OR r.platform = p_platform)
+                      AND (p_group IS NULL OR r.group_id = p_group)
+                      AND (p_cidr IS NULL OR CASE WHEN r.network = '' THEN false
+                                                  ELSE r.network::cidr <<= p_cidr END)
+                    GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT p_k) q;
+            RETURN top_net;
+        END IF;
+        CONTINUE WHEN p_cidr IS NOT NULL AND CASE WHEN cand.network = '' THEN true
+                                                  ELSE NOT cand.network::cidr <<= p_cidr END;
+        s := pinwatch_network_window(cand.network, p_from, p_to, p_hostname, p_app, p_verdict,
+                                     p_platform, p_group);
+        CONTINUE WHEN s IS NULL;
+        SELECT * INTO top_net, top_n FROM pinwatch_topk_add(top_net, top_n, p_k, cand.network, s);
+    END LOOP;
+    RETURN top_net;
+END;
+$fn$;
