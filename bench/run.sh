@@ -207,13 +207,13 @@ echo "shutdown SIGTERM exit status $server_rc"
 if [ -n "$perf_pid" ] && [ -f "$out/perf.data" ]; then
   echo "== perf: the server's CPU by library (self time)"
   perf report -i "$out/perf.data" --stdio --no-children --sort dso 2>/dev/null \
-    | grep -E '^ +[0-9.]+%' | head -n 8
+    | grep -E '^ +[0-9.]+%' | head -n 8 || true
   echo "== perf: named functions, time including callees (self second)"
   perf report -i "$out/perf.data" --stdio --children --sort symbol 2>/dev/null \
-    | grep -E '^ +[0-9.]+%' | grep -vE '\] 0x0|clone3|start_thread|\[k\]' | head -n 30
+    | grep -E '^ +[0-9.]+%' | grep -vE '\] 0x0|clone3|start_thread|\[k\]' | head -n 30 || true
   echo "== perf: top symbols (self time)"
   perf report -i "$out/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null \
-    | grep -E '^ +[0-9.]+%' | head -n 20
+    | grep -E '^ +[0-9.]+%' | head -n 20 || true
 fi
 rc=0
 if [ "$s_ok" != "$stored" ] || [ "$stored" != "$distinct" ]; then
