@@ -366,45 +366,55 @@ BEGIN
 END;
 $fn$;
 
-CREATE OR REPLACE FUNCTION pinwatch_top_networks(p_group text, p_from date, p_to date, p_k int)
-RETURNS json LANGUAGE plpgsql STABLE AS $fn$
+-- The walk of pinwatch_top_networks (0007) on its own: the p_k networks of a group with most
+-- reports over the days [p_from, p_to], best first, so that a list of groups can count their
+-- devices in one aggregate.
+CREATE FUNCTION pinwatch_top_network_list(p_group text, p_from date, p_to date, p_k int,
+                                          OUT networks text[], OUT counts bigint[])
+LANGUAGE plpgsql STABLE AS $fn$
 DECLARE
     cand record;
-    top_net text[] := '{}';
-    top_n bigint[] := '{}';
     walked int := 0;
     s bigint;
 BEGIN
+    networks := '{}';
+    counts := '{}';
     FOR cand IN SELECT network, reports FROM group_networks WHERE group_id = p_group
                 ORDER BY reports DESC, network LOOP
-        EXIT WHEN NOT pinwatch_topk_open(top_net, top_n, p_k, cand.network, cand.reports);
+        EXIT WHEN NOT pinwatch_topk_open(networks, counts, p_k, cand.network, cand.reports);
         walked := walked + 1;
         IF walked > 200 THEN
             SELECT coalesce(array_agg(q.network ORDER BY q.n DESC, q.network), '{}'),
                    coalesce(array_agg(q.n ORDER BY q.n DESC, q.network), '{}')
-              INTO top_net, top_n
+              INTO networks, counts
               FROM (SELECT network, sum(reports) AS n FROM rollup_network_daily
                     WHERE group_id = p_group AND day >= p_from AND day <= p_to
                     GROUP BY network ORDER BY 2 DESC, 1 LIMIT p_k) q;
-            EXIT;
+            RETURN;
         END IF;
         SELECT sum(reports) INTO s FROM rollup_network_daily
          WHERE group_id = p_group AND network = cand.network AND day >= p_from AND day <= p_to;
         CONTINUE WHEN s IS NULL;
-        SELECT * INTO top_net, top_n FROM pinwatch_topk_add(top_net, top_n, p_k, cand.network, s);
+        SELECT * INTO networks, counts
+        FROM pinwatch_topk_add(networks, counts, p_k, cand.network, s);
     END LOOP;
-    RETURN (SELECT coalesce(json_agg(json_build_object('network', nullif(t.net, ''),
-                                                       'asn', nullif(x.asn, 0),
-                                                       'reports', t.n, 'devices', x.devices)
-                                     ORDER BY t.ord), '[]'::json)
-            FROM unnest(top_net, top_n) WITH ORDINALITY AS t(net, n, ord)
-            CROSS JOIN LATERAL (
-                SELECT max(d.asn) AS asn,
-                       round(hll_cardinality(hll_union_agg(d.devices)))::bigint AS devices
-                FROM rollup_network_daily d
-                WHERE d.group_id = p_group AND d.network = t.net
-                  AND d.day >= p_from AND d.day <= p_to) x);
 END;
+$fn$;
+
+CREATE OR REPLACE FUNCTION pinwatch_top_networks(p_group text, p_from date, p_to date, p_k int)
+RETURNS json LANGUAGE sql STABLE AS $fn$
+    SELECT coalesce(json_agg(json_build_object('network', nullif(t.net, ''),
+                                               'asn', nullif(x.asn, 0),
+                                               'reports', t.n, 'devices', x.devices)
+                             ORDER BY t.ord), '[]'::json)
+    FROM pinwatch_top_network_list(p_group, p_from, p_to, p_k) l
+    CROSS JOIN LATERAL unnest(l.networks, l.counts) WITH ORDINALITY AS t(net, n, ord)
+    CROSS JOIN LATERAL (
+        SELECT max(d.asn) AS asn,
+               round(hll_cardinality(hll_union_agg(d.devices)))::bigint AS devices
+        FROM rollup_network_daily d
+        WHERE d.group_id = p_group AND d.network = t.net
+          AND d.day >= p_from AND d.day <= p_to) x
 $fn$;
 
 -- Report counts of one network over the hours [p_from, p_to] of the groups a trend's filters

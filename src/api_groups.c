@@ -11,50 +11,107 @@
 #include "query.h"
 #include "timeparse.h"
 
-/* The group object of SPEC 7 over the rollups of the window [$1, $2]. */
-#define GROUP_JSON                                                                                 \
-    "json_build_object('id', g.id, 'app', g.app_bundle_id, 'hostname', g.hostname,"                \
-    " 'anchor', CASE WHEN g.anchor_spki IS NULL THEN NULL ELSE json_build_object("                 \
-    "   'subject', g.anchor_subject, 'spki_sha256', encode(g.anchor_spki, 'hex'),"                 \
-    "   'public', coalesce(g.anchor_public, false)) END,"                                          \
-    " 'expected_key_seen', g.expected_key_seen, 'reports', coalesce(s.reports, 0),"                \
-    " 'devices', coalesce(s.devices, 0), 'networks', coalesce(s.networks, 0),"                     \
-    " 'first_seen', pinwatch_ts(g.first_seen),"                                                    \
-    " 'last_seen', pinwatch_ts(g.last_seen)," /* Breakdowns read day-grain rollups (whole days of  \
-                                               * the window); see pinwatch_top_networks (0007). */ \
-    " 'versions', (SELECT coalesce(json_agg(json_build_object('version',"                          \
-    "     nullif(v.app_version, ''), 'reports', v.n, 'devices', v.d)"                              \
-    "     ORDER BY v.n DESC, v.app_version), '[]'::json)"                                          \
-    "   FROM (SELECT app_version, sum(reports) AS n,"                                              \
-    "         round(hll_cardinality(hll_union_agg(devices)))::bigint AS d"                         \
-    "         FROM rollup_version_daily WHERE group_id = g.id"                                     \
-    "         AND day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                               \
-    "         AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date GROUP BY app_version) v),"     \
-    " 'top_networks', pinwatch_top_networks(g.id, ($1::timestamptz AT TIME ZONE 'UTC')::date,"     \
-    "   ($2::timestamptz AT TIME ZONE 'UTC')::date, 10),"                                          \
-    " 'verdict', g.verdict, 'kind', g.kind, 'product', g.product, 'reasons', g.reasons)"
+/* SQL assembled from pieces; clang-format would break the concatenations apart. */
+/* clang-format off */
 
-/* Per group over the window [$1, $2]: report counts from daily rollups for the days strictly
- * inside it and from hourly ones for its first and last day; distinct devices and networks
- * (one HLL union per row) from daily rollups over its whole days. Per group, so the HLL unions
- * never build one large hash table. */
-#define GROUP_STATS                                                                                \
-    "(SELECT g0.id AS group_id, r.reports, w.devices, w.networks FROM groups g0"                   \
-    " CROSS JOIN LATERAL (SELECT sum(n) AS reports FROM ("                                         \
-    "   SELECT reports AS n FROM rollup_group_daily WHERE group_id = g0.id"                        \
-    "   AND day > ($1::timestamptz AT TIME ZONE 'UTC')::date"                                      \
-    "   AND day < ($2::timestamptz AT TIME ZONE 'UTC')::date"                                      \
-    "   UNION ALL SELECT reports FROM rollup_group_hourly WHERE group_id = g0.id"                  \
-    "   AND hour >= date_trunc('hour', $1::timestamptz, 'UTC') AND hour <= $2::timestamptz"        \
-    "   AND (hour < date_trunc('day', $1::timestamptz, 'UTC') + interval '24 hours'"               \
-    "        OR hour >= date_trunc('day', $2::timestamptz, 'UTC'))) u) r"                          \
-    " CROSS JOIN LATERAL (SELECT"                                                                  \
-    "   round(hll_cardinality(hll_union_agg(devices)))::bigint AS devices,"                        \
-    "   round(hll_cardinality(hll_union_agg(networks)))::bigint AS networks"                       \
-    "   FROM rollup_group_daily WHERE group_id = g0.id"                                            \
-    "   AND day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"                                     \
-    "   AND day <= ($2::timestamptz AT TIME ZONE 'UTC')::date) w"                                  \
-    " WHERE r.reports > 0) s"
+/* The window [$1, $2] as whole UTC days, for the day-grain rollups. */
+#define DAY_FROM "($1::timestamptz AT TIME ZONE 'UTC')::date"
+#define DAY_TO   "($2::timestamptz AT TIME ZONE 'UTC')::date"
+
+/* Report counts over the window: daily rollups for the days strictly inside it, hourly ones
+ * for its first and last day. WHERE_GROUP restricts the rows (e.g. to one group). */
+#define WINDOW_REPORTS(WHERE_GROUP)                                                            \
+    "SELECT group_id, reports AS n FROM rollup_group_daily WHERE " WHERE_GROUP                 \
+    "  AND day > " DAY_FROM " AND day < " DAY_TO                                               \
+    " UNION ALL SELECT group_id, reports FROM rollup_group_hourly WHERE " WHERE_GROUP          \
+    "  AND hour >= date_trunc('hour', $1::timestamptz, 'UTC') AND hour <= $2::timestamptz"     \
+    "  AND (hour < date_trunc('day', $1::timestamptz, 'UTC') + interval '24 hours'"            \
+    "       OR hour >= date_trunc('day', $2::timestamptz, 'UTC'))"
+
+/* Distinct devices and networks over the window's whole days (one HLL union per row). */
+#define WINDOW_DISTINCTS(WHERE_GROUP)                                                          \
+    "SELECT group_id, round(hll_cardinality(hll_union_agg(devices)))::bigint AS devices,"      \
+    "  round(hll_cardinality(hll_union_agg(networks)))::bigint AS networks"                    \
+    " FROM rollup_group_daily WHERE " WHERE_GROUP                                              \
+    "  AND day >= " DAY_FROM " AND day <= " DAY_TO " GROUP BY group_id"
+
+/* The group object of SPEC 7 from groups g, window counts s and the two breakdowns. */
+#define GROUP_JSON(VERSIONS, TOP_NETWORKS)                                                     \
+    "json_build_object('id', g.id, 'app', g.app_bundle_id, 'hostname', g.hostname,"            \
+    "  'anchor', CASE WHEN g.anchor_spki IS NULL THEN NULL ELSE json_build_object("            \
+    "    'subject', g.anchor_subject, 'spki_sha256', encode(g.anchor_spki, 'hex'),"            \
+    "    'public', coalesce(g.anchor_public, false)) END,"                                     \
+    "  'expected_key_seen', g.expected_key_seen, 'reports', coalesce(s.reports, 0),"           \
+    "  'devices', coalesce(s.devices, 0), 'networks', coalesce(s.networks, 0),"                \
+    "  'first_seen', pinwatch_ts(g.first_seen), 'last_seen', pinwatch_ts(g.last_seen),"        \
+    "  'versions', " VERSIONS ", 'top_networks', " TOP_NETWORKS ","                            \
+    "  'verdict', g.verdict, 'kind', g.kind, 'product', g.product, 'reasons', g.reasons)"
+
+/* Breakdowns read day-grain rollups over the window's whole days. */
+#define VERSION_JSON                                                                           \
+    "json_build_object('version', nullif(v.app_version, ''), 'reports', v.n, 'devices', v.d)"
+#define VERSION_ROWS(WHERE_GROUP)                                                              \
+    "SELECT group_id, app_version, sum(reports) AS n,"                                         \
+    "  round(hll_cardinality(hll_union_agg(devices)))::bigint AS d FROM rollup_version_daily"  \
+    " WHERE " WHERE_GROUP " AND day >= " DAY_FROM " AND day <= " DAY_TO " GROUP BY 1, 2"
+#define NETWORK_JSON                                                                           \
+    "json_build_object('network', nullif(t.net, ''), 'asn', nullif(t.asn, 0), 'reports', t.n," \
+    "  'devices', t.d)"
+
+/* The versions of group g, read by key: in one aggregate for all groups they cost more at
+ * millions of reports (every version-day row read, the HLL states spill). */
+#define VERSIONS_OF_G                                                                          \
+    "(SELECT coalesce(json_agg(" VERSION_JSON " ORDER BY v.n DESC, v.app_version), '[]')"      \
+    "  FROM (" VERSION_ROWS("group_id = g.id") ") v)"
+
+/* One group, its rows read by key. A group outside the window still answers, with zeros. */
+static const char GROUP_SQL[] =
+    "SELECT (" GROUP_JSON(VERSIONS_OF_G,
+        "pinwatch_top_networks(g.id, " DAY_FROM ", " DAY_TO ", 10)") "::jsonb"
+    " || jsonb_build_object('chains', ("
+    "   SELECT coalesce(jsonb_agg(jsonb_build_object('sha256', encode(c.sha, 'hex'),"
+    "     'reports', c.n, 'certificates', pinwatch_chain_certs_json(c.sha),"
+    "     'findings', ch.analysis) ORDER BY c.n DESC), '[]'::jsonb)"
+    "   FROM (SELECT coalesce(r.validated_chain, r.served_chain) AS sha, count(*) AS n"
+    "         FROM reports r WHERE r.group_id = g.id"
+    "         AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL"
+    "         GROUP BY 1) c LEFT JOIN chains ch ON ch.sha256 = c.sha)))::text"
+    " FROM groups g"
+    " LEFT JOIN (SELECT sum(n) AS reports FROM (" WINDOW_REPORTS("group_id = $3") ") u) r"
+    "   ON true"
+    " LEFT JOIN (" WINDOW_DISTINCTS("group_id = $3") ") d ON true"
+    " CROSS JOIN LATERAL (SELECT r.reports, d.devices, d.networks) s"
+    " WHERE g.id = $3";
+
+/* Every group with reports in the window; window counts and top-network devices computed for
+ * all groups in one aggregate each (per group, each paid an executor and hash-table set-up).
+ * Top networks: pinwatch_top_network_list (0008). */
+static const char LIST_SQL[] =
+    "WITH r AS (SELECT group_id, sum(n) AS reports FROM (" WINDOW_REPORTS("true") ") u"
+    "   GROUP BY group_id HAVING sum(n) > 0),"
+    " s AS (SELECT r.group_id, r.reports, d.devices, d.networks FROM r"
+    "   JOIN groups g ON g.id = r.group_id"
+    "   LEFT JOIN (" WINDOW_DISTINCTS("true") ") d ON d.group_id = r.group_id"
+    "   WHERE ($3::text IS NULL OR g.hostname = $3)"
+    "   AND ($4::text IS NULL OR g.app_bundle_id = $4)"
+    "   AND ($5::text IS NULL OR g.verdict = $5)),"
+    " t AS (SELECT s.group_id, x.net, x.n, x.ord FROM s"
+    "   CROSS JOIN LATERAL pinwatch_top_network_list(s.group_id, " DAY_FROM ", " DAY_TO ", 10) l"
+    "   CROSS JOIN LATERAL unnest(l.networks, l.counts) WITH ORDINALITY AS x(net, n, ord)),"
+    " n AS (SELECT t.group_id, json_agg(" NETWORK_JSON " ORDER BY t.ord) AS top"
+    "   FROM (SELECT t.group_id, t.net, t.n, t.ord, max(d.asn) AS asn,"
+    "           round(hll_cardinality(hll_union_agg(d.devices)))::bigint AS d"
+    "         FROM t JOIN rollup_network_daily d ON d.group_id = t.group_id"
+    "           AND d.network = t.net AND d.day >= " DAY_FROM " AND d.day <= " DAY_TO
+    "         GROUP BY 1, 2, 3, 4) t"
+    "   GROUP BY t.group_id)"
+    " SELECT json_build_object('groups', coalesce(json_agg("
+    GROUP_JSON(VERSIONS_OF_G, "coalesce(n.top, '[]')")
+    "   ORDER BY s.reports DESC, g.id), '[]'::json))::text"
+    " FROM s JOIN groups g ON g.id = s.group_id"
+    " LEFT JOIN n ON n.group_id = s.group_id";
+
+/* clang-format on */
 
 static PGconn *borrow(struct app *app, struct http_reply *reply)
 {
@@ -111,14 +168,7 @@ void api_groups_list(void *ctx, struct http_request *req, struct http_reply *rep
         char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
         window(&f, from, to);
         const char *params[] = {from, to, f.hostname, f.app, f.verdict};
-        reply_sql(conn, reply,
-                  "SELECT json_build_object('groups', coalesce(json_agg(" GROUP_JSON
-                  " ORDER BY s.reports DESC, g.id), '[]'::json))::text"
-                  " FROM " GROUP_STATS " JOIN groups g ON g.id = s.group_id"
-                  " WHERE ($3::text IS NULL OR g.hostname = $3)"
-                  " AND ($4::text IS NULL OR g.app_bundle_id = $4)"
-                  " AND ($5::text IS NULL OR g.verdict = $5)",
-                  5, params, "no groups");
+        reply_sql(conn, reply, LIST_SQL, 5, params, "no groups");
         db_pool_release(app->pool, conn);
     }
     query_filters_cleanup(&f);
@@ -138,19 +188,7 @@ void api_groups_get(void *ctx, struct http_request *req, struct http_reply *repl
         char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
         window(&f, from, to);
         const char *params[] = {from, to, req->params[0]};
-        /* A group outside the window still answers, with zero counts in it. */
-        reply_sql(conn, reply,
-                  "SELECT (" GROUP_JSON "::jsonb || jsonb_build_object('chains', ("
-                  "  SELECT coalesce(jsonb_agg(jsonb_build_object('sha256', encode(c.sha, 'hex'),"
-                  "    'reports', c.n, 'certificates', pinwatch_chain_certs_json(c.sha),"
-                  "    'findings', ch.analysis) ORDER BY c.n DESC), '[]'::jsonb)"
-                  "  FROM (SELECT coalesce(r.validated_chain, r.served_chain) AS sha, count(*) AS n"
-                  "        FROM reports r WHERE r.group_id = g.id"
-                  "        AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL"
-                  "        GROUP BY 1) c LEFT JOIN chains ch ON ch.sha256 = c.sha)))::text"
-                  " FROM groups g LEFT JOIN " GROUP_STATS " ON s.group_id = g.id"
-                  " WHERE g.id = $3",
-                  3, params, "no group with that id");
+        reply_sql(conn, reply, GROUP_SQL, 3, params, "no group with that id");
         db_pool_release(app->pool, conn);
     }
     query_filters_cleanup(&f);

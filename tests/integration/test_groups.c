@@ -281,6 +281,38 @@ Test(groups, declaring_the_rotated_key_turns_stale_pins_into_our_key)
     testenv_response_free(&r);
 }
 
+Test(groups, a_group_reads_the_same_alone_and_in_the_list)
+{
+    /* The list computes breakdowns for all groups at once, one group reads them by key. */
+    populate();
+    struct testenv_response list;
+    cr_assert_eq(testenv_get(&srv, "/v1/groups", &list), 200);
+    json_t *groups = json_object_get(list.json, "groups");
+    cr_assert_geq(json_array_size(groups), 5);
+    size_t i;
+    json_t *g;
+    long sum = 0;
+    json_array_foreach(groups, i, g)
+    {
+        char path[256];
+        snprintf(path, sizeof(path), "/v1/groups/%s", json_string_value(json_object_get(g, "id")));
+        struct testenv_response one;
+        cr_assert_eq(testenv_get(&srv, path, &one), 200);
+        cr_assert(json_is_array(json_object_get(one.json, "chains")));
+        cr_assert_gt(json_array_size(json_object_get(g, "top_networks")), 0);
+        cr_assert_gt(json_array_size(json_object_get(g, "versions")), 0);
+        json_object_del(one.json, "chains");
+        char *a = json_dumps(g, JSON_SORT_KEYS), *b = json_dumps(one.json, JSON_SORT_KEYS);
+        cr_assert_str_eq(a, b);
+        free(a);
+        free(b);
+        sum += (long)json_integer_value(json_object_get(g, "reports"));
+        testenv_response_free(&one);
+    }
+    cr_assert_eq(sum, testenv_db_long("SELECT count(*) FROM reports"));
+    testenv_response_free(&list);
+}
+
 Test(groups, trends_count_reports_under_current_verdicts)
 {
     populate();
