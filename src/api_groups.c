@@ -194,23 +194,45 @@ void api_groups_get(void *ctx, struct http_request *req, struct http_reply *repl
     query_filters_cleanup(&f);
 }
 
-/* Which rollup table answers a trend: the one that has the dimension and every filter (a
- * day-grain one for daily buckets by version). */
-static const char *trend_table(const char *by, const char *bucket, const struct query_filters *f,
-                               const char **err)
+/* The rollup that answers a trend: the one that has the dimension and every filter. */
+enum trend_source {
+    TREND_GROUPS,
+    TREND_VERSIONS_HOURLY,
+    TREND_VERSIONS_DAILY, /* daily buckets by version */
+    TREND_NETWORKS,       /* by or filtered by network, with group filters */
+    TREND_NETWORKS_ALL,   /* by or filtered by network alone: one row per network-hour */
+};
+
+/* FROM clause of each source, as r joined to groups g. The all-groups table has no group:
+ * its filters on g, platform and group are all NULL there, so they pass. */
+static const char *const trend_from[] = {
+    [TREND_GROUPS] = "rollup_group_hourly r JOIN groups g ON g.id = r.group_id",
+    [TREND_VERSIONS_HOURLY] = "rollup_version_hourly r JOIN groups g ON g.id = r.group_id",
+    [TREND_VERSIONS_DAILY] = "rollup_version_daily r JOIN groups g ON g.id = r.group_id",
+    [TREND_NETWORKS] = "rollup_network_hourly r JOIN groups g ON g.id = r.group_id",
+    [TREND_NETWORKS_ALL] = "(SELECT network, hour, reports, devices, NULL::text AS platform,"
+                           " NULL::text AS group_id FROM rollup_network_all_hourly) r"
+                           " LEFT JOIN groups g ON false",
+};
+
+static bool trend_source(const char *by, const char *bucket, const struct query_filters *f,
+                         enum trend_source *out, const char **err)
 {
     bool version = strcmp(by, "app_version") == 0 || f->app_version != NULL;
     bool network = strcmp(by, "network") == 0 || f->network != NULL;
-    *err = NULL;
+    bool group_filters = f->hostname != NULL || f->app != NULL || f->verdict != NULL ||
+                         f->platform != NULL || f->group != NULL;
     if (version && network) {
         *err = "app_version and network cannot be combined in one trend";
-        return NULL;
+        return false;
     }
     if (version)
-        return strcmp(bucket, "day") == 0 ? "rollup_version_daily" : "rollup_version_hourly";
-    if (network)
-        return "rollup_network_hourly";
-    return "rollup_group_hourly";
+        *out = strcmp(bucket, "day") == 0 ? TREND_VERSIONS_DAILY : TREND_VERSIONS_HOURLY;
+    else if (network)
+        *out = group_filters ? TREND_NETWORKS : TREND_NETWORKS_ALL;
+    else
+        *out = TREND_GROUPS;
+    return true;
 }
 
 void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *reply)
@@ -248,53 +270,54 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
         http_reply_err(reply, &e);
         return;
     }
-    const char *why;
-    const char *table = trend_table(by, bucket, &f, &why);
-    bool daily = strcmp(table, "rollup_version_daily") == 0;
-    if (table == NULL) {
+    const char *why = NULL;
+    enum trend_source src;
+    if (!trend_source(by, bucket, &f, &src, &why)) {
         http_reply_error(reply, 400, "invalid_parameter", "%s", why);
         query_filters_cleanup(&f);
         return;
     }
+    bool daily = src == TREND_VERSIONS_DAILY;
+    bool versions = src == TREND_VERSIONS_DAILY || src == TREND_VERSIONS_HOURLY;
+    bool networks = src == TREND_NETWORKS || src == TREND_NETWORKS_ALL;
     PGconn *conn = borrow(app, reply);
     if (conn != NULL) {
         char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
         window(&f, from, to);
         char sql[4096];
-        snprintf(sql, sizeof(sql),
-                 "SELECT json_build_object('bucket', $3::text, 'by', $4::text, 'series',"
-                 " coalesce(json_agg(json_build_object('key', k.key, 'points', k.points)"
-                 " ORDER BY k.total DESC, k.key), '[]'::json))::text FROM ("
-                 "  SELECT p.key, sum(p.reports) AS total, json_agg(json_build_object("
-                 "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices)"
-                 "    ORDER BY p.t) AS points FROM ("
-                 "   SELECT %s AS key, date_trunc($3, %s, 'UTC') AS t, sum(r.reports) AS reports,"
-                 "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
-                 "   FROM %s r JOIN groups g ON g.id = r.group_id"
-                 "   WHERE %s"
-                 "   AND ($5::text IS NULL OR g.hostname = $5)"
-                 "   AND ($6::text IS NULL OR g.app_bundle_id = $6)"
-                 "   AND ($7::text IS NULL OR g.verdict = $7)"
-                 "   AND ($8::text IS NULL OR r.platform = $8)"
-                 "   AND ($9::text IS NULL OR r.group_id = $9)"
-                 "   %s %s GROUP BY 1, 2) p GROUP BY p.key ORDER BY 2 DESC, 1 LIMIT $11::int) k",
-                 expr, daily ? "(r.day::timestamp AT TIME ZONE 'UTC')" : "r.hour", table,
-                 daily ? "r.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"
-                         " AND r.day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"
-                       : "r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"
-                         " AND r.hour <= $2::timestamptz",
-                 strncmp(table, "rollup_version", 14) == 0
-                     ? "AND ($10::text IS NULL OR r.app_version = $10)"
-                     : (strcmp(table, "rollup_network_hourly") == 0
-                            ? "AND ($10::cidr IS NULL OR (r.network <> ''"
-                              " AND r.network::cidr <<= $10::cidr))"
-                            : "AND $10::text IS NULL"),
-                 /* By network: only the networks of the series, found by a bounded walk
-                  * (pinwatch_trend_networks), are read; the key leads the table's index. */
-                 strcmp(by, "network") == 0
-                     ? "AND r.network = ANY((SELECT pinwatch_trend_networks($1::timestamptz,"
-                       " $2::timestamptz, $11::int, $5, $6, $7, $8, $9, $10::cidr))::text[])"
-                     : "");
+        int len = snprintf(
+            sql, sizeof(sql),
+            "SELECT json_build_object('bucket', $3::text, 'by', $4::text, 'series',"
+            " coalesce(json_agg(json_build_object('key', k.key, 'points', k.points)"
+            " ORDER BY k.total DESC, k.key), '[]'::json))::text FROM ("
+            "  SELECT p.key, sum(p.reports) AS total, json_agg(json_build_object("
+            "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices)"
+            "    ORDER BY p.t) AS points FROM ("
+            "   SELECT %s AS key, date_trunc($3, %s, 'UTC') AS t, sum(r.reports) AS reports,"
+            "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
+            "   FROM %s"
+            "   WHERE %s"
+            "   AND ($5::text IS NULL OR g.hostname = $5)"
+            "   AND ($6::text IS NULL OR g.app_bundle_id = $6)"
+            "   AND ($7::text IS NULL OR g.verdict = $7)"
+            "   AND ($8::text IS NULL OR r.platform = $8)"
+            "   AND ($9::text IS NULL OR r.group_id = $9)"
+            "   %s %s GROUP BY 1, 2) p GROUP BY p.key ORDER BY 2 DESC, 1 LIMIT $11::int) k",
+            expr, daily ? "(r.day::timestamp AT TIME ZONE 'UTC')" : "r.hour", trend_from[src],
+            daily ? "r.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"
+                    " AND r.day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"
+                  : "r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"
+                    " AND r.hour <= $2::timestamptz",
+            versions   ? "AND ($10::text IS NULL OR r.app_version = $10)"
+            : networks ? "AND ($10::cidr IS NULL OR CASE WHEN r.network = '' THEN false"
+                         " ELSE r.network::cidr <<= $10::cidr END)"
+                       : "AND $10::text IS NULL",
+            /* By network: only the networks of the series, found by a bounded walk
+             * (pinwatch_trend_networks), are read; the key leads the table's index. */
+            strcmp(by, "network") == 0
+                ? "AND r.network = ANY((SELECT pinwatch_trend_networks($1::timestamptz,"
+                  " $2::timestamptz, $11::int, $5, $6, $7, $8, $9, $10::cidr))::text[])"
+                : "");
         char limit[16];
         snprintf(limit, sizeof(limit), "%u", f.limit);
         const char *params[] = {from,       to,
@@ -303,7 +326,10 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
                                 f.verdict,  f.platform,
                                 f.group,    f.app_version != NULL ? f.app_version : f.network,
                                 limit};
-        reply_sql(conn, reply, sql, 11, params, "no data");
+        if (len < 0 || (size_t)len >= sizeof(sql))
+            http_reply_error(reply, 500, "internal", "trend query too long");
+        else
+            reply_sql(conn, reply, sql, 11, params, "no data");
         db_pool_release(app->pool, conn);
     }
     query_filters_cleanup(&f);

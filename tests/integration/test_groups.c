@@ -354,6 +354,26 @@ Test(groups, trends_count_reports_under_current_verdicts)
     cr_assert_eq(testenv_get(&srv, "/v1/trends?by=network&network=198.51.100.0/23", &r), 200);
     cr_assert_eq(json_array_size(json_object_get(r.json, "series")), 2);
     testenv_response_free(&r);
+    /* Without group filters by network reads the all-groups rollup; an app filter that keeps
+     * every report reads the per-group one: the same series either way. */
+    cr_assert_eq(testenv_get(&srv, "/v1/trends?by=network&bucket=hour", &r), 200);
+    struct testenv_response r2;
+    cr_assert_eq(testenv_get(&srv, "/v1/trends?by=network&bucket=hour&app=com.example.shop", &r2),
+                 200);
+    char *all = json_dumps(json_object_get(r.json, "series"), JSON_SORT_KEYS);
+    char *filtered = json_dumps(json_object_get(r2.json, "series"), JSON_SORT_KEYS);
+    cr_assert_gt(json_array_size(json_object_get(r.json, "series")), 3);
+    cr_assert_str_eq(all, filtered);
+    free(all);
+    free(filtered);
+    testenv_response_free(&r);
+    testenv_response_free(&r2);
+    /* The series are the limit keys with most reports. */
+    cr_assert_eq(testenv_get(&srv, "/v1/trends?by=network&limit=2", &r), 200);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "series")), 2);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_get(&srv, "/v1/trends?by=app_version&network=198.51.100.0/24", &r), 400);
+    testenv_response_free(&r);
     cr_assert_eq(testenv_get(&srv, "/v1/trends?by=color", &r), 400);
     testenv_response_free(&r);
     cr_assert_eq(testenv_get(&srv, "/v1/trends?bucket=week", &r), 400);

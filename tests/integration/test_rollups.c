@@ -189,6 +189,13 @@ static const char TOTALS_FROM_RANKING[] =
 static const char TOTALS_FROM_REPORTS[] =
     "SELECT string_agg(concat_ws(' ', network, n), ';' ORDER BY network)"
     " FROM (SELECT network::text AS network, count(*) AS n FROM reports GROUP BY 1) x";
+static const char HOURS_FROM_ROLLUP[] =
+    "SELECT string_agg(concat_ws(' ', network, hour, reports), ';' ORDER BY network, hour)"
+    " FROM rollup_network_all_hourly WHERE reports > 0";
+static const char HOURS_FROM_REPORTS[] =
+    "SELECT string_agg(concat_ws(' ', network, hour, n), ';' ORDER BY network, hour)"
+    " FROM (SELECT network::text AS network, date_trunc('hour', received_at, 'UTC') AS hour,"
+    " count(*) AS n FROM reports GROUP BY 1, 2) x";
 static const char NETWORKS_FROM_RANKING[] =
     "SELECT string_agg(concat_ws(' ', group_id, network, reports), ';'"
     " ORDER BY group_id, network) FROM group_networks";
@@ -218,6 +225,7 @@ static void assert_summaries_match_reports(void)
     assert_same(figures(DAILY_FROM_ROLLUP), figures(DAILY_FROM_REPORTS));
     assert_same(testenv_db_value(NETWORKS_FROM_RANKING), testenv_db_value(NETWORKS_FROM_REPORTS));
     assert_same(testenv_db_value(TOTALS_FROM_RANKING), testenv_db_value(TOTALS_FROM_REPORTS));
+    assert_same(testenv_db_value(HOURS_FROM_ROLLUP), testenv_db_value(HOURS_FROM_REPORTS));
 }
 
 Test(rollups, daily_group_rollup_and_network_ranking_equal_the_reports)
