@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := build-essential cmake pkg-config ca-certificates openssl curl
 BENCH_PACKAGES := wrk
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run test bench fuzz format clean
+.PHONY: all deps build run stop-db test bench fuzz format clean
 
 all: build
 
@@ -30,6 +30,14 @@ build: deps
 
 run: build
 	@scripts/run.sh
+
+# `make run` leaves its PostgreSQL (var/pg) running for the next run; this stops it.
+stop-db:
+	@if [ -f var/pg/postmaster.pid ]; then \
+	  PG_BIN=$$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); \
+	  if [ "$$(id -u)" = 0 ]; then runuser -u postgres -- $$PG_BIN/pg_ctl -D var/pg -m fast stop; \
+	  else $$PG_BIN/pg_ctl -D var/pg -m fast stop; fi; \
+	fi
 
 # Warnings as errors, AddressSanitizer + UndefinedBehaviorSanitizer, a throwaway PostgreSQL
 # (CTest fixture, removed even when tests fail), every test through ctest.
