@@ -68,3 +68,24 @@ RETURNS bigint LANGUAGE sql STABLE AS $fn$
             AND (p_platform IS NULL OR r.platform = p_platform)
             AND (p_group IS NULL OR r.group_id = p_group)) END
 $fn$;
+
+-- Units spooled by a version before 0008 carry per-report findings as a JSON object instead of
+-- flags; a replay after the upgrade converts them rather than dropping them.
+ALTER FUNCTION pinwatch_store_batch(json, json, json, json, json, json)
+    RENAME TO pinwatch_store_batch_rows;
+
+CREATE FUNCTION pinwatch_store_batch(p_certs json, p_chains json, p_fragments json,
+                                     p_bodies json, p_reports json, p_groups json)
+RETURNS bigint LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF strpos(p_reports::text, '"findings"') > 0 THEN
+        p_reports := (SELECT json_agg(CASE WHEN e ? 'findings' AND NOT e ? 'flags'
+                                           THEN (e - 'findings') || jsonb_build_object(
+                                                'flags', pinwatch_findings_flags(e -> 'findings'))
+                                           ELSE e END ORDER BY i)
+                      FROM jsonb_array_elements(p_reports::jsonb) WITH ORDINALITY AS x(e, i));
+    END IF;
+    RETURN pinwatch_store_batch_rows(p_certs, p_chains, p_fragments, p_bodies, p_reports,
+                                     p_groups);
+END;
+$fn$;

@@ -242,3 +242,22 @@ Test(rollups, rebuilding_a_group_reproduces_its_summaries)
     assert_summaries_match_reports();
     assert_top_networks("skewed", 41, -1);
 }
+
+Test(rollups, units_spooled_before_0008_keep_their_findings)
+{
+    /* A report row as an older version spooled it: findings as a JSON object, no flags. */
+    testenv_db_exec(
+        "DO $$ BEGIN PERFORM pinwatch_store_batch('[]', '[]', '[]', '[]', json_build_array("
+        " json_build_object('id', '018f0000-0000-7000-8000-000000000001', 'received_at', now(),"
+        "  'format', 'trustkit_ios', 'hostname', 'old.example.com', 'app_bundle_id', 'com.old',"
+        "  'group_id', 'one', 'known_pins', '[]'::json, 'raw_sha256', '\\x' || repeat('ab', 32),"
+        "  'findings', json_build_object('linked', true, 'covers_hostname', false,"
+        "   'valid_at_report_time', true, 'pin_in_chain', true, 'expected_key', false,"
+        "   'leaf_expected', false))), '[]'); END $$");
+    char *f = testenv_db_value("SELECT pinwatch_flags_json(flags)::text FROM reports"
+                               " WHERE hostname = 'old.example.com'");
+    cr_assert_str_eq(f, "{\"linked\": true, \"expected_key\": false, \"pin_in_chain\": true, "
+                        "\"leaf_expected\": false, \"covers_hostname\": false, "
+                        "\"valid_at_report_time\": true}");
+    free(f);
+}
