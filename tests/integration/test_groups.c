@@ -310,6 +310,18 @@ Test(groups, a_group_reads_the_same_alone_and_in_the_list)
         testenv_response_free(&one);
     }
     cr_assert_eq(sum, testenv_db_long("SELECT count(*) FROM reports"));
+    /* Outside the window a group still answers, with zeros and empty breakdowns. */
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/groups/%s?from=2001-01-01T00:00:00Z&to=2001-01-08T00:00:00Z",
+             json_string_value(json_object_get(json_array_get(groups, 0), "id")));
+    struct testenv_response old;
+    cr_assert_eq(testenv_get(&srv, path, &old), 200, "%s", old.body);
+    cr_assert_eq(json_integer_value(json_object_get(old.json, "reports")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(old.json, "devices")), 0);
+    cr_assert_eq(json_array_size(json_object_get(old.json, "versions")), 0);
+    cr_assert_eq(json_array_size(json_object_get(old.json, "top_networks")), 0);
+    cr_assert_gt(json_array_size(json_object_get(old.json, "chains")), 0);
+    testenv_response_free(&old);
     testenv_response_free(&list);
 }
 
