@@ -22,6 +22,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 ELSE p_flags & (1 << p_bit) <> 0 END
 $$;
 
+-- The flags with finding p_bit known and set to p_value (NULL flags: nothing else known).
+CREATE FUNCTION pinwatch_flag_set(p_flags smallint, p_bit int, p_value boolean)
+RETURNS smallint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ((coalesce(p_flags, 0) & ~(65 << p_bit)) | (64 << p_bit)
+            | CASE WHEN p_value THEN 1 << p_bit ELSE 0 END)::smallint
+$$;
+
 CREATE FUNCTION pinwatch_flags_json(p_flags smallint) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN p_flags IS NULL THEN NULL ELSE jsonb_strip_nulls(jsonb_build_object(

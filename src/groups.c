@@ -275,9 +275,9 @@ static const char MOVE_SQL[] =
     "  FROM unnest($2::text[], $5::text[], $3::boolean[]) AS m(gid, old, e)"
     "  JOIN groups g ON g.id = m.old ORDER BY m.gid"
     "  ON CONFLICT (id) DO UPDATE SET expected_key_seen = excluded.expected_key_seen)"
-    /* flag bits 3 (expected_key) and 4 (leaf_expected), value and known (migration 0008) */
-    " UPDATE reports r SET group_id = u.gid, flags = (coalesce(r.flags, 0) & ~(24 | 1536))"
-    "   | 1536 | CASE WHEN u.e THEN 8 ELSE 0 END | CASE WHEN u.l THEN 16 ELSE 0 END"
+    /* finding bits 3 (expected_key) and 4 (leaf_expected), see migration 0008 */
+    " UPDATE reports r SET group_id = u.gid,"
+    "   flags = pinwatch_flag_set(pinwatch_flag_set(r.flags, 3, u.e), 4, u.l)"
     " FROM u WHERE r.id = u.id";
 
 /* Postgres array literal of simple tokens (uuids, hex ids, booleans). */

@@ -261,3 +261,17 @@ Test(rollups, units_spooled_before_0008_keep_their_findings)
                         "\"valid_at_report_time\": true}");
     free(f);
 }
+
+Test(rollups, setting_one_finding_keeps_the_others)
+{
+    /* Re-grouping rewrites expected_key and leaf_expected only. */
+    char *f = testenv_db_value(
+        "SELECT pinwatch_flags_json(pinwatch_flag_set(pinwatch_findings_flags("
+        "'{\"linked\": true, \"expected_key\": true, \"pin_in_chain\": false}'), 3, false))::text");
+    cr_assert_str_eq(f, "{\"linked\": true, \"expected_key\": false, \"pin_in_chain\": false}");
+    free(f);
+    f = testenv_db_value("SELECT pinwatch_flags_json(pinwatch_flag_set(pinwatch_flag_set("
+                         "NULL, 3, true), 4, false))::text");
+    cr_assert_str_eq(f, "{\"expected_key\": true, \"leaf_expected\": false}");
+    free(f);
+}
