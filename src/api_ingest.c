@@ -106,43 +106,9 @@ static void count_reject(struct app *app, const char *key)
     __atomic_add_fetch(&app->reports_rejected[app_reject_slot(key)], 1, __ATOMIC_RELAXED);
 }
 
-static json_t *group_row(const struct report *r, const struct analysis_result *res)
-{
-    json_t *row = json_object();
-    json_object_set_new(row, "id", json_string(res->group_id));
-    json_object_set_new(row, "app_bundle_id",
-                        json_string(r->app.bundle_id ? r->app.bundle_id : "web"));
-    json_object_set_new(row, "hostname", json_string(r->hostname));
-    if (res->has_anchor) {
-        json_object_set_new(row, "anchor_spki", store_json_bytea(res->anchor_spki, 32));
-        json_object_set_new(row, "anchor_public", json_boolean(res->anchor_public));
-        if (res->anchor_subject != NULL)
-            json_object_set_new(row, "anchor_subject", json_string(res->anchor_subject));
-    }
-    json_object_set_new(row, "expected_key_seen", json_boolean(res->expected_key));
-    /* Chain-level evidence for the verdict (the chain the findings describe). */
-    json_t *f = res->findings;
-    json_t *cat = json_object_get(f, "catalog"), *host = json_object_get(f, "hostile");
-    if (json_is_object(cat)) {
-        json_object_set(row, "catalog_product", json_object_get(cat, "product"));
-        json_object_set(row, "catalog_category", json_object_get(cat, "category"));
-    }
-    json_object_set_new(row, "known_hostile",
-                        json_boolean(json_is_true(json_object_get(f, "known_hostile"))));
-    if (json_is_object(host)) {
-        json_object_set(row, "hostile_name", json_object_get(host, "name"));
-        json_object_set(row, "hostile_category", json_object_get(host, "category"));
-    }
-    if (json_is_array(json_object_get(f, "weak")))
-        json_object_set(row, "weak", json_object_get(f, "weak"));
-    json_object_set_new(row, "first_seen", store_json_time(r->received_at));
-    json_object_set_new(row, "last_seen", store_json_time(r->received_at));
-    return row;
-}
-
 /* Turn the accepted reports into one store unit. */
 static enum err_code build_unit(struct app *app, struct http_request *req, struct report **reports,
-                                size_t n, json_t *unit, struct err *err)
+                                size_t n, struct store_unit *unit, struct err *err)
 {
     enum err_code rc = store_unit_add_body(app->store, unit, reports[0]->raw_sha256,
                                            req->received_at, req->body.data, req->body.len, err);
@@ -151,11 +117,7 @@ static enum err_code build_unit(struct app *app, struct http_request *req, struc
         rc = analysis_report(app->analysis, reports[i], &res, err);
         if (rc != ERR_OK)
             break;
-        rc = store_unit_add_report(app->store, unit, reports[i], res.group_id, res.findings,
-                                   res.served, res.validated, err);
-        if (rc == ERR_OK &&
-            store_unit_append(unit, "groups", group_row(reports[i], &res)) != ERR_OK)
-            rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+        rc = store_unit_add_report(app->store, unit, reports[i], &res, err);
         analysis_result_cleanup(&res);
     }
     return rc;
@@ -178,7 +140,8 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
 
     struct report_batch batch;
     struct err e = {0};
-    json_t *accepted = NULL, *rejected = NULL, *unit = NULL;
+    json_t *accepted = NULL, *rejected = NULL;
+    struct store_unit *unit = NULL;
     struct report **ok = NULL;
     cors(reply);
     if (report_parse_body(req->body.data != NULL ? req->body.data : "", req->body.len, &opts,
@@ -269,8 +232,7 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
         goto out;
     }
     unit = store_unit_new();
-    if (unit == NULL || build_unit(app, req, ok, n_ok, unit, &e) != ERR_OK ||
-        (store_unit_seal(unit) != ERR_OK && err_set(&e, ERR_NOMEM, NULL, "out of memory"))) {
+    if (unit == NULL || build_unit(app, req, ok, n_ok, unit, &e) != ERR_OK) {
         if (unit == NULL)
             err_set(&e, ERR_NOMEM, NULL, "out of memory");
         log_write(LOG_LEVEL_ERROR, req->rid, "ingest: cannot prepare reports: %s", e.detail);
@@ -300,7 +262,7 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
                     json_pack("{s:O, s:I, s:O}", "accepted", accepted, "ignored",
                               (json_int_t)batch.ignored, "rejected", rejected));
 out:
-    json_decref(unit);
+    store_unit_free(unit);
     json_decref(accepted);
     json_decref(rejected);
     free(ok);

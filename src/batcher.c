@@ -21,7 +21,7 @@ static const double latency_bounds[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
 #define N_LAT  (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
 
 struct pending {
-    json_t *unit;
+    struct store_unit *unit;
     size_t reports;
     struct pending *next;
     pthread_cond_t woken; /* its own, so a batch wakes only its own requests */
@@ -92,7 +92,15 @@ static PGconn *writer_conn(struct batcher *b)
         return NULL;
     }
     /* The writer's commits are what a 200 promises: never asynchronous. */
-    (void)db_exec(b->conn, "SET synchronous_commit = on", NULL);
+    if (db_exec(b->conn, "SET synchronous_commit = on", &e) != ERR_OK ||
+        store_connection_setup(b->conn, &e) != ERR_OK) {
+        log_error("writer: cannot set up the connection: %s", e.detail);
+        PQfinish(b->conn);
+        b->conn = NULL;
+        b->next_connect = mono_ms() + RECONNECT_MS;
+        set_down(b, true);
+        return NULL;
+    }
     set_down(b, false);
     return b->conn;
 }
@@ -113,8 +121,8 @@ static void observe(struct batcher *b, size_t reports, double seconds)
 }
 
 /* Commit units; ERR_UNAVAILABLE when the database is not there. */
-static enum err_code commit(struct batcher *b, json_t *const *units, size_t n, size_t reports,
-                            struct err *err)
+static enum err_code commit(struct batcher *b, struct store_unit *const *units, size_t n,
+                            size_t reports, struct err *err)
 {
     PGconn *conn = writer_conn(b);
     if (conn == NULL)
@@ -148,7 +156,7 @@ static void replay(struct batcher *b, int rounds)
     for (int r = 0; r < rounds && spool_pending_bytes(b->sp) > 0; r++) {
         if (writer_conn(b) == NULL)
             return;
-        json_t *units[REPLAY_UNITS];
+        struct store_unit *units[REPLAY_UNITS];
         size_t n = 0;
         uint64_t next = 0;
         struct err e = {0};
@@ -173,7 +181,7 @@ static void replay(struct batcher *b, int rounds)
             }
         }
         for (size_t i = 0; i < n; i++)
-            json_decref(units[i]);
+            store_unit_free(units[i]);
         if (rc != ERR_OK)
             return;
         if (spool_advance(b->sp, next, &e) != ERR_OK) {
@@ -206,7 +214,7 @@ static void process(struct batcher *b, struct pending *list, size_t reports)
     size_t n = 0;
     for (struct pending *p = list; p != NULL; p = p->next)
         n++;
-    json_t **units = malloc(n * sizeof(*units));
+    struct store_unit **units = malloc(n * sizeof(*units));
     if (units == NULL) {
         struct err e;
         err_set(&e, ERR_NOMEM, NULL, "out of memory");
@@ -331,7 +339,7 @@ void batcher_stop(struct batcher *b)
     free(b);
 }
 
-enum err_code batcher_submit(struct batcher *b, json_t *unit, struct err *err)
+enum err_code batcher_submit(struct batcher *b, struct store_unit *unit, struct err *err)
 {
     struct pending p;
     memset(&p, 0, sizeof(p));
@@ -342,7 +350,7 @@ enum err_code batcher_submit(struct batcher *b, json_t *unit, struct err *err)
     if (b->stopping) {
         pthread_mutex_unlock(&b->lock);
         pthread_cond_destroy(&p.woken);
-        json_decref(unit);
+        store_unit_free(unit);
         return err_set(err, ERR_UNAVAILABLE, "shutting_down", "the server is shutting down");
     }
     if (b->tail != NULL)
@@ -356,7 +364,7 @@ enum err_code batcher_submit(struct batcher *b, json_t *unit, struct err *err)
         pthread_cond_wait(&p.woken, &b->lock);
     pthread_mutex_unlock(&b->lock);
     pthread_cond_destroy(&p.woken);
-    json_decref(unit);
+    store_unit_free(unit);
     if (p.rc != ERR_OK && err != NULL)
         *err = p.err;
     return p.rc;

@@ -9,7 +9,6 @@
 #ifndef BATCHER_H
 #define BATCHER_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 struct batcher;
 struct spool;
 struct store;
+struct store_unit;
 
 /* Borrowed: cfg, st, sp (may be NULL: no spool). Starts the writer thread. */
 enum err_code batcher_start(const struct config *cfg, struct store *st, struct spool *sp,
@@ -29,7 +29,8 @@ void batcher_stop(struct batcher *b);
 
 /* Hand a unit over and wait until it is durable. Takes unit. ERR_OK when committed or
  * spooled; ERR_UNAVAILABLE when neither PostgreSQL nor the spool could take it. */
-enum err_code batcher_submit(struct batcher *b, json_t *unit, struct err *err) ERR_MUSTCHECK;
+enum err_code batcher_submit(struct batcher *b, struct store_unit *unit,
+                             struct err *err) ERR_MUSTCHECK;
 
 /* true while the writer cannot reach PostgreSQL. */
 bool batcher_db_down(const struct batcher *b);

@@ -120,10 +120,14 @@ static enum err_code stamp(struct report *r, const struct report_parse_opts *opt
 {
     r->received_at = opts->received_at;
     memcpy(r->raw_sha256, raw_sha256, 32);
-    if (r->client.user_agent == NULL && opts->user_agent != NULL &&
-        (r->client.user_agent = strdup(opts->user_agent)) == NULL)
-        return ERR_NOMEM;
-    return ERR_OK;
+    if (r->client.user_agent != NULL || opts->user_agent == NULL)
+        return ERR_OK;
+    /* Stored text must be UTF-8; a header that is not is left out, as it always was. */
+    json_t *valid = json_string(opts->user_agent);
+    if (valid == NULL)
+        return ERR_OK;
+    json_decref(valid);
+    return (r->client.user_agent = strdup(opts->user_agent)) != NULL ? ERR_OK : ERR_NOMEM;
 }
 
 /* Take v's element into the batch (report, reject or ignore). Only ERR_NOMEM stops. */

@@ -140,18 +140,14 @@ void spool_close(struct spool *sp)
     free(sp);
 }
 
-enum err_code spool_append(struct spool *sp, json_t *const *units, size_t n, struct err *err)
+enum err_code spool_append(struct spool *sp, struct store_unit *const *units, size_t n,
+                           struct err *err)
 {
     struct buf b;
     buf_init(&b, 0);
     enum err_code rc = ERR_OK;
     for (size_t i = 0; i < n; i++) {
-        /* The sealed texts repeat the tables: the spool keeps the tables only. */
-        json_t *plain = json_copy(units[i]);
-        if (plain != NULL)
-            json_object_del(plain, STORE_SEALED_KEY);
-        char *line = plain != NULL ? json_dumps(plain, JSON_COMPACT) : NULL;
-        json_decref(plain);
+        char *line = store_unit_serialize(units[i]);
         if (line == NULL || buf_append_str(&b, line) != ERR_OK ||
             buf_append(&b, "\n", 1) != ERR_OK) {
             free(line);
@@ -191,7 +187,7 @@ out:
     return rc;
 }
 
-enum err_code spool_peek(struct spool *sp, size_t max, json_t **out, size_t *n_out,
+enum err_code spool_peek(struct spool *sp, size_t max, struct store_unit **out, size_t *n_out,
                          uint64_t *next_offset, struct err *err)
 {
     *n_out = 0;
@@ -219,11 +215,12 @@ enum err_code spool_peek(struct spool *sp, size_t max, json_t **out, size_t *n_o
         for (size_t i = scan_from; i < b.len && *n_out < max; i++) {
             if (b.data[i] != '\n')
                 continue;
-            json_t *unit = json_loadb(b.data + line_start, i - line_start, 0, NULL);
+            struct store_unit *unit = NULL;
+            /* an unreadable line is skipped, not retried forever */
+            if (store_unit_parse(b.data + line_start, i - line_start, &unit, NULL) == ERR_OK)
+                out[(*n_out)++] = unit;
             line_start = i + 1;
             *next_offset = sp->offset + line_start;
-            if (unit != NULL) /* an unreadable line is skipped, not retried forever */
-                out[(*n_out)++] = unit;
         }
     }
     buf_cleanup(&b);

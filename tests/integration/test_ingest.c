@@ -74,6 +74,17 @@ static void assert_raw_exact(const char *id, const char *rel)
     free(body);
 }
 
+static void assert_raw_exact_bytes(const char *id, const char *body, size_t len)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/reports/%s/raw", id);
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, path, &r), 200);
+    cr_assert_eq(r.body_len, len, "raw length %zu, posted %zu", r.body_len, len);
+    cr_assert(memcmp(r.body, body, len) == 0, "raw bytes differ");
+    testenv_response_free(&r);
+}
+
 static const char *str_at(json_t *obj, const char *a, const char *b)
 {
     json_t *v = json_object_get(obj, a);
@@ -186,6 +197,44 @@ Test(ingest, raw_spellings_and_findings_survive_compact_storage)
     free(a);
     free(b);
     free(body);
+}
+
+Test(ingest, text_with_copy_escapes_is_stored_exactly)
+{
+    /* Rows reach PostgreSQL in COPY text format: tabs, newlines, backslashes, the array
+     * literal's quotes, braces and commas, and "\N" must all come back as sent. */
+#define VERSION_JSON "\"1.0\\t\\\\N\\n\\\\x41 \\\"{a,b}\\\" \\r\\u00e9\""
+#define PIN_JSON     "\"pin-sha256=\\\"not\\\\tbase64{},\\\"\""
+    static const char version[] = "1.0\t\\N\n\\x41 \"{a,b}\" \r\xc3\xa9";
+    static const char pin[] = "pin-sha256=\"not\\tbase64{},\"";
+    size_t len;
+    char *body =
+        fixture("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json", &len);
+    char *a = replaced(body, "\"app-version\": \"1\"", "\"app-version\": " VERSION_JSON);
+    char *b = replaced(a, "\"pin-sha256=\\\"rFjc3wG7lTZe43zeYTvPq8k4xdDEutCmIhI5dn4oCeE=\\\"\"",
+                       PIN_JSON);
+    struct testenv_response r;
+    int st = testenv_http(srv.port, "POST", "/v1/reports",
+                          "Content-Type: application/json\r\nUser-Agent: ua\tx\\N\r\n", b,
+                          strlen(b), false, &r);
+    cr_assert_eq(st, 200, "%s", r.body);
+    char *id = strdup(json_string_value(json_array_get(json_object_get(r.json, "accepted"), 0)));
+    testenv_response_free(&r);
+    json_t *rep = get_report(id);
+    cr_assert_str_eq(str_at(rep, "app", "version"), version);
+    cr_assert_str_eq(str_at(rep, "client", "user_agent"), "ua\tx\\N");
+    json_t *raw = json_object_get(rep, "known_pins_raw");
+    cr_assert_eq(json_array_size(raw), 1, "%s", json_dumps(raw, 0));
+    cr_assert_str_eq(json_string_value(json_array_get(raw, 0)), pin);
+    cr_assert_eq(json_array_size(json_object_get(rep, "known_pins")), 1);
+    json_decref(rep);
+    assert_raw_exact_bytes(id, b, strlen(b));
+    free(id);
+    free(a);
+    free(b);
+    free(body);
+#undef VERSION_JSON
+#undef PIN_JSON
 }
 
 Test(ingest, trustkit_android_chunked_like_the_sdk_sends_it)
