@@ -30,23 +30,34 @@ struct pending {
     struct err err;
 };
 
+struct batcher;
+
+/* One connection committing batches. Writer 0 also replays the spool. */
+struct writer {
+    struct batcher *b;
+    unsigned index;
+    pthread_t thread;
+    bool started;
+    PGconn *conn;
+    int64_t next_connect; /* monotonic ms */
+};
+
 struct batcher {
     const struct config *cfg;
     struct store *st;
     struct spool *sp;
-    pthread_t thread;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* the queue and stopping */
     pthread_cond_t work;
     struct pending *head, *tail;
     size_t queued_reports;
     bool stopping;
-    PGconn *conn;         /* writer thread only */
-    int64_t next_connect; /* writer thread only: monotonic ms */
-    int db_down;          /* atomic */
+    pthread_mutex_t spool_lock; /* the spool: any writer appends, writer 0 replays */
+    struct writer *writers;
+    unsigned n_writers;
+    int db_down; /* atomic */
     /* metrics (atomic) */
     uint64_t size_hist[N_SIZE + 1], size_sum, batches;
-    uint64_t lat_hist[N_LAT + 1];
-    double lat_sum_ms; /* writer thread only */
+    uint64_t lat_hist[N_LAT + 1], lat_sum_us;
     uint64_t db_errors, spooled_units, replayed_units, failed_units;
 };
 
@@ -76,33 +87,38 @@ static void set_down(struct batcher *b, bool down)
     }
 }
 
-/* A usable connection, or NULL (retried at most every RECONNECT_MS). */
-static PGconn *writer_conn(struct batcher *b)
+static uint64_t spool_pending(struct batcher *b)
 {
-    if (b->conn != NULL && PQstatus(b->conn) == CONNECTION_OK)
-        return b->conn;
-    PQfinish(b->conn);
-    b->conn = NULL;
-    if (mono_ms() < b->next_connect)
+    return b->sp != NULL ? spool_pending_bytes(b->sp) : 0;
+}
+
+/* A usable connection, or NULL (retried at most every RECONNECT_MS). */
+static PGconn *writer_conn(struct writer *w)
+{
+    if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
+        return w->conn;
+    PQfinish(w->conn);
+    w->conn = NULL;
+    if (mono_ms() < w->next_connect)
         return NULL;
     struct err e = {0};
-    if (db_connect(b->cfg->database_url, &b->conn, &e) != ERR_OK) {
-        b->next_connect = mono_ms() + RECONNECT_MS;
-        set_down(b, true);
+    if (db_connect(w->b->cfg->database_url, &w->conn, &e) != ERR_OK) {
+        w->next_connect = mono_ms() + RECONNECT_MS;
+        set_down(w->b, true);
         return NULL;
     }
     /* The writer's commits are what a 200 promises: never asynchronous. */
-    if (db_exec(b->conn, "SET synchronous_commit = on", &e) != ERR_OK ||
-        store_connection_setup(b->conn, &e) != ERR_OK) {
+    if (db_exec(w->conn, "SET synchronous_commit = on", &e) != ERR_OK ||
+        store_connection_setup(w->conn, &e) != ERR_OK) {
         log_error("writer: cannot set up the connection: %s", e.detail);
-        PQfinish(b->conn);
-        b->conn = NULL;
-        b->next_connect = mono_ms() + RECONNECT_MS;
-        set_down(b, true);
+        PQfinish(w->conn);
+        w->conn = NULL;
+        w->next_connect = mono_ms() + RECONNECT_MS;
+        set_down(w->b, true);
         return NULL;
     }
-    set_down(b, false);
-    return b->conn;
+    set_down(w->b, false);
+    return w->conn;
 }
 
 static void observe(struct batcher *b, size_t reports, double seconds)
@@ -117,29 +133,39 @@ static void observe(struct batcher *b, size_t reports, double seconds)
     while (i < N_LAT && seconds > latency_bounds[i])
         i++;
     __atomic_add_fetch(&b->lat_hist[i], 1, __ATOMIC_RELAXED);
-    b->lat_sum_ms += seconds * 1000.0;
+    __atomic_add_fetch(&b->lat_sum_us, (uint64_t)(seconds * 1e6), __ATOMIC_RELAXED);
 }
 
 /* Commit units; ERR_UNAVAILABLE when the database is not there. */
-static enum err_code commit(struct batcher *b, struct store_unit *const *units, size_t n,
+static enum err_code commit(struct writer *w, struct store_unit *const *units, size_t n,
                             size_t reports, struct err *err)
 {
-    PGconn *conn = writer_conn(b);
+    struct batcher *b = w->b;
+    PGconn *conn = writer_conn(w);
     if (conn == NULL)
         return err_set(err, ERR_UNAVAILABLE, "database_unavailable", "PostgreSQL unreachable");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     enum err_code rc = store_commit(b->st, conn, units, n, err);
-    /* Another node may hold rows of the same groups: a deadlock victim simply retries. */
+    /* Another writer or node may hold rows of the same groups: a deadlock victim retries. */
     for (int attempt = 0; rc == ERR_CONFLICT && attempt < 5; attempt++)
         rc = store_commit(b->st, conn, units, n, err);
+    if (rc != ERR_OK && PQstatus(conn) != CONNECTION_OK) {
+        /* A connection from before a database restart fails once: retry on a new one before
+         * falling back to the spool (a commit is idempotent, whatever became of this one). */
+        PQfinish(w->conn);
+        w->conn = NULL;
+        w->next_connect = 0;
+        if ((conn = writer_conn(w)) != NULL)
+            rc = store_commit(b->st, conn, units, n, err);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc == ERR_OK) {
         observe(b, reports,
                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     } else {
         __atomic_add_fetch(&b->db_errors, 1, __ATOMIC_RELAXED);
-        if (rc == ERR_UNAVAILABLE || PQstatus(conn) != CONNECTION_OK) {
+        if (rc == ERR_UNAVAILABLE || conn == NULL || PQstatus(conn) != CONNECTION_OK) {
             set_down(b, true);
             rc = ERR_UNAVAILABLE;
         }
@@ -148,50 +174,57 @@ static enum err_code commit(struct batcher *b, struct store_unit *const *units, 
     return rc;
 }
 
-/* Replay spooled units while the database takes them; bounded so new requests keep flowing. */
-static void replay(struct batcher *b, int rounds)
+/* Replay one chunk of the spool (writer 0 only). ERR_OK when it moved on or had nothing. */
+static enum err_code replay_round(struct writer *w)
 {
-    if (b->sp == NULL)
-        return;
-    for (int r = 0; r < rounds && spool_pending_bytes(b->sp) > 0; r++) {
-        if (writer_conn(b) == NULL)
-            return;
-        struct store_unit *units[REPLAY_UNITS];
-        size_t n = 0;
-        uint64_t next = 0;
-        struct err e = {0};
-        if (spool_peek(b->sp, REPLAY_UNITS, units, &n, &next, &e) != ERR_OK) {
-            log_error("writer: spool read failed: %s", e.detail);
-            return;
-        }
-        size_t reports = 0;
-        for (size_t i = 0; i < n; i++)
-            reports += store_unit_reports(units[i]);
-        enum err_code rc = n > 0 ? commit(b, units, n, reports, &e) : ERR_OK;
-        if (rc == ERR_INTERNAL && n > 1) {
-            /* One bad unit must not block the rest: commit them one by one. */
-            rc = ERR_OK;
-            for (size_t i = 0; i < n && rc != ERR_UNAVAILABLE; i++) {
-                rc = commit(b, &units[i], 1, store_unit_reports(units[i]), &e);
-                if (rc == ERR_INTERNAL) {
-                    log_error("writer: dropping an unstorable spooled unit: %s", e.detail);
-                    __atomic_add_fetch(&b->failed_units, 1, __ATOMIC_RELAXED);
-                    rc = ERR_OK;
-                }
+    struct batcher *b = w->b;
+    if (spool_pending(b) == 0)
+        return ERR_OK;
+    if (writer_conn(w) == NULL)
+        return ERR_UNAVAILABLE;
+    struct store_unit *units[REPLAY_UNITS];
+    size_t n = 0;
+    uint64_t next = 0;
+    struct err e = {0};
+    pthread_mutex_lock(&b->spool_lock);
+    enum err_code rc = spool_peek(b->sp, REPLAY_UNITS, units, &n, &next, &e);
+    pthread_mutex_unlock(&b->spool_lock);
+    if (rc != ERR_OK) {
+        log_error("writer: spool read failed: %s", e.detail);
+        return rc;
+    }
+    size_t reports = 0;
+    for (size_t i = 0; i < n; i++)
+        reports += store_unit_reports(units[i]);
+    rc = n > 0 ? commit(w, units, n, reports, &e) : ERR_OK;
+    if (rc == ERR_INTERNAL && n > 1) {
+        /* One bad unit must not block the rest: commit them one by one. */
+        rc = ERR_OK;
+        for (size_t i = 0; i < n && rc != ERR_UNAVAILABLE; i++) {
+            rc = commit(w, &units[i], 1, store_unit_reports(units[i]), &e);
+            if (rc == ERR_INTERNAL) {
+                log_error("writer: dropping an unstorable spooled unit: %s", e.detail);
+                __atomic_add_fetch(&b->failed_units, 1, __ATOMIC_RELAXED);
+                rc = ERR_OK;
             }
         }
-        for (size_t i = 0; i < n; i++)
-            store_unit_free(units[i]);
-        if (rc != ERR_OK)
-            return;
-        if (spool_advance(b->sp, next, &e) != ERR_OK) {
-            log_error("writer: spool advance failed: %s", e.detail);
-            return;
-        }
-        __atomic_add_fetch(&b->replayed_units, n, __ATOMIC_RELAXED);
-        if (spool_pending_bytes(b->sp) == 0)
-            log_info("writer: spool drained");
     }
+    for (size_t i = 0; i < n; i++)
+        store_unit_free(units[i]);
+    if (rc != ERR_OK)
+        return rc;
+    pthread_mutex_lock(&b->spool_lock);
+    rc = spool_advance(b->sp, next, &e);
+    bool drained = rc == ERR_OK && spool_pending_bytes(b->sp) == 0;
+    pthread_mutex_unlock(&b->spool_lock);
+    if (rc != ERR_OK) {
+        log_error("writer: spool advance failed: %s", e.detail);
+        return rc;
+    }
+    __atomic_add_fetch(&b->replayed_units, n, __ATOMIC_RELAXED);
+    if (drained)
+        log_info("writer: spool drained");
+    return ERR_OK;
 }
 
 static void finish(struct batcher *b, struct pending *list, enum err_code rc, const struct err *e)
@@ -209,8 +242,9 @@ static void finish(struct batcher *b, struct pending *list, enum err_code rc, co
     pthread_mutex_unlock(&b->lock);
 }
 
-static void process(struct batcher *b, struct pending *list, size_t reports)
+static void process(struct writer *w, struct pending *list, size_t reports)
 {
+    struct batcher *b = w->b;
     size_t n = 0;
     for (struct pending *p = list; p != NULL; p = p->next)
         n++;
@@ -224,12 +258,12 @@ static void process(struct batcher *b, struct pending *list, size_t reports)
     size_t i = 0;
     for (struct pending *p = list; p != NULL; p = p->next)
         units[i++] = p->unit;
-    /* Spooled reports go first, so PostgreSQL sees reports in the order they came. */
-    replay(b, 1000000);
     struct err e = {0};
     enum err_code rc = ERR_UNAVAILABLE;
-    if (b->sp == NULL || spool_pending_bytes(b->sp) == 0)
-        rc = commit(b, units, n, reports, &e);
+    /* While older reports wait in the spool, newer ones queue up behind them there: replay
+     * keeps the order they came in, and a request never waits for a whole drain. */
+    if (spool_pending(b) == 0)
+        rc = commit(w, units, n, reports, &e);
     if (rc == ERR_INTERNAL && n > 1) {
         /* Isolate the unit PostgreSQL refuses; the others still commit. */
         free(units);
@@ -237,13 +271,15 @@ static void process(struct batcher *b, struct pending *list, size_t reports)
         while (p != NULL) {
             struct pending *next = p->next;
             p->next = NULL;
-            process(b, p, p->reports);
+            process(w, p, p->reports);
             p = next;
         }
         return;
     }
     if (rc == ERR_UNAVAILABLE && b->sp != NULL) {
+        pthread_mutex_lock(&b->spool_lock);
         rc = spool_append(b->sp, units, n, &e);
+        pthread_mutex_unlock(&b->spool_lock);
         if (rc == ERR_OK)
             __atomic_add_fetch(&b->spooled_units, n, __ATOMIC_RELAXED);
         else
@@ -255,17 +291,44 @@ static void process(struct batcher *b, struct pending *list, size_t reports)
     finish(b, list, rc, &e);
 }
 
+/* Take what is queued (up to batch_max reports); the caller holds the lock. */
+static struct pending *take_batch(struct batcher *b, size_t *reports_out)
+{
+    struct pending *list = b->head, *last = NULL;
+    size_t reports = 0;
+    for (struct pending *p = b->head;
+         p != NULL && (reports == 0 || reports + p->reports <= b->cfg->batch_max); p = p->next) {
+        reports += p->reports;
+        last = p;
+    }
+    *reports_out = reports;
+    if (last == NULL)
+        return NULL;
+    b->head = last->next;
+    if (b->head == NULL)
+        b->tail = NULL;
+    last->next = NULL;
+    b->queued_reports -= reports;
+    return list;
+}
+
+/* Whether writer w has spool work it can do now. Writer 0 replays; after a failed round it
+ * retries at the reconnect pace rather than spinning. */
+static bool replay_due(const struct writer *w)
+{
+    return w->index == 0 && spool_pending(w->b) > 0 && mono_ms() >= w->next_connect;
+}
+
 static void *writer_main(void *arg)
 {
-    struct batcher *b = arg;
+    struct writer *w = arg;
+    struct batcher *b = w->b;
     for (;;) {
         pthread_mutex_lock(&b->lock);
-        while (b->head == NULL && !b->stopping) {
+        while (b->head == NULL && !b->stopping && !replay_due(w)) {
             struct timespec ts;
-            deadline_in(&ts, 1000);
-            if (pthread_cond_timedwait(&b->work, &b->lock, &ts) == ETIMEDOUT && b->sp != NULL &&
-                spool_pending_bytes(b->sp) > 0)
-                break;
+            deadline_in(&ts, spool_pending(b) > 0 && w->index == 0 ? RECONNECT_MS : 1000);
+            pthread_cond_timedwait(&b->work, &b->lock, &ts);
         }
         if (b->head == NULL && b->stopping) {
             pthread_mutex_unlock(&b->lock);
@@ -278,30 +341,18 @@ static void *writer_main(void *arg)
             deadline_in(&ts, b->cfg->batch_wait_ms);
             pthread_cond_timedwait(&b->work, &b->lock, &ts);
         }
-        struct pending *list = b->head, *last = NULL;
         size_t reports = 0;
-        for (struct pending *p = b->head;
-             p != NULL && (reports == 0 || reports + p->reports <= b->cfg->batch_max);
-             p = p->next) {
-            reports += p->reports;
-            last = p;
-        }
-        if (last != NULL) {
-            b->head = last->next;
-            if (b->head == NULL)
-                b->tail = NULL;
-            last->next = NULL;
-            b->queued_reports -= reports;
-        } else {
-            list = NULL;
-        }
+        struct pending *list = take_batch(b, &reports);
         pthread_mutex_unlock(&b->lock);
         if (list != NULL)
-            process(b, list, reports);
-        else
-            replay(b, 4);
+            process(w, list, reports);
+        /* One chunk at a time, so queued requests are handled between chunks. */
+        if (w->index == 0 && spool_pending(b) > 0 && replay_round(w) != ERR_OK)
+            w->next_connect = mono_ms() + RECONNECT_MS;
     }
-    replay(b, 1000000);
+    /* Drain what the spool holds before exiting, while the database takes it. */
+    while (w->index == 0 && spool_pending(b) > 0 && replay_round(w) == ERR_OK)
+        ;
     return NULL;
 }
 
@@ -309,16 +360,27 @@ enum err_code batcher_start(const struct config *cfg, struct store *st, struct s
                             struct batcher **out, struct err *err)
 {
     struct batcher *b = calloc(1, sizeof(*b));
-    if (b == NULL)
+    unsigned n = cfg->writers > 0 ? cfg->writers : 1;
+    if (b == NULL || (b->writers = calloc(n, sizeof(*b->writers))) == NULL) {
+        free(b);
         return err_set(err, ERR_NOMEM, NULL, "out of memory");
+    }
     b->cfg = cfg;
     b->st = st;
     b->sp = sp;
+    b->n_writers = n;
     pthread_mutex_init(&b->lock, NULL);
+    pthread_mutex_init(&b->spool_lock, NULL);
     pthread_cond_init(&b->work, NULL);
-    if (pthread_create(&b->thread, NULL, writer_main, b) != 0) {
-        free(b);
-        return err_set(err, ERR_INTERNAL, NULL, "cannot start the writer thread");
+    for (unsigned i = 0; i < n; i++) {
+        struct writer *w = &b->writers[i];
+        w->b = b;
+        w->index = i;
+        if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+            batcher_stop(b);
+            return err_set(err, ERR_INTERNAL, NULL, "cannot start the writer threads");
+        }
+        w->started = true;
     }
     *out = b;
     return ERR_OK;
@@ -330,12 +392,17 @@ void batcher_stop(struct batcher *b)
         return;
     pthread_mutex_lock(&b->lock);
     b->stopping = true;
-    pthread_cond_signal(&b->work);
+    pthread_cond_broadcast(&b->work);
     pthread_mutex_unlock(&b->lock);
-    pthread_join(b->thread, NULL);
-    PQfinish(b->conn);
+    for (unsigned i = 0; i < b->n_writers; i++) {
+        if (b->writers[i].started)
+            pthread_join(b->writers[i].thread, NULL);
+        PQfinish(b->writers[i].conn);
+    }
     pthread_mutex_destroy(&b->lock);
+    pthread_mutex_destroy(&b->spool_lock);
     pthread_cond_destroy(&b->work);
+    free(b->writers);
     free(b);
 }
 
@@ -394,7 +461,7 @@ void batcher_metrics(const struct batcher *b, FILE *out)
     histogram(out, "pinwatch_batch_reports", "Reports per group commit.", size_bounds, N_SIZE,
               b->size_hist, (double)__atomic_load_n(&b->size_sum, __ATOMIC_RELAXED));
     histogram(out, "pinwatch_commit_seconds", "Latency of one group commit.", latency_bounds, N_LAT,
-              b->lat_hist, b->lat_sum_ms / 1000.0);
+              b->lat_hist, (double)__atomic_load_n(&b->lat_sum_us, __ATOMIC_RELAXED) / 1e6);
     fprintf(out,
             "# HELP pinwatch_database_errors_total Failed database commits.\n"
             "# TYPE pinwatch_database_errors_total counter\npinwatch_database_errors_total %llu\n"

@@ -83,7 +83,9 @@ static const struct config_row rows[] = {
     {"batch-max", "PINWATCH_BATCH_MAX", CT_UINT, OFF(batch_max), "500", 1, 10000, false,
      "reports per group commit"},
     {"batch-wait-ms", "PINWATCH_BATCH_WAIT_MS", CT_UINT, OFF(batch_wait_ms), "2", 0, 1000, false,
-     "how long the writer waits to fill a batch"},
+     "how long a writer waits to fill a batch"},
+    {"writers", "PINWATCH_WRITERS", CT_UINT, OFF(writers), "1", 1, 16, false,
+     "writer connections committing batches side by side"},
     {"log-level", "PINWATCH_LOG_LEVEL", CT_STRING, OFF(log_level), "info", 0, 0, false,
      "error, warn, info or debug"},
 };

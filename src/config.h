@@ -61,6 +61,7 @@ struct config {
     size_t spool_max; /* bytes; beyond it the spool refuses (503) */
     unsigned batch_max;
     unsigned batch_wait_ms;
+    unsigned writers;
     /* misc */
     char *log_level;
 };

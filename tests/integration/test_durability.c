@@ -304,6 +304,37 @@ Test(durability, postgres_stopped_mid_load_spools_and_replays)
     free(all.v);
 }
 
+Test(durability, load_while_the_spool_drains_queues_behind_it_and_is_stored_once)
+{
+    /* Two writers: both spool while PostgreSQL is away, writer 0 replays when it is back, and
+     * batches that arrive during the replay join the spool behind the older reports. */
+    static const char *const env[] = {"PINWATCH_WRITERS=2", NULL};
+    testenv_server_start(&srv, env);
+    testenv_pg_stop(&pg);
+    int stop = 0;
+    struct client cs[4];
+    unsigned ports[] = {srv.port};
+    clients_start(cs, 4, ports, 1, 0, &stop);
+    sleep_ms(700);
+    testenv_pg_start(&pg); /* the clients keep posting through the replay */
+    sleep_ms(700);
+    __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    struct ids all = {0};
+    int last = 0;
+    int other = clients_join(cs, 4, &all, &last);
+    cr_assert_eq(other, 0, "%d posts were not answered 200 (last: %d), see %s", other, last,
+                 srv.log_path);
+    wait_ready(&srv, 30);
+    assert_exactly_stored(&all);
+    struct testenv_response m;
+    cr_assert_eq(testenv_http(srv.port, "GET", "/metrics", NULL, NULL, 0, false, &m), 200);
+    cr_assert_null(strstr(m.body, "pinwatch_replayed_units_total 0\n"), "nothing was replayed");
+    cr_assert_not_null(strstr(m.body, "pinwatch_spool_depth 0\n"), "%s", m.body);
+    testenv_response_free(&m);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    free(all.v);
+}
+
 Test(durability, sigkill_with_spooled_reports_then_restart_replays_once)
 {
     testenv_server_start(&srv, NULL);
@@ -399,7 +430,9 @@ Test(durability, full_spool_answers_503_with_retry_after_and_keeps_every_200)
 
 Test(durability, two_servers_one_database_under_concurrent_load)
 {
-    testenv_server_start(&srv, NULL);
+    /* One node commits with three writers side by side, the other with one. */
+    static const char *const env[] = {"PINWATCH_WRITERS=3", NULL};
+    testenv_server_start(&srv, env);
     testenv_server_start(&srv2, NULL);
     struct client cs[8];
     unsigned ports[] = {srv.port, srv2.port};
