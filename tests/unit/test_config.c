@@ -332,8 +332,32 @@ Test(config, load_defaults)
     cr_assert_not(cfg.store_client_ip, "full client addresses are off by default");
     cr_assert_null(cfg.admin_token);
     cr_assert_null(cfg.database_url);
+    cr_assert_eq(cfg.writers, 1, "one writer unless told otherwise");
     config_cleanup(&cfg);
     free(msgs);
+}
+
+Test(config, writers_within_bounds)
+{
+    static const struct {
+        const char *value;
+        bool ok;
+    } cases[] = {{"0", false}, {"1", true},   {"4", true},
+                 {"16", true}, {"17", false}, {"two", false}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        clean_env();
+        setenv("PINWATCH_WRITERS", cases[i].value, 1);
+        struct config cfg;
+        char *msgs = NULL;
+        enum err_code rc = load(&cfg, 0, NULL, &msgs);
+        cr_assert_eq(rc == ERR_OK, cases[i].ok, "PINWATCH_WRITERS=%s: %s", cases[i].value, msgs);
+        if (cases[i].ok)
+            cr_assert_eq(cfg.writers, (unsigned)atoi(cases[i].value));
+        else
+            cr_assert_eq(lines_with(msgs, "PINWATCH_WRITERS"), 1, "%s", msgs);
+        config_cleanup(&cfg);
+        free(msgs);
+    }
 }
 
 Test(config, load_from_env_and_flags)
