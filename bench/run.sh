@@ -8,7 +8,7 @@
 # same load against bench/probe.c, a bare libmicrohttpd + jansson server in the same thread
 # mode, which is the ceiling. Prints reports/s of both and their ratio, p50/p99 latency, the
 # server's peak RSS, PostgreSQL bytes per stored report, and checks that every 200 answer is
-# exactly one stored report (exit 1 when the counts differ).
+# exactly one stored report and that the rollups count every one (exit 1 when they differ).
 #
 # Knobs (environment): BENCH_SECONDS (measured window, default 15), BENCH_CONNECTIONS
 # (default 32), BENCH_THREADS (wrk threads, default 2), BENCH_PERF=1 (also record the server
@@ -142,6 +142,9 @@ wait "$server_pid" || server_rc=$?
 server_pid=""
 
 stored=$(sql "SELECT count(*) FROM reports")
+# Rollups are merged after the answers (0010); a clean stop merges what is still queued.
+rolled=$(sql "SELECT coalesce(sum(reports), 0) FROM rollup_group_hourly")
+queued=$(sql "SELECT count(*) FROM rollup_queue")
 distinct=$(sql "SELECT count(DISTINCT id) FROM reports")
 bytes=$(sql "SELECT (SELECT coalesce(sum(pg_total_relation_size(relid)), 0)
                      FROM pg_partition_tree('reports'))
@@ -202,7 +205,7 @@ awk -v s=$((s_cpu1 - s_cpu0)) -v p=$((pg_cpu1 - pg_cpu0)) -v hz="$hz" -v n="$s_o
 awk -v s=$((p_cpu1 - p_cpu0)) -v hz="$hz" -v n="$(val probe ok)" 'BEGIN {
   if (n > 0) printf "         %10.3f ms probe per request\n", 1000 * s / hz / n }'
 echo "answers  200: $s_ok, other: $(val server other) $(val server statuses), timeouts: $(val server timeouts), socket errors: $(val server sock_errors)"
-echo "stored   $stored rows, $distinct distinct ids"
+echo "stored   $stored rows, $distinct distinct ids; rollups count $rolled, $queued commits still queued"
 echo "shutdown SIGTERM exit status $server_rc"
 if [ -n "$perf_pid" ] && [ -f "$out/perf.data" ]; then
   echo "== perf: the server's CPU by library (self time)"
@@ -220,9 +223,13 @@ if [ "$s_ok" != "$stored" ] || [ "$stored" != "$distinct" ]; then
   echo "FAIL: $s_ok answers 200 but $stored stored rows ($distinct distinct ids)" >&2
   rc=1
 fi
+if [ "$rolled" != "$stored" ] || [ "$queued" != 0 ]; then
+  echo "FAIL: the rollups count $rolled of $stored stored reports ($queued commits queued)" >&2
+  rc=1
+fi
 if [ "$server_rc" != 0 ]; then
   echo "FAIL: pinwatch exited with status $server_rc on SIGTERM" >&2
   rc=1
 fi
-[ $rc = 0 ] && echo "OK: every 200 is exactly one stored report"
+[ $rc = 0 ] && echo "OK: every 200 is exactly one stored report, counted in the rollups"
 exit $rc

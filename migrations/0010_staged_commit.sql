@@ -3,6 +3,14 @@
 -- PostgreSQL parsed again on every commit. pinwatch_store_batch stays for units spooled by an
 -- older version.
 --
+-- Rollups leave the commit a request waits for: the commit queues the rollup rows of the
+-- reports it inserted (rollup_queue, in the same transaction, so nothing is lost), and
+-- pinwatch_rollups_flush merges whatever is queued into the rollup tables. Each node's flusher
+-- runs it after commits, and every read of the rollups (group evaluation, which the read API
+-- runs first) runs it before reading, so a read never misses a report that was acknowledged.
+-- Merging many commits' rows at once also updates each group's rows once instead of once per
+-- commit.
+--
 -- One staging table holds every kind of row (kind: c certificate, h chain, f fragment, b raw
 -- body, r report, g group), because PostgreSQL empties each ON COMMIT DELETE ROWS table (and
 -- rebuilds its TOAST index) at every commit: with one table per kind that cost a fifth of its
@@ -90,13 +98,48 @@ BEGIN
 END;
 $fn$;
 
--- The same merge as pinwatch_store_batch_rows (0008), from the staging table.
+CREATE TABLE rollup_queue (
+    id     bigserial PRIMARY KEY,
+    batch  pinwatch_rollup_row[] NOT NULL  -- the rollup rows of one commit's reports
+);
+
+-- Merge everything queued (visible when it starts) into the rollups; returns the number of
+-- reports merged. Concurrent calls wait for each other's rows rather than merge them twice.
+CREATE FUNCTION pinwatch_rollups_flush() RETURNS bigint
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    n bigint;
+    rows pinwatch_rollup_row[];
+BEGIN
+    WITH q AS (DELETE FROM rollup_queue RETURNING batch)
+    SELECT count(*), array_agg(r) INTO n, rows FROM q, unnest(q.batch) AS r;
+    IF n > 0 THEN
+        PERFORM pinwatch_apply_rollups(rows);
+    END IF;
+    RETURN n;
+END;
+$fn$;
+
+-- Re-grouping reads reports and rebuilds rollups from them: it holds new commits back (they
+-- wait before taking any row lock, see pinwatch_store_staged) and merges what is queued first.
+CREATE FUNCTION pinwatch_rollups_hold() RETURNS bigint
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    LOCK TABLE rollup_queue IN SHARE ROW EXCLUSIVE MODE;
+    RETURN pinwatch_rollups_flush();
+END;
+$fn$;
+
+-- The same merge as pinwatch_store_batch_rows (0008), from the staging table, with the rollup
+-- rows queued instead of merged.
 CREATE FUNCTION pinwatch_store_staged() RETURNS bigint
 LANGUAGE plpgsql AS $fn$
 DECLARE
     n bigint;
     rows pinwatch_rollup_row[];
 BEGIN
+    -- First, before any row lock: a re-grouping in progress holds this back.
+    LOCK TABLE rollup_queue IN ROW EXCLUSIVE MODE;
     INSERT INTO certificates (sha256, spki_sha256, der, subject, issuer, serial, not_before,
                               not_after, sans, key_type, key_bits, is_ca, sig_alg)
     SELECT sha256, spki_sha256, der, subject, issuer, serial, not_before, not_after,
@@ -157,7 +200,7 @@ BEGIN
     SELECT count(*), array_agg(pinwatch_rollup_row_of(ROW(ins.*)::reports)) INTO n, rows
     FROM ins;
     IF n > 0 THEN
-        PERFORM pinwatch_apply_rollups(rows);
+        INSERT INTO rollup_queue (batch) VALUES (rows);
     END IF;
     RETURN n;
 END;

@@ -11,8 +11,9 @@
 #include "spool.h"
 #include "store.h"
 
-#define REPLAY_UNITS 64
-#define RECONNECT_MS 500
+#define REPLAY_UNITS    64
+#define RECONNECT_MS    500
+#define FLUSH_GATHER_MS 100
 
 static const double size_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
 static const double latency_bounds[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
@@ -54,6 +55,10 @@ struct batcher {
     pthread_mutex_t spool_lock; /* the spool: any writer appends, writer 0 replays */
     struct writer *writers;
     unsigned n_writers;
+    /* the rollup flusher: merges queued rollup rows after commits (see 0010) */
+    struct writer flusher;
+    pthread_cond_t flush_cond; /* under lock */
+    bool flush_wanted, flush_stop;
     int db_down; /* atomic */
     /* metrics (atomic) */
     uint64_t size_hist[N_SIZE + 1], size_sum, batches;
@@ -163,6 +168,10 @@ static enum err_code commit(struct writer *w, struct store_unit *const *units, s
     if (rc == ERR_OK) {
         observe(b, reports,
                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        pthread_mutex_lock(&b->lock);
+        b->flush_wanted = true;
+        pthread_cond_signal(&b->flush_cond);
+        pthread_mutex_unlock(&b->lock);
     } else {
         __atomic_add_fetch(&b->db_errors, 1, __ATOMIC_RELAXED);
         if (rc == ERR_UNAVAILABLE || conn == NULL || PQstatus(conn) != CONNECTION_OK) {
@@ -356,6 +365,41 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Merge the rollup rows that commits queued; the requests were answered already. Runs after
+ * commits, and every second for what other nodes or an earlier run left queued. */
+static void *flusher_main(void *arg)
+{
+    struct batcher *b = arg;
+    struct writer *w = &b->flusher;
+    pthread_mutex_lock(&b->lock);
+    for (;;) {
+        if (!b->flush_wanted && !b->flush_stop) {
+            struct timespec ts;
+            deadline_in(&ts, 1000);
+            pthread_cond_timedwait(&b->flush_cond, &b->lock, &ts);
+        }
+        /* Let several commits' rows gather: each group's rollup rows are then updated once
+         * for all of them. Reads never wait for this, they merge what is queued. */
+        struct timespec gather;
+        deadline_in(&gather, FLUSH_GATHER_MS);
+        while (!b->flush_stop &&
+               pthread_cond_timedwait(&b->flush_cond, &b->lock, &gather) != ETIMEDOUT)
+            ;
+        bool last = b->flush_stop;
+        b->flush_wanted = false;
+        pthread_mutex_unlock(&b->lock);
+        PGconn *conn = writer_conn(w);
+        struct err e = {0};
+        if (conn != NULL && db_exec(conn, "SELECT pinwatch_rollups_flush()", &e) != ERR_OK)
+            log_warn("rollups: merging queued rows failed (retried): %s", e.detail);
+        pthread_mutex_lock(&b->lock);
+        if (last)
+            break;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
 enum err_code batcher_start(const struct config *cfg, struct store *st, struct spool *sp,
                             struct batcher **out, struct err *err)
 {
@@ -372,6 +416,14 @@ enum err_code batcher_start(const struct config *cfg, struct store *st, struct s
     pthread_mutex_init(&b->lock, NULL);
     pthread_mutex_init(&b->spool_lock, NULL);
     pthread_cond_init(&b->work, NULL);
+    pthread_cond_init(&b->flush_cond, NULL);
+    b->flusher.b = b;
+    b->flusher.index = n; /* never replays */
+    if (pthread_create(&b->flusher.thread, NULL, flusher_main, b) != 0) {
+        batcher_stop(b);
+        return err_set(err, ERR_INTERNAL, NULL, "cannot start the rollup flusher");
+    }
+    b->flusher.started = true;
     for (unsigned i = 0; i < n; i++) {
         struct writer *w = &b->writers[i];
         w->b = b;
@@ -399,6 +451,15 @@ void batcher_stop(struct batcher *b)
             pthread_join(b->writers[i].thread, NULL);
         PQfinish(b->writers[i].conn);
     }
+    /* After the last commit: one more merge, so a clean stop leaves nothing queued. */
+    pthread_mutex_lock(&b->lock);
+    b->flush_stop = true;
+    pthread_cond_signal(&b->flush_cond);
+    pthread_mutex_unlock(&b->lock);
+    if (b->flusher.started)
+        pthread_join(b->flusher.thread, NULL);
+    PQfinish(b->flusher.conn);
+    pthread_cond_destroy(&b->flush_cond);
     pthread_mutex_destroy(&b->lock);
     pthread_mutex_destroy(&b->spool_lock);
     pthread_cond_destroy(&b->work);

@@ -139,9 +139,14 @@ enum err_code groups_evaluate(PGconn *conn, const struct expected_keys *ek, bool
     char limit[16];
     snprintf(limit, sizeof(limit), "%u", max);
     const char *params[] = {all ? "true" : "false", limit};
-    PGresult *res = PQexecParams(conn, EVIDENCE_SQL, 2, NULL, params, NULL, NULL, 0);
-    enum err_code rc = ERR_OK;
+    PGresult *res = NULL;
     unsigned done = 0;
+    /* Rollup rows queued by commits are merged first: the evidence (and every read after this
+     * call) includes every acknowledged report. */
+    enum err_code rc = db_exec(conn, "SELECT pinwatch_rollups_flush()", err);
+    if (rc != ERR_OK)
+        goto out;
+    res = PQexecParams(conn, EVIDENCE_SQL, 2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = db_result_error(conn, res, "gathering group evidence", err);
         goto out;
@@ -317,6 +322,9 @@ enum err_code groups_rekey(PGconn *conn, const struct expected_keys *ek, const c
     enum err_code rc = db_exec(conn, "BEGIN", err);
     if (rc != ERR_OK)
         goto out;
+    /* New commits wait until this one is done, and their queued rollup rows are merged now. */
+    if ((rc = db_exec(conn, "SELECT pinwatch_rollups_hold()", err)) != ERR_OK)
+        goto rollback;
     const char *p1[] = {pattern};
     res = PQexecParams(conn, AFFECTED_SQL, 1, NULL, p1, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {

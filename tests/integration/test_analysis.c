@@ -1,6 +1,7 @@
 /* Chain analysis through the real server: interception catalog, known-hostile roots,
  * public vs private anchors (a test trust store), expected keys API and file. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,75 @@ Test(analysis, declared_current_key_makes_the_report_expected_and_regroups_store
     testenv_response_free(&r);
     free(before);
     free(after);
+}
+
+struct poster {
+    const char *body;
+    int posted, failed;
+};
+
+/* Post the same report (distinct client networks) until 80 are in. */
+static void *post_loop(void *arg)
+{
+    struct poster *p = arg;
+    for (int i = 0; i < 80; i++) {
+        char h[96];
+        snprintf(h, sizeof(h), "X-Forwarded-For: 198.51.%d.7\r\n", i);
+        struct testenv_response r;
+        int st = testenv_post_report(&srv, p->body, strlen(p->body), h, &r);
+        testenv_response_free(&r);
+        __atomic_add_fetch(st == 200 ? &p->posted : &p->failed, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+Test(analysis, regrouping_while_reports_arrive_keeps_every_rollup_equal_to_the_reports)
+{
+    /* Commits queue their rollup rows; a re-grouping holds new commits back and merges the
+     * queue first. Whatever interleaving happens, each group's rollups count its reports. */
+    const struct testcert *chain[] = {leaf, pub_ca};
+    const struct testcert *pins[] = {forti_root};
+    struct testreport tr = {.app = "com.example.shop",
+                            .version = "5.0",
+                            .vendor_id = "D9",
+                            .hostname = "api.example.com",
+                            .chain = chain,
+                            .chain_len = 2,
+                            .pins = pins,
+                            .n_pins = 1};
+    free(testreport_post(&srv, &tr, "203.0.113.5"));
+    json_t *doc = testreport_json(&tr);
+    struct poster p = {.body = json_dumps(doc, JSON_COMPACT)};
+    json_decref(doc);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, post_loop, &p), 0);
+    usleep(150 * 1000);
+    char pin[45], body[256];
+    testcert_pin(leaf, pin);
+    snprintf(body, sizeof(body), "{\"keys\": [{\"pin\": \"%s\", \"label\": \"current\"}]}", pin);
+    struct testenv_response r;
+    int before_put = __atomic_load_n(&p.posted, __ATOMIC_RELAXED);
+    cr_assert_eq(put_keys("api.example.com", body, &r), 200, "%s", r.body);
+    int after_put = __atomic_load_n(&p.posted, __ATOMIC_RELAXED);
+    cr_assert_geq(json_integer_value(json_object_get(r.json, "reports_regrouped")), 1);
+    testenv_response_free(&r);
+    pthread_join(t, NULL);
+    cr_assert(before_put > 0 && after_put < 80,
+              "the re-grouping did not overlap the posts (%d, %d)", before_put, after_put);
+    cr_assert_eq(p.failed, 0, "%d posts failed", p.failed);
+    cr_assert_eq(testenv_get(&srv, "/v1/groups", &r), 200, "%s", r.body); /* merges the queue */
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_db_long("SELECT count(*) FROM reports"), 1 + p.posted);
+    cr_assert_eq(
+        testenv_db_long(
+            "SELECT count(*) FROM (SELECT group_id, count(*) AS n FROM reports GROUP BY 1) r"
+            " FULL JOIN (SELECT group_id, sum(reports) AS s FROM rollup_group_hourly"
+            " GROUP BY 1 HAVING sum(reports) <> 0) h USING (group_id)"
+            " WHERE r.n IS DISTINCT FROM h.s"),
+        0, "a group's hourly rollup differs from its reports");
+    cr_assert_eq(testenv_db_long("SELECT coalesce(sum(reports), 0) FROM group_networks"),
+                 1 + p.posted);
+    free((void *)p.body);
 }
 
 Test(analysis, expected_keys_file_is_loaded_at_start)

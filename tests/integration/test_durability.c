@@ -265,7 +265,22 @@ Test(durability, concurrent_clients_every_200_is_one_stored_row)
     cr_assert_eq(other, 0, "%d posts were not answered 200 (last: %d)", other, last);
     cr_assert_eq(all.n, 8 * 25);
     assert_exactly_stored(&all);
+    /* Rollups are merged after the answers; a read right after the last 200 still counts every
+     * report (reads merge what is queued first). */
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, "/v1/groups", &r), 200, "%s", r.body);
+    long counted = 0;
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(r.json, "groups"), i, g) counted +=
+        (long)json_integer_value(json_object_get(g, "reports"));
+    testenv_response_free(&r);
+    cr_assert_eq(counted, (long)all.n, "the group list counts %ld of %zu reports", counted, all.n);
     cr_assert_eq(testenv_server_stop(&srv), 0);
+    /* A clean stop leaves nothing queued, and the rollups hold every report. */
+    cr_assert_eq(pg_long("SELECT count(*) FROM rollup_queue", NULL), 0);
+    cr_assert_eq(pg_long("SELECT sum(reports) FROM rollup_group_hourly", NULL), (long)all.n);
+    cr_assert_eq(pg_long("SELECT sum(reports) FROM network_totals", NULL), (long)all.n);
     free(all.v);
 }
 
