@@ -253,6 +253,22 @@ static void wait_ready(const struct testenv_server *s, double timeout_s)
 
 /* ---- the tests ---- */
 
+/* Sum of "reports" over the group list (which merges queued rollup rows first). */
+static long group_list_reports(void)
+{
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, "/v1/groups", &r), 200, "%s", r.body);
+    long counted = 0;
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(r.json, "groups"), i, g)
+    {
+        counted += (long)json_integer_value(json_object_get(g, "reports"));
+    }
+    testenv_response_free(&r);
+    return counted;
+}
+
 Test(durability, concurrent_clients_every_200_is_one_stored_row)
 {
     testenv_server_start(&srv, NULL);
@@ -267,14 +283,7 @@ Test(durability, concurrent_clients_every_200_is_one_stored_row)
     assert_exactly_stored(&all);
     /* Rollups are merged after the answers; a read right after the last 200 still counts every
      * report (reads merge what is queued first). */
-    struct testenv_response r;
-    cr_assert_eq(testenv_get(&srv, "/v1/groups", &r), 200, "%s", r.body);
-    long counted = 0;
-    size_t i;
-    json_t *g;
-    json_array_foreach(json_object_get(r.json, "groups"), i, g) counted +=
-        (long)json_integer_value(json_object_get(g, "reports"));
-    testenv_response_free(&r);
+    long counted = group_list_reports();
     cr_assert_eq(counted, (long)all.n, "the group list counts %ld of %zu reports", counted, all.n);
     cr_assert_eq(testenv_server_stop(&srv), 0);
     /* A clean stop leaves nothing queued, and the rollups hold every report. */
@@ -384,6 +393,29 @@ Test(durability, sigkill_with_spooled_reports_then_restart_replays_once)
     free(all.v);
 }
 
+Test(durability, sigkill_with_rollups_queued_then_restart_counts_every_report)
+{
+    /* Rollup rows are queued by the commit and merged later: a kill right after the answers
+     * leaves them in the database, and the next read after a restart merges them. */
+    testenv_server_start(&srv, NULL);
+    struct ids all = {0};
+    for (int i = 0; i < 6; i++) {
+        char id[37];
+        cr_assert_eq(post_fixture(srv.port, (size_t)i % N_FIXTURES, id, NULL), 200);
+        ids_add(&all, id);
+    }
+    testenv_server_kill(&srv);
+    long queued = pg_long("SELECT count(*) FROM rollup_queue", NULL);
+    assert_exactly_stored(&all);
+    srv.port = 0;
+    testenv_server_start(&srv, NULL);
+    cr_assert_eq(group_list_reports(), (long)all.n, "%ld commits were queued at the kill", queued);
+    cr_assert_eq(pg_long("SELECT count(*) FROM rollup_queue", NULL), 0);
+    cr_assert_eq(pg_long("SELECT sum(reports) FROM rollup_group_hourly", NULL), (long)all.n);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    free(all.v);
+}
+
 Test(durability, sigterm_under_load_exits_0_and_loses_nothing)
 {
     testenv_server_start(&srv, NULL);
@@ -459,6 +491,8 @@ Test(durability, two_servers_one_database_under_concurrent_load)
                  srv.log_path, srv2.log_path);
     cr_assert_eq(all.n, 8 * 20);
     assert_exactly_stored(&all);
+    /* Either node's read merges both nodes' queued rollup rows. */
+    cr_assert_eq(group_list_reports(), (long)all.n);
     cr_assert_eq(testenv_server_stop(&srv), 0);
     cr_assert_eq(testenv_server_stop(&srv2), 0);
     free(all.v);
