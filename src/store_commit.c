@@ -67,8 +67,10 @@ static enum err_code parse_legacy(const json_t *doc, struct store_unit *u)
     u->legacy = true;
     for (size_t t = 0; t < STORE_N_TABLES; t++) {
         json_t *arr = json_object_get(doc, legacy_names[t]);
-        char *text = json_dumps(json_is_array(arr) ? arr : json_array(), JSON_COMPACT);
-        enum err_code rc = text != NULL ? set_rows(u, t, text, strlen(text)) : ERR_NOMEM;
+        char *text = json_is_array(arr) ? json_dumps(arr, JSON_COMPACT) : NULL;
+        enum err_code rc = !json_is_array(arr) ? set_rows(u, t, "[]", 2)
+                           : text != NULL      ? set_rows(u, t, text, strlen(text))
+                                               : ERR_NOMEM;
         free(text);
         if (rc != ERR_OK)
             return rc;
@@ -106,8 +108,10 @@ static enum err_code parse_v2(const json_t *doc, struct store_unit *u)
     u->reports = (size_t)json_integer_value(json_object_get(doc, "reports"));
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(doc, "months"), i, m) u->months[u->n_months++] =
-        json_integer_value(m);
+    json_array_foreach(json_object_get(doc, "months"), i, m)
+    {
+        u->months[u->n_months++] = json_integer_value(m);
+    }
     return ERR_OK;
 }
 

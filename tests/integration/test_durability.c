@@ -416,6 +416,48 @@ Test(durability, sigkill_with_rollups_queued_then_restart_counts_every_report)
     free(all.v);
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(durability, a_spool_written_before_copy_rows_replays_after_the_upgrade)
+{
+    /* A unit as a version before 0010 spooled it: JSON rows per table (here without a groups
+     * member at all), per-report findings as JSON (before 0008). */
+    static const char line[] =
+        "{\"months\":[\"2026-11\"],\"certificates\":[],\"chains\":[],\"fragments\":[],"
+        "\"bodies\":[],\"reports\":[{\"id\":\"0195a9b2-7c3e-7d4f-8a1b-2c3d4e5f6a7b\","
+        "\"received_at\":\"2026-11-20T10:00:00Z\",\"format\":\"trustkit-ios\","
+        "\"hostname\":\"old.example.com\",\"app_bundle_id\":\"com.example.old\","
+        "\"app_version\":\"1.0\",\"known_pins\":[],\"group_id\":\"0123456789abcdef\","
+        "\"raw_sha256\":\"\\\\x00\",\"findings\":{\"linked\":true}}]}\n";
+    testenv_server_start(&srv, NULL);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    write_file(srv.spool_dir, "spool.log", line);
+    write_file(srv.spool_dir, "spool.offset", "0");
+    srv.port = 0;
+    testenv_server_start(&srv, NULL);
+    wait_ready(&srv, 30);
+    cr_assert_eq(pg_long("SELECT count(*) FROM reports WHERE hostname = 'old.example.com'"
+                         " AND id = '0195a9b2-7c3e-7d4f-8a1b-2c3d4e5f6a7b'",
+                         NULL),
+                 1, "the old unit was not replayed, see %s", srv.log_path);
+    /* findings converted to flags: bit 5 (linked) true and known */
+    cr_assert_eq(pg_long("SELECT flags FROM reports WHERE hostname = 'old.example.com'", NULL),
+                 32 | 2048);
+    cr_assert_eq(pg_long("SELECT sum(reports) FROM rollup_group_hourly"
+                         " WHERE group_id = '0123456789abcdef'",
+                         NULL),
+                 1);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+}
+
 Test(durability, sigterm_under_load_exits_0_and_loses_nothing)
 {
     testenv_server_start(&srv, NULL);
