@@ -237,6 +237,27 @@ Test(ingest, text_with_copy_escapes_is_stored_exactly)
 #undef PIN_JSON
 }
 
+Test(ingest, a_user_agent_that_is_not_utf8_is_left_out_not_a_failure)
+{
+    /* Stored text must be UTF-8 (PostgreSQL refuses the row otherwise): the header is dropped
+     * and the report is still stored. */
+    size_t len;
+    char *body =
+        fixture("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json", &len);
+    struct testenv_response r;
+    int st = testenv_http(srv.port, "POST", "/v1/reports",
+                          "Content-Type: application/json\r\nUser-Agent: bad\xff\xfe\r\n", body,
+                          len, false, &r);
+    cr_assert_eq(st, 200, "%s", r.body);
+    char *id = strdup(json_string_value(json_array_get(json_object_get(r.json, "accepted"), 0)));
+    testenv_response_free(&r);
+    json_t *rep = get_report(id);
+    cr_assert(json_is_null(json_object_get(json_object_get(rep, "client"), "user_agent")));
+    json_decref(rep);
+    free(id);
+    free(body);
+}
+
 Test(ingest, trustkit_android_chunked_like_the_sdk_sends_it)
 {
     size_t len;
