@@ -3,13 +3,17 @@
  * (SPEC §5: the raw body is kept byte-exact), whatever the body: not JSON, unterminated
  * strings, NUL bytes, escapes; and again once the template is compressed. Also feeds the
  * input to rawbody_join as a stored template ('Z' ones inflate), since a template read back
- * from the database is data too.
+ * from the database is data too. And the body parsed through its template (body_json, with a
+ * literal cache kept across inputs) must be exactly the tree, or the error, of jansson parsing
+ * it whole.
  */
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "body_json.h"
 #include "buf.h"
 #include "fuzz_check.h"
+#include "literal_cache.h"
 #include "rawbody.h"
 
 #ifndef FUZZ_ENTRY
@@ -38,6 +42,25 @@ static const char *rb_lookup_any(void *ctx, const uint8_t sha256[32], size_t *le
     return "\"x\"";
 }
 
+/* Same tree or same error as the whole parse. The cache outlives inputs, so later bodies get
+ * their literals from it. */
+static void rb_parse_same(const char *body, size_t len, const struct rawbody_split *s)
+{
+    static struct literal_cache *literals;
+    if (literals == NULL)
+        literals = literal_cache_new(64);
+    json_error_t e_whole, e_tpl;
+    json_t *whole = json_loadb(body, len, JSON_DECODE_ANY, &e_whole);
+    json_t *tpl = body_json_load(body, len, s, literals, &e_tpl);
+    FUZZ_CHECK((whole == NULL) == (tpl == NULL));
+    if (whole != NULL)
+        FUZZ_CHECK(json_equal(whole, tpl));
+    else
+        FUZZ_CHECK(strcmp(e_whole.text, e_tpl.text) == 0 && e_whole.position == e_tpl.position);
+    json_decref(whole);
+    json_decref(tpl);
+}
+
 static void rb_roundtrip(const char *body, size_t len)
 {
     struct rawbody_split s;
@@ -63,6 +86,7 @@ static void rb_roundtrip(const char *body, size_t len)
     }
     /* Each fragment becomes a 33-byte reference. */
     FUZZ_CHECK(s.tpl_len == 1 + len - frag_bytes + 33 * s.n_frags);
+    rb_parse_same(body, len, &s);
 
     struct buf out;
     buf_init(&out, 0);

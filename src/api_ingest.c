@@ -13,6 +13,7 @@
 #include "log.h"
 #include "network.h"
 #include "ratelimit.h"
+#include "rawbody.h"
 #include "report_parse.h"
 #include "store.h"
 #include "uuid.h"
@@ -108,10 +109,11 @@ static void count_reject(struct app *app, const char *key)
 
 /* Turn the accepted reports into one store unit. */
 static enum err_code build_unit(struct app *app, struct http_request *req, struct report **reports,
-                                size_t n, struct store_unit *unit, struct err *err)
+                                size_t n, struct rawbody_split *split, struct store_unit *unit,
+                                struct err *err)
 {
     enum err_code rc = store_unit_add_body(app->store, unit, reports[0]->raw_sha256,
-                                           req->received_at, req->body.data, req->body.len, err);
+                                           req->received_at, req->body.len, split, err);
     for (size_t i = 0; rc == ERR_OK && i < n; i++) {
         struct analysis_result res;
         rc = analysis_report(app->analysis, reports[i], &res, err);
@@ -137,15 +139,24 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
     opts.max_pins = cfg->max_pins;
     opts.max_string = cfg->max_string;
     opts.certs = app->certs;
+    opts.literals = app->literals;
 
     struct report_batch batch;
+    struct rawbody_split split;
     struct err e = {0};
     json_t *accepted = NULL, *rejected = NULL;
     struct store_unit *unit = NULL;
     struct report **ok = NULL;
+    const char *body = req->body.data != NULL ? req->body.data : "";
+    memset(&batch, 0, sizeof(batch));
     cors(reply);
-    if (report_parse_body(req->body.data != NULL ? req->body.data : "", req->body.len, &opts,
-                          &batch, &e) != ERR_OK) {
+    /* Split first: the template is what gets stored, and what the JSON is parsed through. */
+    if (rawbody_split(body, req->body.len, &split, &e) != ERR_OK) {
+        http_reply_err(reply, &e);
+        goto out;
+    }
+    opts.split = &split;
+    if (report_parse_body(body, req->body.len, &opts, &batch, &e) != ERR_OK) {
         count_reject(app, e.key);
         LOG_AT(LOG_LEVEL_DEBUG, req->rid, "ingest rejected: %s", e.key);
         http_reply_err(reply, &e);
@@ -232,7 +243,7 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
         goto out;
     }
     unit = store_unit_new();
-    if (unit == NULL || build_unit(app, req, ok, n_ok, unit, &e) != ERR_OK) {
+    if (unit == NULL || build_unit(app, req, ok, n_ok, &split, unit, &e) != ERR_OK) {
         if (unit == NULL)
             err_set(&e, ERR_NOMEM, NULL, "out of memory");
         log_write(LOG_LEVEL_ERROR, req->rid, "ingest: cannot prepare reports: %s", e.detail);
@@ -267,4 +278,5 @@ out:
     json_decref(rejected);
     free(ok);
     report_batch_cleanup(&batch);
+    rawbody_split_cleanup(&split);
 }

@@ -20,6 +20,7 @@
 #include "groups.h"
 #include "http_server.h"
 #include "keys_store.h"
+#include "literal_cache.h"
 #include "log.h"
 #include "migrate.h"
 #include "network.h"
@@ -119,7 +120,9 @@ enum err_code app_start(struct app *app, const struct config *cfg, struct err *e
     app->store = store_new();
     app->ratelimit = ratelimit_new(cfg->rate_limit_count, cfg->rate_limit_period);
     app->certs = cert_cache_new(4096);
-    if (app->pool == NULL || app->store == NULL || app->ratelimit == NULL || app->certs == NULL) {
+    app->literals = literal_cache_new(4096);
+    if (app->pool == NULL || app->store == NULL || app->ratelimit == NULL || app->certs == NULL ||
+        app->literals == NULL) {
         rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
         goto fail;
     }
@@ -171,6 +174,7 @@ void app_stop(struct app *app)
     spool_close(app->spool);
     analysis_free(app->analysis);
     cert_cache_free(app->certs);
+    literal_cache_free(app->literals);
     network_db_free(app->asn_db);
     expected_keys_free(app->expected);
     catalog_free(app->catalog);

@@ -18,6 +18,7 @@ struct db_pool;
 struct expected_keys;
 struct groups_evaluator;
 struct http_server;
+struct literal_cache;
 struct network_db;
 struct ratelimit;
 struct spool;
@@ -35,8 +36,9 @@ struct app {
     struct catalog *catalog;
     struct expected_keys *expected;
     struct analysis *analysis;
-    struct cert_cache *certs;  /* decoded certificates shared by content */
-    struct network_db *asn_db; /* NULL without PINWATCH_ASN_DB */
+    struct cert_cache *certs;       /* decoded certificates shared by content */
+    struct literal_cache *literals; /* decoded certificate literals shared by content */
+    struct network_db *asn_db;      /* NULL without PINWATCH_ASN_DB */
     struct ratelimit *ratelimit;
     struct http_server *http;
     /* ingest counters (atomic), for /metrics */

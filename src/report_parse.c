@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 
+#include "body_json.h"
 #include "report_expect_ct.h"
 #include "report_fields.h"
 #include "report_nel.h"
@@ -27,6 +28,8 @@ void report_parse_opts_init(struct report_parse_opts *opts)
     opts->max_pins = REPORT_PARSE_MAX_PINS;
     opts->max_string = REPORT_PARSE_MAX_STRING;
     opts->certs = NULL;
+    opts->split = NULL;
+    opts->literals = NULL;
 }
 
 static struct report_parse_opts resolve(const struct report_parse_opts *in)
@@ -43,6 +46,8 @@ static struct report_parse_opts resolve(const struct report_parse_opts *in)
     o.max_pins = in->max_pins ? in->max_pins : o.max_pins;
     o.max_string = in->max_string ? in->max_string : o.max_string;
     o.certs = in->certs;
+    o.split = in->split;
+    o.literals = in->literals;
     return o;
 }
 
@@ -170,7 +175,7 @@ enum err_code report_parse_body(const char *body, size_t len,
     if (!depth_ok(body, len, opts.max_depth))
         return err_set(err, ERR_INVALID, "json_too_deep", "JSON nested deeper than %zu levels",
                        opts.max_depth);
-    root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+    root = body_json_load(body, len, opts.split, opts.literals, &jerr);
     if (root == NULL)
         return err_set(err, ERR_INVALID, "invalid_json", "%s (line %d, column %d, byte %d)",
                        jerr.text, jerr.line, jerr.column, jerr.position);

@@ -26,6 +26,8 @@
 #include "report.h"
 
 struct cert_cache;
+struct literal_cache;
+struct rawbody_split;
 
 #define REPORT_PARSE_MAX_DEPTH  32    /* JSON nesting of the whole body */
 #define REPORT_PARSE_MAX_ITEMS  100   /* elements of a top-level array */
@@ -45,6 +47,11 @@ struct report_parse_opts {
     /* Decoded certificates shared by content across requests (borrowed); NULL decodes each
      * time. */
     struct cert_cache *certs;
+    /* The body's rawbody_split (borrowed) and a cache of decoded certificate literals
+     * (borrowed): with both, the JSON is parsed through its template (body_json). NULL
+     * parses the body whole; the result is the same. */
+    const struct rawbody_split *split;
+    struct literal_cache *literals;
 };
 
 /* One element of an array body that could not be taken. */

@@ -158,22 +158,17 @@ static enum err_code add_month(struct store_unit *u, int64_t usec)
 }
 
 enum err_code store_unit_add_body(struct store *st, struct store_unit *u, const uint8_t sha256[32],
-                                  int64_t received_at, const char *body, size_t len,
+                                  int64_t received_at, size_t len, struct rawbody_split *split,
                                   struct err *err)
 {
     if (store_knows(st, STORE_BODIES, sha256))
         return ERR_OK;
-    struct rawbody_split split;
-    enum err_code rc = rawbody_split(body, len, &split, err);
+    enum err_code rc = rawbody_compress(split, err);
     if (rc != ERR_OK)
         return rc;
-    if ((rc = rawbody_compress(&split, err)) != ERR_OK) {
-        rawbody_split_cleanup(&split);
-        return rc;
-    }
     struct pgcopy_row row;
-    for (size_t i = 0; rc == ERR_OK && i < split.n_frags; i++) {
-        const struct rawbody_fragment *f = &split.frags[i];
+    for (size_t i = 0; rc == ERR_OK && i < split->n_frags; i++) {
+        const struct rawbody_fragment *f = &split->frags[i];
         if (store_knows(st, STORE_FRAGMENTS, f->sha256))
             continue;
         begin_row(&row, u, STORE_FRAGMENTS);
@@ -186,10 +181,9 @@ enum err_code store_unit_add_body(struct store *st, struct store_unit *u, const 
         pgcopy_bytea(&row, sha256, 32);
         pgcopy_time(&row, received_at);
         pgcopy_int(&row, (int64_t)len);
-        pgcopy_bytea(&row, split.tpl, split.tpl_len);
+        pgcopy_bytea(&row, split->tpl, split->tpl_len);
         rc = pgcopy_end(&row);
     }
-    rawbody_split_cleanup(&split);
     return rc == ERR_OK ? ERR_OK : err_set(err, rc, NULL, "out of memory");
 }
 

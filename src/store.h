@@ -24,6 +24,7 @@
 
 struct store;
 struct store_unit;
+struct rawbody_split;
 
 /* New store with its caches of what is known to be stored. */
 struct store *store_new(void);
@@ -35,9 +36,10 @@ void store_forget(struct store *st);
 struct store_unit *store_unit_new(void);
 void store_unit_free(struct store_unit *u);
 
-/* Add one request body (byte-exact, split into template + fragments). */
+/* Add one request body (byte-exact): len bytes, split by rawbody_split (borrowed; its template
+ * is compressed in place). */
 enum err_code store_unit_add_body(struct store *st, struct store_unit *u, const uint8_t sha256[32],
-                                  int64_t received_at, const char *body, size_t len,
+                                  int64_t received_at, size_t len, struct rawbody_split *split,
                                   struct err *err) ERR_MUSTCHECK;
 
 /* Add one report with its chains and its group's row. Borrowed: r, res. */
