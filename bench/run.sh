@@ -32,7 +32,7 @@ probe_pid=""
 perf_pid=""
 cleanup() {
   local rc=$?
-  [ -n "$perf_pid" ] && kill "$perf_pid" 2>/dev/null
+  [ -n "$perf_pid" ] && { kill "$perf_pid" 2>/dev/null || true; }
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   [ -n "$probe_pid" ] && kill "$probe_pid" 2>/dev/null && wait "$probe_pid" 2>/dev/null
   "$root/tests/scripts/pg_stop.sh" "$out/pg" >/dev/null 2>&1 || true

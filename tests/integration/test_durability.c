@@ -96,6 +96,16 @@ static long pg_long(const char *sql, const char *param)
     return v;
 }
 
+static void pg_exec(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg.conninfo);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect: %s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
 /* ---- what clients were told ---- */
 
 struct ids {
@@ -324,6 +334,40 @@ Test(durability, postgres_stopped_mid_load_spools_and_replays)
     testenv_pg_start(&pg);
     wait_ready(&srv, 30);
     assert_exactly_stored(&all);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    free(all.v);
+}
+
+/* A commit carries its BEGIN in its first COPY and its COMMIT behind the merge. A merge that
+ * PostgreSQL refuses (not a lost connection) must roll the whole transaction back: the request
+ * is not acknowledged (500, nothing half-stored), and the writer's connection goes on to
+ * commit the next reports normally, each exactly once. */
+Test(durability, a_refused_merge_rolls_back_and_the_connection_commits_on)
+{
+    testenv_server_start(&srv, NULL);
+    char id[37];
+    struct ids all = {0};
+    cr_assert_eq(post_fixture(srv.port, 0, id, NULL), 200);
+    ids_add(&all, id);
+    pg_exec("ALTER FUNCTION pinwatch_store_staged() RENAME TO pinwatch_store_staged_real");
+    pg_exec("CREATE FUNCTION pinwatch_store_staged() RETURNS bigint LANGUAGE plpgsql AS "
+            "$$BEGIN RAISE EXCEPTION 'merge refused on purpose'; END$$");
+    for (size_t i = 1; i < N_FIXTURES; i++) {
+        struct testenv_response r;
+        int st = post_fixture(srv.port, i, id, &r);
+        cr_assert_eq(st, 500, "fixture %zu answered %d while the merge fails", i, st);
+        cr_assert_str_eq(json_string_value(json_object_get(r.json, "error")), "database_error");
+        testenv_response_free(&r);
+    }
+    assert_exactly_stored(&all); /* nothing of the refused commits is visible */
+    pg_exec("DROP FUNCTION pinwatch_store_staged()");
+    pg_exec("ALTER FUNCTION pinwatch_store_staged_real() RENAME TO pinwatch_store_staged");
+    for (size_t i = 0; i < N_FIXTURES; i++) {
+        cr_assert_eq(post_fixture(srv.port, i, id, NULL), 200, "fixture %zu after the repair", i);
+        ids_add(&all, id);
+    }
+    assert_exactly_stored(&all);
+    cr_assert_eq(group_list_reports(), (long)all.n, "the rollups count every report once");
     cr_assert_eq(testenv_server_stop(&srv), 0);
     free(all.v);
 }
