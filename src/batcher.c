@@ -257,7 +257,7 @@ static void process(struct writer *w, struct pending *list, size_t reports)
     size_t n = 0;
     for (struct pending *p = list; p != NULL; p = p->next)
         n++;
-    struct store_unit **units = malloc(n * sizeof(*units));
+    struct store_unit **units = calloc(n > 0 ? n : 1, sizeof(*units));
     if (units == NULL) {
         struct err e;
         err_set(&e, ERR_NOMEM, NULL, "out of memory");

@@ -325,6 +325,58 @@ Test(groups, a_group_reads_the_same_alone_and_in_the_list)
     testenv_response_free(&list);
 }
 
+static char *received_at(const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/reports/%s", id);
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, path, &r), 200);
+    char *at = strdup(json_string_value(json_object_get(r.json, "received_at")));
+    testenv_response_free(&r);
+    return at;
+}
+
+/* A group's times move when rollups are merged (migration 0011), not at each commit: a read
+ * right after a 200 must still show that report's time. */
+Test(groups, group_times_follow_every_acknowledged_report)
+{
+    const struct testcert *chain[] = {mitm_leaf, mitm_root};
+    const struct testcert *pins[] = {leaf_old};
+    struct testreport tr = {.app = "com.example.shop",
+                            .version = "1.0",
+                            .vendor_id = "dev-times",
+                            .hostname = "api.example.com",
+                            .chain = chain,
+                            .chain_len = 2,
+                            .pins = pins,
+                            .n_pins = 1};
+    char *first = testreport_post(&srv, &tr, "198.51.100.7");
+    char *first_at = received_at(first);
+    char *last = NULL, *last_at = NULL;
+    for (int i = 0; i < 3; i++) {
+        usleep(20000);
+        free(last);
+        free(last_at);
+        last = testreport_post(&srv, &tr, "198.51.100.8");
+        last_at = received_at(last);
+        struct testenv_response list;
+        cr_assert_eq(testenv_get(&srv, "/v1/groups", &list), 200);
+        json_t *g =
+            find_group(json_object_get(list.json, "groups"), "api.example.com", "mitmproxy");
+        cr_assert_not_null(g);
+        cr_assert_str_eq(json_string_value(json_object_get(g, "first_seen")), first_at);
+        cr_assert_str_eq(json_string_value(json_object_get(g, "last_seen")), last_at,
+                         "post %d: the group's last_seen is not its newest report", i);
+        cr_assert_eq(json_integer_value(json_object_get(g, "reports")), i + 2);
+        testenv_response_free(&list);
+    }
+    cr_assert_str_neq(first_at, last_at);
+    free(first);
+    free(first_at);
+    free(last);
+    free(last_at);
+}
+
 Test(groups, trends_count_reports_under_current_verdicts)
 {
     populate();
