@@ -65,7 +65,10 @@ BEGIN
            min(first_seen), max(last_seen), min(catalog_product), min(catalog_category),
            bool_or(known_hostile), min(hostile_name), min(hostile_category),
            coalesce(min(weak), '{}')
-    FROM pg_temp.pinwatch_stage WHERE kind = 'g'
+    FROM pg_temp.pinwatch_stage s
+    -- groups already stored are left out before the insert: its uniqueness check would wait
+    -- for a merge that is updating their times
+    WHERE kind = 'g' AND NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = s.g_id)
     GROUP BY g_id
     ORDER BY g_id
     ON CONFLICT (id) DO NOTHING;
