@@ -5,7 +5,9 @@
 
 #include "app.h"
 #include "batcher.h"
+#include "cert_cache.h"
 #include "db.h"
+#include "literal_cache.h"
 #include "spool.h"
 
 void api_health_healthz(void *ctx, struct http_request *req, struct http_reply *reply)
@@ -76,6 +78,21 @@ void api_health_metrics(void *ctx, struct http_request *req, struct http_reply *
     for (size_t i = 0; app_reject_name(i) != NULL; i++)
         fprintf(out, "pinwatch_reports_rejected_total{reason=\"%s\"} %llu\n", app_reject_name(i),
                 __atomic_load_n(&app->reports_rejected[i], __ATOMIC_RELAXED));
+    /* The content caches: a chain seen before should cost its hashes, not a parse. */
+    unsigned long long hits[2], misses[2];
+    cert_cache_stats(app->certs, &hits[0], &misses[0]);
+    literal_cache_stats(app->literals, &hits[1], &misses[1]);
+    fprintf(out,
+            "# HELP pinwatch_content_cache_lookups_total Lookups of the content caches, by cache "
+            "(certificate: decoded certificates; literal: decoded certificate strings) and "
+            "result.\n"
+            "# TYPE pinwatch_content_cache_lookups_total counter\n");
+    static const char *const caches[] = {"certificate", "literal"};
+    for (size_t i = 0; i < 2; i++)
+        fprintf(out,
+                "pinwatch_content_cache_lookups_total{cache=\"%s\",result=\"hit\"} %llu\n"
+                "pinwatch_content_cache_lookups_total{cache=\"%s\",result=\"miss\"} %llu\n",
+                caches[i], hits[i], caches[i], misses[i]);
     batcher_metrics(app->batcher, out);
     fclose(out);
     reply->status = 200;

@@ -533,6 +533,47 @@ Test(ingest, certificates_and_chains_are_stored_once)
                   1);
 }
 
+/* A counter of /metrics (0 when absent). */
+static unsigned long long metric(const char *series)
+{
+    struct testenv_response m;
+    cr_assert_eq(testenv_get(&srv, "/metrics", &m), 200);
+    const char *at = strstr(m.body, series);
+    unsigned long long v = at != NULL ? strtoull(at + strlen(series), NULL, 10) : 0;
+    testenv_response_free(&m);
+    return v;
+}
+
+#define LIT_HIT  "pinwatch_content_cache_lookups_total{cache=\"literal\",result=\"hit\"} "
+#define LIT_MISS "pinwatch_content_cache_lookups_total{cache=\"literal\",result=\"miss\"} "
+#define CRT_HIT  "pinwatch_content_cache_lookups_total{cache=\"certificate\",result=\"hit\"} "
+#define CRT_MISS "pinwatch_content_cache_lookups_total{cache=\"certificate\",result=\"miss\"} "
+
+Test(ingest, a_chain_seen_before_is_neither_lexed_nor_decoded_again)
+{
+    const char *rel = "trustkit-android/docs_sample_report_2016-11-25_updated.json";
+    char *first = post_ok(rel, "application/json", 1);
+    unsigned long long lh = metric(LIT_HIT), lm = metric(LIT_MISS);
+    unsigned long long ch = metric(CRT_HIT), cm = metric(CRT_MISS);
+    cr_assert_geq(lm, 1, "the first body's certificate literals were decoded");
+    char *second = post_ok(rel, "application/json", 1);
+    /* 2 served + 3 validated certificate literals, all from the caches this time. */
+    cr_assert_eq(metric(LIT_MISS), lm, "a literal seen before was decoded again");
+    cr_assert_eq(metric(LIT_HIT), lh + 5);
+    cr_assert_eq(metric(CRT_MISS), cm, "a certificate seen before was decoded again");
+    cr_assert_eq(metric(CRT_HIT), ch + 5);
+    /* And the report read back is the same as the first. */
+    json_t *a = get_report(first), *b = get_report(second);
+    cr_assert(json_equal(json_object_get(a, "served_chain"), json_object_get(b, "served_chain")));
+    cr_assert(
+        json_equal(json_object_get(a, "validated_chain"), json_object_get(b, "validated_chain")));
+    assert_raw_exact(second, rel);
+    json_decref(a);
+    json_decref(b);
+    free(first);
+    free(second);
+}
+
 Test(ingest, dashboard_page_carries_no_report_data_and_loads_nothing_from_elsewhere)
 {
     free(post_ok("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json",
