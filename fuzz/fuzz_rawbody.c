@@ -48,7 +48,7 @@ static void rb_parse_same(const char *body, size_t len, const struct rawbody_spl
 {
     static struct literal_cache *literals;
     if (literals == NULL)
-        literals = literal_cache_new(64);
+        literals = literal_cache_new(64, 1 << 20);
     json_error_t e_whole, e_tpl;
     json_t *whole = json_loadb(body, len, JSON_DECODE_ANY, &e_whole);
     json_t *tpl = body_json_load(body, len, s, literals, &e_tpl);

@@ -14,10 +14,11 @@ struct literal_cache {
     pthread_mutex_t lock;
     struct slot *slots;
     size_t mask;
+    size_t bytes, max_bytes; /* decoded text held, and the budget */
     unsigned long long hits, misses;
 };
 
-struct literal_cache *literal_cache_new(size_t slots)
+struct literal_cache *literal_cache_new(size_t slots, size_t max_bytes)
 {
     size_t n = 1;
     while (n < slots)
@@ -30,6 +31,7 @@ struct literal_cache *literal_cache_new(size_t slots)
         return NULL;
     }
     lc->mask = n - 1;
+    lc->max_bytes = max_bytes;
     pthread_mutex_init(&lc->lock, NULL);
     return lc;
 }
@@ -86,18 +88,33 @@ enum err_code literal_cache_decode(struct literal_cache *lc, const uint8_t sha25
     if (rc != ERR_OK)
         return rc;
     size_t n = json_string_length(*out);
-    char *copy = malloc(n + 1);
+    char *copy = n <= LITERAL_CACHE_MAX_ENTRY ? malloc(n + 1) : NULL;
     if (copy == NULL)
         return ERR_OK; /* decoded all the same; only the cache misses it */
     memcpy(copy, json_string_value(*out), n + 1);
+    char *old = NULL;
     pthread_mutex_lock(&lc->lock);
-    char *old = s->text;
-    memcpy(s->sha256, sha256, 32);
-    s->text = copy;
-    s->len = n;
+    size_t freed = s->text != NULL ? s->len : 0;
+    if (lc->bytes - freed + n <= lc->max_bytes) {
+        old = s->text;
+        lc->bytes = lc->bytes - freed + n;
+        memcpy(s->sha256, sha256, 32);
+        s->text = copy;
+        s->len = n;
+        copy = NULL;
+    }
     pthread_mutex_unlock(&lc->lock);
     free(old);
+    free(copy); /* over the budget: not kept */
     return ERR_OK;
+}
+
+size_t literal_cache_bytes(struct literal_cache *lc)
+{
+    pthread_mutex_lock(&lc->lock);
+    size_t n = lc->bytes;
+    pthread_mutex_unlock(&lc->lock);
+    return n;
 }
 
 void literal_cache_stats(struct literal_cache *lc, unsigned long long *hits,

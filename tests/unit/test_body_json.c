@@ -61,7 +61,7 @@ Test(body_json, every_fixture_parses_as_a_whole_body_does)
     static const char *const dirs[] = {"trustkit-ios",  "trustkit-android",  "sentry-relay",
                                        "reportd",       "w3c-nel",           "sentry",
                                        "w3c-reporting", "chromium-blocklist"};
-    struct literal_cache *lc = literal_cache_new(64);
+    struct literal_cache *lc = literal_cache_new(64, 1 << 20);
     size_t files = 0, literals = 0;
     for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
         char dir[512];
@@ -123,7 +123,7 @@ static char *pem_body(const char *extra_member)
 Test(body_json, openssl_chains_come_from_the_cache_the_second_time)
 {
     char *body = pem_body(NULL);
-    struct literal_cache *lc = literal_cache_new(16);
+    struct literal_cache *lc = literal_cache_new(16, 1 << 20);
     cr_assert_eq(same_as_whole(body, strlen(body), lc, "pem body"), 4);
     unsigned long long hits, misses;
     literal_cache_stats(lc, &hits, &misses);
@@ -152,7 +152,7 @@ static char *cert_literal(const char *inner)
 
 Test(body_json, hostile_shapes_fall_back_to_the_whole_parse)
 {
-    struct literal_cache *lc = literal_cache_new(16);
+    struct literal_cache *lc = literal_cache_new(16, 1 << 20);
     const char *inners[] = {"\\nA\\/B\\u002b",        "\\x bad escape",     "\\u0000 nul inside",
                             "\\ud800 lone surrogate", "\xff\xfe not utf-8", "\x01 control"};
     for (size_t i = 0; i < sizeof(inners) / sizeof(inners[0]); i++) {
@@ -181,7 +181,7 @@ Test(body_json, hostile_shapes_fall_back_to_the_whole_parse)
 
 Test(literal_cache, invalid_literals_are_never_cached)
 {
-    struct literal_cache *lc = literal_cache_new(4);
+    struct literal_cache *lc = literal_cache_new(4, 1 << 20);
     uint8_t key[32] = {1};
     json_t *v = NULL;
     const char *bad = "\"a\\qb\"";
@@ -208,4 +208,52 @@ Test(literal_cache, invalid_literals_are_never_cached)
     json_decref(v);
     literal_cache_free(lc);
     literal_cache_free(NULL);
+}
+
+/* A JSON literal of n 'a's (new string). */
+static char *literal_of(size_t n)
+{
+    char *s = malloc(n + 3);
+    s[0] = '"';
+    memset(s + 1, 'a', n);
+    s[n + 1] = '"';
+    s[n + 2] = '\0';
+    return s;
+}
+
+Test(literal_cache, held_text_stays_within_its_byte_budget)
+{
+    struct literal_cache *lc = literal_cache_new(8, 1000);
+    /* different slots whatever the byte order */
+    uint8_t k1[32] = {1, 1, 1, 1, 1, 1, 1, 1}, k2[32] = {2, 2, 2, 2, 2, 2, 2, 2};
+    char *a = literal_of(600), *b = literal_of(600);
+    json_t *v = NULL;
+    cr_assert_eq(literal_cache_decode(lc, k1, a, strlen(a), &v), ERR_OK);
+    json_decref(v);
+    cr_assert_eq(literal_cache_bytes(lc), 600);
+    /* 1 200 bytes would pass the budget: decoded, not kept. */
+    cr_assert_eq(literal_cache_decode(lc, k2, b, strlen(b), &v), ERR_OK);
+    cr_assert_eq(json_string_length(v), 600);
+    json_decref(v);
+    cr_assert_eq(literal_cache_bytes(lc), 600);
+    cr_assert_eq(literal_cache_decode(lc, k2, b, strlen(b), &v), ERR_OK);
+    json_decref(v);
+    cr_assert_eq(literal_cache_decode(lc, k1, a, strlen(a), &v), ERR_OK);
+    json_decref(v);
+    unsigned long long hits, misses;
+    literal_cache_stats(lc, &hits, &misses);
+    cr_assert_eq(hits, 1, "only the literal that was kept is answered from the cache");
+    cr_assert_eq(misses, 3);
+    literal_cache_free(lc);
+    /* Longer than any certificate: never kept, whatever the budget. */
+    lc = literal_cache_new(8, 1 << 24);
+    char *big = literal_of(LITERAL_CACHE_MAX_ENTRY + 1);
+    cr_assert_eq(literal_cache_decode(lc, k1, big, strlen(big), &v), ERR_OK);
+    cr_assert_eq(json_string_length(v), LITERAL_CACHE_MAX_ENTRY + 1);
+    json_decref(v);
+    cr_assert_eq(literal_cache_bytes(lc), 0);
+    literal_cache_free(lc);
+    free(a);
+    free(b);
+    free(big);
 }
