@@ -119,7 +119,7 @@ enum err_code app_start(struct app *app, const struct config *cfg, struct err *e
     app->pool = db_pool_new(cfg->database_url, 8);
     app->store = store_new();
     app->ratelimit = ratelimit_new(cfg->rate_limit_count, cfg->rate_limit_period);
-    app->certs = cert_cache_new(4096);
+    app->certs = cert_cache_new(4096, (size_t)16 << 20);      /* 16 MiB */
     app->literals = literal_cache_new(4096, (size_t)8 << 20); /* 8 MiB */
     if (app->pool == NULL || app->store == NULL || app->ratelimit == NULL || app->certs == NULL ||
         app->literals == NULL) {

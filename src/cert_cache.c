@@ -16,10 +16,11 @@ struct cert_cache {
     pthread_mutex_t lock;
     struct slot *slots;
     size_t mask;
+    size_t bytes, max_bytes; /* PEM + DER held, and the budget */
     unsigned long long hits, misses;
 };
 
-struct cert_cache *cert_cache_new(size_t slots)
+struct cert_cache *cert_cache_new(size_t slots, size_t max_bytes)
 {
     size_t n = 1;
     while (n < slots)
@@ -33,6 +34,7 @@ struct cert_cache *cert_cache_new(size_t slots)
         return NULL;
     }
     cc->mask = n - 1;
+    cc->max_bytes = max_bytes;
     pthread_mutex_init(&cc->lock, NULL);
     return cc;
 }
@@ -83,15 +85,23 @@ enum err_code cert_cache_from_pem(struct cert_cache *cc, const char *pem, size_t
     char *copy = malloc(len);
     if (copy != NULL) {
         memcpy(copy, pem, len);
-        struct cert *ref = cert_ref(c);
+        size_t size = len + c->der_len;
+        char *old_pem = NULL;
+        struct cert *old = NULL;
         pthread_mutex_lock(&cc->lock);
-        char *old_pem = s->pem;
-        struct cert *old = s->cert;
-        s->pem = copy;
-        s->len = len;
-        s->hash = h;
-        s->cert = ref;
+        size_t freed = s->cert != NULL ? s->len + s->cert->der_len : 0;
+        if (cc->bytes - freed + size <= cc->max_bytes) {
+            old_pem = s->pem;
+            old = s->cert;
+            cc->bytes = cc->bytes - freed + size;
+            s->pem = copy;
+            s->len = len;
+            s->hash = h;
+            s->cert = cert_ref(c);
+            copy = NULL;
+        }
         pthread_mutex_unlock(&cc->lock);
+        free(copy); /* over the budget: not kept */
         free(old_pem);
         cert_free(old);
     }

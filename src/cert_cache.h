@@ -1,7 +1,9 @@
 /*
  * cert_cache — decoded certificates shared by content: the same PEM text decodes once and
- * later reports get another reference to the same struct cert. Thread-safe, bounded
- * (direct-mapped slots: a newer certificate replaces an older one in its slot).
+ * later reports get another reference to the same struct cert. Thread-safe, bounded in entries
+ * (direct-mapped slots: a newer certificate replaces an older one in its slot) and in bytes of
+ * PEM and DER held (clients can mint large certificates): one that would take the cache over
+ * its budget is decoded and not kept.
  */
 #ifndef CERT_CACHE_H
 #define CERT_CACHE_H
@@ -13,8 +15,9 @@
 
 struct cert_cache;
 
-/* A cache of up to slots entries (rounded up to a power of two). NULL on OOM. */
-struct cert_cache *cert_cache_new(size_t slots);
+/* A cache of up to slots entries (rounded up to a power of two) holding at most max_bytes of
+ * PEM text and DER. NULL on OOM. */
+struct cert_cache *cert_cache_new(size_t slots, size_t max_bytes);
 /* Drops the cache's references. Accepts NULL. */
 void cert_cache_free(struct cert_cache *cc);
 
