@@ -13,21 +13,7 @@
 #include "literal_cache.h"
 #include "rawbody.h"
 #include "testcert.h"
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
+#include "testenv.h"
 
 /* Parse body both ways and require the same tree, or the same error. Returns the number of
  * certificate literals the template had. */
@@ -74,7 +60,7 @@ Test(body_json, every_fixture_parses_as_a_whole_body_does)
             char path[1024];
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
             size_t len;
-            char *body = read_all(path, &len);
+            char *body = testenv_read_file(path, &len);
             literals += same_as_whole(body, len, lc, path);
             same_as_whole(body, len, lc, path); /* again, from the cache */
             free(body);
