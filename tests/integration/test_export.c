@@ -383,6 +383,17 @@ Test(export, bundle_is_complete_exact_and_verifiable)
         cr_assert_not_null(json_string_value(json_object_get(v, "verdict")));
         cr_assert(json_is_array(json_object_get(v, "reasons")));
         in_groups += json_integer_value(json_object_get(v, "reports_in_export"));
+        /* Group times come from the rollup merge (0011): they span the group's reports. */
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT pinwatch_ts(min(received_at)) || ' ' || pinwatch_ts(max(received_at))"
+                 " FROM reports WHERE group_id = '%s'",
+                 json_string_value(json_object_get(v, "id")));
+        char *span = testenv_db_value(sql), seen[128];
+        snprintf(seen, sizeof(seen), "%s %s", json_string_value(json_object_get(v, "first_seen")),
+                 json_string_value(json_object_get(v, "last_seen")));
+        cr_assert_str_eq(seen, span, "group %s", json_string_value(json_object_get(v, "id")));
+        free(span);
     }
     cr_assert_eq(in_groups, testenv_db_long("SELECT count(*) FROM reports WHERE group_id IS NOT"
                                             " NULL"));
