@@ -59,7 +59,7 @@ fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) fuzz/run.sh
 
 format:
-	clang-format -i src/*.c src/*.h tests/*/*.c tests/*/*.h
+	clang-format -i $$(git ls-files "*.c" "*.h")
 
 clean:
 	rm -rf build build-test build-bench build-fuzz

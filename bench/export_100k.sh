@@ -19,7 +19,7 @@ build=${BUILD:-$root/build-bench-export}
 state=$build/bench-export-state
 N=${N:-100000}
 DISTINCT=${DISTINCT:-0}
-fixture=${FIXTURE:-$root/../shared/fixtures/trustkit-android/docs_sample_report_2016-11-25_updated.json}
+fixture=${FIXTURE:-$root/tests/fixtures/trustkit-android/docs_sample_report_2016-11-25_updated.json}
 token=bench-export-token
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPINWATCH_TESTS=OFF >/dev/null

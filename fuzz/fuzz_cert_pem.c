@@ -8,8 +8,8 @@
 #include <openssl/x509.h>
 #include <string.h>
 
-#include "cert.h"
 #include "fuzz_check.h"
+#include "report/cert.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

@@ -11,9 +11,9 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "config.h"
+#include "base/config.h"
 #include "fuzz_check.h"
-#include "network.h"
+#include "http/network.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

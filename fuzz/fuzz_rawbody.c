@@ -10,11 +10,11 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#include "body_json.h"
-#include "buf.h"
+#include "base/buf.h"
 #include "fuzz_check.h"
-#include "literal_cache.h"
-#include "rawbody.h"
+#include "report/body_json.h"
+#include "report/literal_cache.h"
+#include "report/rawbody.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "hostname.h"
-#include "report_parse.h"
+#include "report/hostname.h"
+#include "report/report_parse.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

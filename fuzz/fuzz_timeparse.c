@@ -6,8 +6,8 @@
  */
 #include <string.h>
 
+#include "base/timeparse.h"
 #include "fuzz_check.h"
-#include "timeparse.h"
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput

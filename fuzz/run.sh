@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the libFuzzer harnesses with clang (ASan + UBSan) and run each for FUZZ_SECONDS
-# (default 60). Seeds are cut from shared/fixtures at run time (fuzz/seeds.py); the growing
+# (default 60). Seeds are cut from tests/fixtures at run time (fuzz/seeds.py); the growing
 # corpus lives in the build folder, never in git. Inputs in fuzz/regressions/<harness>/ are
 # replayed first. Exits non-zero when any harness crashes, leaks, times out or breaks an
 # invariant; the input is left in <build>/artifacts/<harness>/.
@@ -12,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 build=${FUZZ_BUILD:-$root/build-fuzz}
-fixtures=${PINWATCH_FIXTURES_DIR:-$root/../shared/fixtures}
+fixtures=${PINWATCH_FIXTURES_DIR:-$root/tests/fixtures}
 
 command -v clang >/dev/null || { echo "fuzz: clang is not installed (make fuzz installs it)" >&2; exit 2; }
 mkdir -p "$build"

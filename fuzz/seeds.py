@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Seed corpora for the fuzz harnesses, cut at run time from the real reports in
-shared/fixtures (so the fixtures are not committed twice) plus a few hand-made edge cases.
+tests/fixtures (so the fixtures are not committed twice) plus a few hand-made edge cases.
 
 usage: seeds.py FIXTURES_DIR OUT_DIR   -> OUT_DIR/<harness>/<n> files
 """

@@ -4,31 +4,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis.h"
-#include "api_export.h"
-#include "api_groups.h"
-#include "api_health.h"
-#include "api_hosts.h"
-#include "api_ingest.h"
-#include "api_pinsets.h"
-#include "api_reports.h"
-#include "batcher.h"
-#include "catalog.h"
-#include "cert_cache.h"
-#include "db.h"
-#include "expected_keys.h"
-#include "groups.h"
-#include "http_server.h"
-#include "keys_store.h"
-#include "literal_cache.h"
-#include "log.h"
-#include "migrate.h"
-#include "network.h"
-#include "ratelimit.h"
-#include "spool.h"
-#include "store.h"
-#include "trust_store.h"
-#include "web.h"
+#include "analysis/analysis.h"
+#include "analysis/catalog.h"
+#include "analysis/expected_keys.h"
+#include "analysis/groups.h"
+#include "analysis/keys_store.h"
+#include "analysis/trust_store.h"
+#include "api/api_export.h"
+#include "api/api_groups.h"
+#include "api/api_health.h"
+#include "api/api_hosts.h"
+#include "api/api_ingest.h"
+#include "api/api_pinsets.h"
+#include "api/api_reports.h"
+#include "base/log.h"
+#include "db/db.h"
+#include "db/migrate.h"
+#include "http/http_server.h"
+#include "http/network.h"
+#include "http/ratelimit.h"
+#include "http/web.h"
+#include "report/cert_cache.h"
+#include "report/literal_cache.h"
+#include "store/batcher.h"
+#include "store/spool.h"
+#include "store/store.h"
 
 static const struct http_route routes[] = {
     {"GET", "/", HTTP_ROUTE_PUBLIC, NULL, web_index},
@@ -55,29 +55,8 @@ static const struct http_route routes[] = {
      api_pinsets_rotation_check},
 };
 
-static const char *const reject_names[] = {
-    "invalid_json",    "json_too_deep",          "unknown_format",
-    "missing_field",   "invalid_field",          "too_many_items",
-    "string_too_long", "too_many_certificates",  "too_many_pins",
-    "app_not_allowed", "host_not_allowed",       "rate_limited",
-    "body_too_large",  "unsupported_media_type", "other"};
-#define N_REJECT (sizeof(reject_names) / sizeof(reject_names[0]))
-
-size_t app_reject_slot(const char *key)
-{
-    for (size_t i = 0; i + 1 < N_REJECT; i++) {
-        if (key != NULL && strcmp(key, reject_names[i]) == 0)
-            return i;
-    }
-    return N_REJECT - 1;
-}
-
-const char *app_reject_name(size_t slot)
-{
-    return slot < N_REJECT ? reject_names[slot] : NULL;
-}
-
-static enum err_code load_analysis(struct app *app, const struct config *cfg, struct err *err)
+static enum err_code load_analysis(struct api_context *app, const struct config *cfg,
+                                   struct err *err)
 {
     enum err_code rc = trust_store_load(cfg->trust_store, &app->trust, err);
     if (rc == ERR_OK)
@@ -109,7 +88,7 @@ static enum err_code load_expected_keys(PGconn *conn, const struct config *cfg,
     return rc;
 }
 
-enum err_code app_start(struct app *app, const struct config *cfg, struct err *err)
+enum err_code app_start(struct api_context *app, const struct config *cfg, struct err *err)
 {
     memset(app, 0, sizeof(*app));
     app->cfg = cfg;
@@ -159,7 +138,7 @@ fail:
     return rc;
 }
 
-void app_stop(struct app *app)
+void app_stop(struct api_context *app)
 {
     /* Reverse order: no new requests, finish in-flight ones (they wait for their batch), then
      * let the writer finish what is queued. */

@@ -7,14 +7,14 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "cli_export.h"
-#include "cli_rotation.h"
-#include "cli_spki.h"
-#include "config.h"
-#include "db.h"
-#include "http_server.h"
-#include "log.h"
-#include "migrate.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "cli/cli_export.h"
+#include "cli/cli_rotation.h"
+#include "cli/cli_spki.h"
+#include "db/db.h"
+#include "db/migrate.h"
+#include "http/http_server.h"
 
 static void usage(FILE *out)
 {
@@ -59,7 +59,7 @@ static int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     config_log(&cfg);
-    struct app app;
+    struct api_context app;
     struct err e = {0};
     if (app_start(&app, &cfg, &e) != ERR_OK) {
         fprintf(stderr, "pinwatch: cannot start: %s\n", e.detail);

@@ -4,7 +4,7 @@ set -euo pipefail
 root=${1:?source dir}
 cd "$root"
 command -v clang-format >/dev/null || { echo "clang-format is not installed" >&2; exit 1; }
-files=$(ls src/*.c src/*.h tests/support/*.c tests/support/*.h tests/unit/*.c tests/unit/*.h \
-  tests/integration/*.c 2>/dev/null)
-clang-format --dry-run -Werror $files
-echo "clang-format: $(echo "$files" | wc -w) files clean"
+mapfile -t files < <(find src tests fuzz bench -name '*.[ch]' -not -path '*/fixtures/*' | sort)
+[ "${#files[@]}" -gt 50 ] || { echo "only ${#files[@]} C files found under $root" >&2; exit 1; }
+clang-format --dry-run -Werror "${files[@]}"
+echo "clang-format: ${#files[@]} files clean"

@@ -25,7 +25,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "cert.h"
+#include "report/cert.h"
 
 struct testcert_opts {
     const char *cn;          /* subject CN; NULL: none */

@@ -1,0 +1,488 @@
+#include "analysis/chain.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include "analysis/catalog.h"
+#include "analysis/expected_keys.h"
+#include "analysis/trust_store.h"
+#include "report/cert.h"
+#include "report/pin.h"
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} weak_names[] = {
+    {CHAIN_WEAK_SHA1_SIGNATURE, "sha1_signature"},
+    {CHAIN_WEAK_MD5_SIGNATURE, "md5_signature"},
+    {CHAIN_WEAK_RSA_1024, "rsa_1024"},
+};
+#define N_WEAK (sizeof(weak_names) / sizeof(weak_names[0]))
+
+const char *chain_weak_name(unsigned bit)
+{
+    for (size_t i = 0; i < N_WEAK; i++) {
+        if (weak_names[i].bit == bit)
+            return weak_names[i].name;
+    }
+    return NULL;
+}
+
+void chain_analysis_free(struct chain_analysis *a)
+{
+    if (a == NULL)
+        return;
+    free(a->anchor_subject);
+    free(a->hostile_name);
+    free(a->hostile_category);
+    free(a->catalog_product);
+    free(a->catalog_category);
+    free(a);
+}
+
+/* strdup that keeps NULL; sets *oom when a non-NULL copy fails. */
+static char *dup_or_null(const char *s, bool *oom)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+    if (d == NULL)
+        *oom = true;
+    return d;
+}
+
+static bool chain_id(struct cert *const *certs, size_t n, uint8_t out[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = EVP_DigestUpdate(ctx, certs[i]->der, certs[i]->der_len) == 1;
+    ok = ok && EVP_DigestFinal_ex(ctx, out, NULL) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+/* child names parent as issuer and parent's key verifies child's signature. */
+static bool issued_by(X509 *child, X509 *parent)
+{
+    if (X509_NAME_cmp(X509_get_issuer_name(child), X509_get_subject_name(parent)) != 0)
+        return false;
+    EVP_PKEY *key = X509_get0_pubkey(parent);
+    return key != NULL && X509_verify(child, key) == 1;
+}
+
+static unsigned weak_signature(const X509 *x)
+{
+    int md = NID_undef, pk = NID_undef;
+    if (OBJ_find_sigid_algs(X509_get_signature_nid(x), &md, &pk) != 1)
+        return 0;
+    if (md == NID_sha1)
+        return CHAIN_WEAK_SHA1_SIGNATURE;
+    if (md == NID_md5 || md == NID_md4 || md == NID_md2 || md == NID_md5_sha1)
+        return CHAIN_WEAK_MD5_SIGNATURE;
+    return 0;
+}
+
+static unsigned weak_key(X509 *x)
+{
+    EVP_PKEY *key = X509_get0_pubkey(x);
+    if (key == NULL)
+        return 0;
+    int id = EVP_PKEY_get_base_id(key);
+    if ((id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) && EVP_PKEY_get_bits(key) < 2048)
+        return CHAIN_WEAK_RSA_1024;
+    return 0;
+}
+
+static void match_hostile(struct chain_analysis *a, const struct catalog *cat,
+                          struct cert *const *certs, size_t n, bool *oom)
+{
+    const struct catalog_hostile *h = NULL;
+    for (size_t i = 0; h == NULL && i < n; i++)
+        h = catalog_hostile_spki(cat, certs[i]->spki_sha256);
+    if (h == NULL)
+        h = catalog_hostile_spki(cat, a->anchor_spki);
+    if (h == NULL)
+        return;
+    a->known_hostile = true;
+    a->hostile_name = dup_or_null(h->name, oom);
+    a->hostile_category = dup_or_null(h->category, oom);
+}
+
+static void match_catalog(struct chain_analysis *a, const struct catalog *cat,
+                          struct cert *const *certs, size_t n, const struct cert *store_anchor,
+                          bool *oom)
+{
+    const struct catalog_product *p = NULL;
+    for (size_t i = 0; p == NULL && i < n; i++)
+        p = catalog_match_cert(cat, certs[i]);
+    if (p == NULL && store_anchor != NULL)
+        p = catalog_match_cert(cat, store_anchor);
+    if (p == NULL)
+        return;
+    a->catalog_product = dup_or_null(p->product, oom);
+    a->catalog_category = dup_or_null(p->category, oom);
+}
+
+enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct trust_store *ts,
+                            const struct catalog *cat, struct chain_analysis **out, struct err *err)
+{
+    enum err_code rc = ERR_OK;
+    struct chain_analysis *a = NULL;
+    X509 **x = NULL;
+    bool oom = false;
+
+    if (n == 0 || certs == NULL)
+        return err_set(err, ERR_INVALID, "empty_chain", "the chain has no certificate");
+    if (n > CHAIN_MAX_CERTS)
+        return err_set(err, ERR_INVALID, "chain_too_long", "more than %d certificates",
+                       CHAIN_MAX_CERTS);
+    a = calloc(1, sizeof(*a));
+    x = calloc(n, sizeof(*x));
+    if (a == NULL || x == NULL) {
+        rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = certs[i] ? certs[i]->der : NULL;
+        if (p != NULL)
+            x[i] = d2i_X509(NULL, &p, (long)certs[i]->der_len);
+        if (x[i] == NULL) {
+            rc = err_set(err, ERR_INVALID, "undecodable_certificate",
+                         "chain certificate %zu does not decode", i);
+            goto out;
+        }
+    }
+    a->n_certs = n;
+    if (!chain_id(certs, n, a->sha256)) {
+        rc = err_set(err, ERR_INTERNAL, NULL, "SHA-256 failed");
+        goto out;
+    }
+
+    a->linked = true;
+    for (size_t i = 0; i + 1 < n && a->linked; i++)
+        a->linked = issued_by(x[i], x[i + 1]);
+
+    const struct cert *last = certs[n - 1];
+    const struct cert *store_anchor = last->self_issued ? NULL : trust_store_find_issuer(ts, last);
+    const struct cert *anchor = store_anchor != NULL ? store_anchor : last;
+    a->anchor_subject = dup_or_null(anchor->subject ? anchor->subject : "", &oom);
+    memcpy(a->anchor_spki, anchor->spki_sha256, 32);
+    a->anchor_from_store = store_anchor != NULL;
+    a->anchor_public = store_anchor != NULL || trust_store_contains_spki(ts, a->anchor_spki);
+
+    match_hostile(a, cat, certs, n, &oom);
+    match_catalog(a, cat, certs, n, store_anchor, &oom);
+
+    for (size_t i = 0; i < n; i++) {
+        if (!(i == n - 1 && last->self_issued))
+            a->weak |= weak_signature(x[i]);
+        a->weak |= weak_key(x[i]);
+    }
+    if (oom) {
+        rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+        goto out;
+    }
+    *out = a;
+    a = NULL;
+out:
+    ERR_clear_error();
+    for (size_t i = 0; x != NULL && i < n; i++)
+        X509_free(x[i]);
+    free(x);
+    chain_analysis_free(a);
+    return rc;
+}
+
+/* ---- JSON ---------------------------------------------------------------------------- */
+
+static json_t *hex_json(const uint8_t b[32])
+{
+    char hex[PIN_HEX_LEN + 1];
+    pin_hex_encode(b, 32, hex);
+    return json_string(hex);
+}
+
+static json_t *pair_or_null(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    if (v1 == NULL)
+        return json_null();
+    return json_pack("{s:s, s:s?}", k1, v1, k2, v2);
+}
+
+/* Set key on obj to v (consumed); false (and obj untouched) when v is NULL or set fails. */
+static bool set(json_t *obj, const char *key, json_t *v)
+{
+    return v != NULL && json_object_set_new(obj, key, v) == 0;
+}
+
+json_t *chain_analysis_to_json(const struct chain_analysis *a)
+{
+    if (a == NULL)
+        return NULL;
+    json_t *o = json_object();
+    json_t *weak = json_array();
+    json_t *anchor = json_object();
+    bool ok = o != NULL && weak != NULL && anchor != NULL;
+
+    for (size_t i = 0; ok && i < N_WEAK; i++) {
+        if (a->weak & weak_names[i].bit)
+            ok = json_array_append_new(weak, json_string(weak_names[i].name)) == 0;
+    }
+    ok = ok && set(anchor, "subject", json_string(a->anchor_subject ? a->anchor_subject : ""));
+    ok = ok && set(anchor, "spki_sha256", hex_json(a->anchor_spki));
+    ok = ok && set(anchor, "public", json_boolean(a->anchor_public));
+    ok = ok && set(anchor, "from_trust_store", json_boolean(a->anchor_from_store));
+
+    ok = ok && set(o, "chain_sha256", hex_json(a->sha256));
+    ok = ok && set(o, "n_certs", json_integer((json_int_t)a->n_certs));
+    if (ok) {
+        ok = set(o, "anchor", anchor);
+        anchor = NULL; /* consumed */
+    }
+    ok = ok && set(o, "linked", json_boolean(a->linked));
+    ok = ok && set(o, "known_hostile", json_boolean(a->known_hostile));
+    ok = ok && set(o, "hostile",
+                   pair_or_null("name", a->known_hostile ? a->hostile_name : NULL, "category",
+                                a->hostile_category));
+    ok = ok && set(o, "catalog",
+                   pair_or_null("product", a->catalog_product, "category", a->catalog_category));
+    if (ok) {
+        ok = set(o, "weak", weak);
+        weak = NULL;
+    }
+    json_decref(weak);
+    json_decref(anchor);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static bool get_hex32(const json_t *obj, const char *key, uint8_t out[32])
+{
+    const json_t *v = json_object_get(obj, key);
+    return json_is_string(v) && pin_hex_decode(json_string_value(v), out, 32, NULL) == ERR_OK;
+}
+
+static bool get_bool(const json_t *obj, const char *key, bool *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_boolean(v))
+        return false;
+    *out = json_is_true(v);
+    return true;
+}
+
+/* Copy obj[key][sub] when obj[key] is an object; NULL member or null object gives NULL. */
+static bool get_pair(const json_t *obj, const char *key, const char *sub, char **out, bool *oom)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (!json_is_object(v))
+        return false;
+    const json_t *s = json_object_get(v, sub);
+    if (s != NULL && !json_is_null(s) && !json_is_string(s))
+        return false;
+    *out = dup_or_null(json_string_value(s), oom);
+    return true;
+}
+
+enum err_code chain_analysis_from_json(const json_t *j, struct chain_analysis **out,
+                                       struct err *err)
+{
+    struct chain_analysis *a = calloc(1, sizeof(*a));
+    bool oom = false;
+    if (a == NULL)
+        return err_set(err, ERR_NOMEM, NULL, "out of memory");
+
+    const json_t *anchor = json_object_get(j, "anchor");
+    const json_t *subject = json_object_get(anchor, "subject");
+    const json_t *n_certs = json_object_get(j, "n_certs");
+    const json_t *weak = json_object_get(j, "weak");
+    bool ok = json_is_object(j) && json_is_object(anchor) && json_is_string(subject) &&
+              get_hex32(j, "chain_sha256", a->sha256) &&
+              get_hex32(anchor, "spki_sha256", a->anchor_spki) &&
+              get_bool(anchor, "public", &a->anchor_public) && get_bool(j, "linked", &a->linked) &&
+              get_bool(j, "known_hostile", &a->known_hostile) &&
+              (weak == NULL || json_is_array(weak)) &&
+              (n_certs == NULL || (json_is_integer(n_certs) && json_integer_value(n_certs) >= 0));
+    if (ok) {
+        const json_t *fs = json_object_get(anchor, "from_trust_store");
+        a->anchor_from_store = json_is_true(fs);
+        a->n_certs = n_certs ? (size_t)json_integer_value(n_certs) : 0;
+        a->anchor_subject = dup_or_null(json_string_value(subject), &oom);
+        ok = get_pair(j, "hostile", "name", &a->hostile_name, &oom) &&
+             get_pair(j, "hostile", "category", &a->hostile_category, &oom) &&
+             get_pair(j, "catalog", "product", &a->catalog_product, &oom) &&
+             get_pair(j, "catalog", "category", &a->catalog_category, &oom);
+    }
+    size_t i;
+    const json_t *w;
+    json_array_foreach(weak, i, w)
+    {
+        for (size_t k = 0; ok && k < N_WEAK; k++) {
+            if (json_is_string(w) && strcmp(json_string_value(w), weak_names[k].name) == 0)
+                a->weak |= weak_names[k].bit;
+        }
+    }
+    if (!ok || oom) {
+        chain_analysis_free(a);
+        if (oom)
+            return err_set(err, ERR_NOMEM, NULL, "out of memory");
+        return err_set(err, ERR_INVALID, "invalid_chain_analysis",
+                       "chain findings JSON is missing or mistyping a member");
+    }
+    *out = a;
+    return ERR_OK;
+}
+
+/* ---- per report ---------------------------------------------------------------------- */
+
+/* Parse an IPv4 or IPv6 literal (IPv6 optionally in brackets); family 0 when not one. */
+static int ip_parse(const char *s, unsigned char out[16])
+{
+    char buf[64];
+    size_t len = strlen(s);
+    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+        s++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof(buf))
+        return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET, buf, out) == 1)
+        return AF_INET;
+    if (inet_pton(AF_INET6, buf, out) == 1)
+        return AF_INET6;
+    return 0;
+}
+
+static size_t trimmed_len(const char *s)
+{
+    size_t len = strlen(s);
+    if (len > 0 && s[len - 1] == '.')
+        len--;
+    return len;
+}
+
+/* RFC 6125 §6.4: exact (case-insensitive), or "*.<rest>" standing for one left-most label,
+ * where rest has at least two labels. No partial-label wildcards. */
+static bool dns_name_matches(const char *pattern, const char *host)
+{
+    size_t plen = trimmed_len(pattern), hlen = trimmed_len(host);
+    if (plen == 0 || hlen == 0)
+        return false;
+    if (pattern[0] != '*')
+        return memchr(pattern, '*', plen) == NULL && plen == hlen &&
+               strncasecmp(pattern, host, plen) == 0;
+    if (plen < 2 || pattern[1] != '.')
+        return false;
+    const char *rest = pattern + 2;
+    size_t rlen = plen - 2;
+    if (rlen == 0 || memchr(rest, '*', rlen) != NULL || memchr(rest, '.', rlen) == NULL)
+        return false;
+    const char *dot = memchr(host, '.', hlen);
+    if (dot == NULL || dot == host) /* the wildcard needs a non-empty label */
+        return false;
+    size_t tail = hlen - (size_t)(dot + 1 - host);
+    return tail == rlen && strncasecmp(dot + 1, rest, rlen) == 0;
+}
+
+bool chain_cert_covers_hostname(const struct cert *leaf, const char *hostname)
+{
+    unsigned char host_ip[16], san_ip[16];
+    if (leaf == NULL || hostname == NULL || hostname[0] == '\0')
+        return false;
+    int host_family = ip_parse(hostname, host_ip);
+    for (size_t i = 0; i < leaf->n_sans; i++) {
+        const char *san = leaf->sans[i];
+        if (san == NULL)
+            continue;
+        int fam = ip_parse(san, san_ip);
+        if (fam != 0) {
+            size_t alen = fam == AF_INET ? 4 : 16;
+            if (fam == host_family && memcmp(san_ip, host_ip, alen) == 0)
+                return true;
+            continue;
+        }
+        if (host_family == 0 && dns_name_matches(san, hostname))
+            return true;
+    }
+    if (leaf->n_sans > 0 || leaf->subject_cn == NULL)
+        return false;
+    if (host_family != 0) {
+        int fam = ip_parse(leaf->subject_cn, san_ip);
+        return fam == host_family && memcmp(san_ip, host_ip, fam == AF_INET ? 4 : 16) == 0;
+    }
+    return dns_name_matches(leaf->subject_cn, hostname);
+}
+
+static bool expected(const struct expected_keys *ek, const char *hostname, const uint8_t spki[32])
+{
+    return expected_keys_match(ek, hostname, spki) != NULL;
+}
+
+void chain_report_findings(const struct chain_analysis *a, struct cert *const *certs, size_t n,
+                           const char *hostname, int64_t at_usec, const uint8_t (*pins)[32],
+                           size_t n_pins, const struct expected_keys *ek,
+                           struct chain_report_findings *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (certs == NULL || n == 0)
+        return;
+    out->covers_hostname = chain_cert_covers_hostname(certs[0], hostname);
+
+    int64_t t = at_usec / 1000000;
+    if (at_usec < 0 && at_usec % 1000000 != 0)
+        t--; /* floor */
+    out->valid_at_report_time = true;
+    for (size_t i = 0; i < n; i++) {
+        if (certs[i] == NULL || t < certs[i]->not_before || t > certs[i]->not_after)
+            out->valid_at_report_time = false;
+    }
+
+    bool anchor_outside = a != NULL && a->anchor_from_store;
+    if (pins != NULL && n_pins > 0) {
+        for (size_t i = 0; i < n && !out->pin_in_chain; i++)
+            out->pin_in_chain = certs[i] != NULL && pin_in_set(certs[i]->spki_sha256, pins, n_pins);
+        if (!out->pin_in_chain && anchor_outside)
+            out->pin_in_chain = pin_in_set(a->anchor_spki, pins, n_pins);
+    }
+    if (ek != NULL && hostname != NULL) {
+        out->leaf_expected = certs[0] != NULL && expected(ek, hostname, certs[0]->spki_sha256);
+        out->expected_key = out->leaf_expected;
+        for (size_t i = 1; i < n && !out->expected_key; i++)
+            out->expected_key = certs[i] != NULL && expected(ek, hostname, certs[i]->spki_sha256);
+        if (!out->expected_key && anchor_outside)
+            out->expected_key = expected(ek, hostname, a->anchor_spki);
+    }
+}
+
+json_t *chain_report_findings_to_json(const struct chain_analysis *a,
+                                      const struct chain_report_findings *f)
+{
+    json_t *o = chain_analysis_to_json(a);
+    if (o == NULL || f == NULL)
+        return o;
+    bool ok = set(o, "covers_hostname", json_boolean(f->covers_hostname)) &&
+              set(o, "valid_at_report_time", json_boolean(f->valid_at_report_time)) &&
+              set(o, "pin_in_chain", json_boolean(f->pin_in_chain)) &&
+              set(o, "expected_key", json_boolean(f->expected_key)) &&
+              set(o, "leaf_expected", json_boolean(f->leaf_expected));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}

@@ -1,0 +1,295 @@
+#include "analysis/pinsets.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/expected_keys.h"
+#include "analysis/trust_store.h"
+#include "base/timeparse.h"
+#include "db/db.h"
+#include "report/cert.h"
+#include "report/pin.h"
+
+#define DAY_USEC         (86400LL * 1000000)
+#define EXPIRY_WARN_DAYS 30
+
+/* Pin sets in a window: one row per (app, version, hostname, canonical pins). The pins
+ * never seen in any stored chain are listed too (a backup key not yet deployed, or a typo). */
+static const char PINSETS_SQL[] =
+    "SELECT app_bundle_id, app_version, hostname,"
+    "  array_to_string(ARRAY(SELECT encode(p, 'base64') FROM unnest(known_pins) p), ','),"
+    "  count(*), count(DISTINCT coalesce(vendor_id, network::text || '|' ||"
+    "    coalesce(user_agent, ''))),"
+    "  pinwatch_ts(min(received_at)), pinwatch_ts(max(received_at)),"
+    "  array_to_string(array_agg(DISTINCT to_char(pins_expire AT TIME ZONE 'UTC',"
+    "    'YYYY-MM-DD')) FILTER (WHERE pins_expire IS NOT NULL), ','),"
+    "  (extract(epoch FROM min(pins_expire)) * 1000000)::bigint,"
+    "  array_to_string(ARRAY(SELECT encode(p, 'base64') FROM unnest(known_pins) p"
+    "    WHERE NOT EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p)), ',')"
+    " FROM reports"
+    " WHERE received_at >= $1::timestamptz AND received_at <= $2::timestamptz"
+    "   AND ($3::text IS NULL OR app_bundle_id = $3) AND ($4::text IS NULL OR hostname = $4)"
+    "   AND cardinality(known_pins) > 0"
+    " GROUP BY app_bundle_id, app_version, hostname, known_pins"
+    " ORDER BY count(DISTINCT coalesce(vendor_id, network::text || '|' ||"
+    "    coalesce(user_agent, ''))) DESC, count(*) DESC, 1, 2";
+
+static json_t *split_list(const char *text)
+{
+    json_t *arr = json_array();
+    for (const char *p = text; p != NULL && *p;) {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(arr, json_stringn(p, n));
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return arr;
+}
+
+static void finding(json_t *list, const char *code, const char *fmt, ...) ERR_PRINTF(3, 4);
+
+static void finding(json_t *list, const char *code, const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    json_array_append_new(list, json_pack("{s:s, s:s}", "code", code, "detail", detail));
+}
+
+static bool any_pin_expected(const struct expected_keys *ek, const char *host, json_t *pins)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(pins, i, p)
+    {
+        uint8_t spki[32];
+        const char *b64 = json_string_value(p);
+        if (pin_from_base64(b64, strlen(b64), spki, NULL) == ERR_OK &&
+            expected_keys_match(ek, host, spki) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* Health findings of one pin set (row i). */
+static json_t *health(const PGresult *res, int i, json_t *pins, const struct expected_keys *ek,
+                      int64_t now)
+{
+    json_t *list = json_array();
+    const char *host = PQgetvalue(res, i, 2);
+    size_t n = json_array_size(pins);
+    if (n == 1)
+        finding(list, "single_pin",
+                "only one pin: no backup key is pinned, so replacing that key breaks this app "
+                "version");
+    if (!PQgetisnull(res, i, 9)) {
+        int64_t expire = strtoll(PQgetvalue(res, i, 9), NULL, 10);
+        if (expire < now)
+            finding(list, "pins_expired",
+                    "the pin policy expired on %s: TrustKit no longer enforces it",
+                    PQgetvalue(res, i, 8));
+        else if (expire < now + EXPIRY_WARN_DAYS * DAY_USEC)
+            finding(list, "pins_expire_soon", "the pin policy expires on %s, within %d days",
+                    PQgetvalue(res, i, 8), EXPIRY_WARN_DAYS);
+    }
+    if (expected_keys_has_host(ek, host) && !any_pin_expected(ek, host, pins))
+        finding(list, "no_expected_key",
+                "none of the %zu pins is a key declared for %s: every connection fails once "
+                "pinning is enforced",
+                n, host);
+    json_t *unseen = split_list(PQgetvalue(res, i, 10));
+    if (json_array_size(unseen) == n)
+        finding(list, "pins_never_served", "none of the %zu pins was ever seen in a reported chain",
+                n);
+    else if (json_array_size(unseen) > 0)
+        finding(list, "pin_not_served",
+                "%zu of %zu pins were never seen in a reported chain (a backup key not yet "
+                "deployed, or a mistake)",
+                json_array_size(unseen), n);
+    json_decref(unseen);
+    return list;
+}
+
+static enum err_code query(PGconn *conn, const struct pinsets_filter *f, PGresult **out,
+                           struct err *err)
+{
+    char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
+    timeparse_format(f->from, from);
+    timeparse_format(f->to, to);
+    const char *params[] = {from, to, f->app, f->hostname};
+    PGresult *res = PQexecParams(conn, PINSETS_SQL, 4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        enum err_code rc = db_result_error(conn, res, "listing pin sets", err);
+        PQclear(res);
+        return rc;
+    }
+    *out = res;
+    return ERR_OK;
+}
+
+static json_t *row_json(const PGresult *res, int i)
+{
+    json_t *pins = split_list(PQgetvalue(res, i, 3));
+    return json_pack(
+        "{s:s, s:s?, s:s, s:o, s:I, s:I, s:s, s:s, s:o}", "app", PQgetvalue(res, i, 0), "version",
+        PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1), "hostname", PQgetvalue(res, i, 2),
+        "pins", pins, "reports", (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10), "devices",
+        (json_int_t)strtoll(PQgetvalue(res, i, 5), NULL, 10), "first_seen", PQgetvalue(res, i, 6),
+        "last_seen", PQgetvalue(res, i, 7), "pins_expire", split_list(PQgetvalue(res, i, 8)));
+}
+
+enum err_code pinsets_list(PGconn *conn, const struct pinsets_filter *f,
+                           const struct expected_keys *ek, int64_t now_usec, json_t **out,
+                           struct err *err)
+{
+    PGresult *res;
+    enum err_code rc = query(conn, f, &res, err);
+    if (rc != ERR_OK)
+        return rc;
+    json_t *list = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *row = row_json(res, i);
+        json_object_set_new(row, "findings",
+                            health(res, i, json_object_get(row, "pins"), ek, now_usec));
+        json_array_append_new(list, row);
+    }
+    PQclear(res);
+    *out = json_pack("{s:o}", "pinsets", list);
+    return ERR_OK;
+}
+
+/* SPKI pins of every certificate in the PEM text, plus the trust-store root that issued the
+ * last one (TrustKit checks pins against the validated chain, which ends at that root). */
+static enum err_code candidate(const char *pem, size_t len, const struct trust_store *ts,
+                               json_t **certs, uint8_t (**spkis)[32], size_t *n, struct err *err)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----",
+                      end_mark[] = "-----END CERTIFICATE-----";
+    char *text = strndup(pem, len);
+    if (text == NULL)
+        return err_set(err, ERR_NOMEM, NULL, "out of memory");
+    *certs = json_array();
+    *spkis = NULL;
+    *n = 0;
+    struct cert *last = NULL;
+    for (const char *p = strstr(text, begin); p != NULL; p = strstr(p, begin)) {
+        const char *e = strstr(p, end_mark);
+        if (e == NULL)
+            break;
+        e += sizeof(end_mark) - 1;
+        struct cert *c = NULL;
+        if (cert_from_pem(p, (size_t)(e - p), &c, NULL) == ERR_OK) {
+            uint8_t(*grown)[32] = realloc(*spkis, (*n + 2) * sizeof(**spkis));
+            if (grown == NULL) {
+                cert_free(c);
+                break;
+            }
+            *spkis = grown;
+            memcpy((*spkis)[(*n)++], c->spki_sha256, 32);
+            char b64[PIN_B64_LEN + 1];
+            pin_to_base64(c->spki_sha256, b64);
+            json_array_append_new(*certs, json_pack("{s:s, s:s}", "subject",
+                                                    c->subject ? c->subject : "", "pin", b64));
+            cert_free(last);
+            last = c;
+        }
+        p = e;
+    }
+    free(text);
+    if (*n == 0) {
+        cert_free(last);
+        json_decref(*certs);
+        *certs = NULL;
+        return err_set(err, ERR_INVALID, "invalid_chain", "no PEM certificate in the body");
+    }
+    const struct cert *root = ts != NULL ? trust_store_find_issuer(ts, last) : NULL;
+    if (root != NULL) {
+        memcpy((*spkis)[(*n)++], root->spki_sha256, 32);
+        char b64[PIN_B64_LEN + 1];
+        pin_to_base64(root->spki_sha256, b64);
+        json_array_append_new(*certs, json_pack("{s:s, s:s, s:b}", "subject",
+                                                root->subject ? root->subject : "", "pin", b64,
+                                                "trust_store_root", 1));
+    }
+    cert_free(last);
+    return ERR_OK;
+}
+
+static int cmp_risk(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int bx = json_is_true(json_object_get(x, "breaks")),
+        by = json_is_true(json_object_get(y, "breaks"));
+    if (bx != by)
+        return by - bx;
+    json_int_t dx = json_integer_value(json_object_get(x, "devices"));
+    json_int_t dy = json_integer_value(json_object_get(y, "devices"));
+    return dx < dy ? 1 : (dx > dy ? -1 : 0);
+}
+
+enum err_code pinsets_rotation_check(PGconn *conn, const char *hostname, const char *pem,
+                                     size_t len, const struct trust_store *ts, int64_t now_usec,
+                                     json_t **out, struct err *err)
+{
+    json_t *certs = NULL;
+    uint8_t(*spkis)[32] = NULL;
+    size_t n = 0;
+    enum err_code rc = candidate(pem, len, ts, &certs, &spkis, &n, err);
+    if (rc != ERR_OK)
+        return rc;
+    struct pinsets_filter f = {
+        .hostname = hostname, .from = now_usec - 30 * DAY_USEC, .to = now_usec};
+    PGresult *res = NULL;
+    if ((rc = query(conn, &f, &res, err)) != ERR_OK) {
+        json_decref(certs);
+        free(spkis);
+        return rc;
+    }
+    int rows = PQntuples(res);
+    json_t **sets = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*sets));
+    json_int_t breaking = 0, devices = 0, reports = 0;
+    for (int i = 0; sets != NULL && i < rows; i++) {
+        json_t *row = row_json(res, i);
+        json_t *matching = json_array();
+        size_t k;
+        json_t *p;
+        json_array_foreach(json_object_get(row, "pins"), k, p)
+        {
+            uint8_t spki[32];
+            const char *b64 = json_string_value(p);
+            if (pin_from_base64(b64, strlen(b64), spki, NULL) == ERR_OK &&
+                pin_in_set(spki, (const uint8_t(*)[PIN_LEN])spkis, n))
+                json_array_append(matching, p);
+        }
+        bool breaks = json_array_size(matching) == 0;
+        json_object_set_new(row, "breaks", json_boolean(breaks));
+        json_object_set_new(row, "matching_pins", matching);
+        if (breaks) {
+            breaking++;
+            devices += json_integer_value(json_object_get(row, "devices"));
+            reports += json_integer_value(json_object_get(row, "reports"));
+        }
+        sets[i] = row;
+    }
+    PQclear(res);
+    free(spkis);
+    if (sets == NULL) {
+        json_decref(certs);
+        return err_set(err, ERR_NOMEM, NULL, "out of memory");
+    }
+    qsort(sets, (size_t)rows, sizeof(*sets), cmp_risk);
+    json_t *list = json_array();
+    for (int i = 0; i < rows; i++)
+        json_array_append_new(list, sets[i]);
+    free(sets);
+    *out = json_pack("{s:s, s:o, s:o, s:I, s:I, s:I}", "hostname", hostname, "candidate", certs,
+                     "pinsets", list, "breaking", breaking, "devices_at_risk", devices,
+                     "reports_at_risk", reports);
+    return ERR_OK;
+}

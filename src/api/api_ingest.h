@@ -1,0 +1,19 @@
+/* api_ingest — POST /v1/reports (and /report): the public ingest endpoint (SPEC §4). */
+#ifndef API_INGEST_H
+#define API_INGEST_H
+
+#include <stdbool.h>
+
+#include "http/http_server.h"
+
+/* Before the body: media type (415). */
+bool api_ingest_precheck(void *ctx, struct http_request *req, struct http_reply *reply);
+/* The whole body is in: parse, filter, rate-limit, analyse, commit (or spool), answer. */
+void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *reply);
+/* OPTIONS: CORS preflight. */
+void api_ingest_options(void *ctx, struct http_request *req, struct http_reply *reply);
+
+/* true when the media type (parameters ignored) is one SPEC §4 accepts. */
+bool api_ingest_media_type_ok(const char *content_type);
+
+#endif

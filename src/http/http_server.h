@@ -1,0 +1,102 @@
+/*
+ * http_server — the libmicrohttpd daemon: option list with explicit limits, route table,
+ * bearer-token gate for the admin API, body accumulation with a cap (also for chunked
+ * bodies), JSON error answers, request ids, graceful shutdown.
+ *
+ * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION, poll). Handlers may
+ * block (an ingest request waits for its group commit), and the connection limits bound
+ * the number of threads.
+ */
+#ifndef HTTP_SERVER_H
+#define HTTP_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/buf.h"
+#include "base/config.h"
+#include "base/err.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+struct http_server;
+
+#define HTTP_MAX_PARAMS 4
+
+struct http_request {
+    char rid[24]; /* request id carried by every log line */
+    char method[12];
+    char *path;                          /* owned copy, without the query string */
+    struct MHD_Connection *conn;         /* borrowed, valid during handler calls */
+    const char *params[HTTP_MAX_PARAMS]; /* route captures, borrowed from path_copy */
+    size_t n_params;
+    char *path_copy;
+    struct sockaddr_storage peer; /* TCP peer */
+    int64_t received_at;          /* Unix microseconds, at the first handler call */
+    struct buf body;
+    bool too_large; /* latched while a body overflowed the cap */
+    size_t discarded;
+    const void *route; /* matched route */
+    int status;        /* answered status, for logs and metrics */
+};
+
+struct http_reply {
+    int status;
+    char *body; /* malloc'd, freed by the server */
+    size_t len;
+    const char *content_type;    /* static string */
+    const char *header_names[4]; /* static strings */
+    char header_values[4][64];
+    size_t n_headers;
+    struct MHD_Response *response; /* when set, sent as is (streaming); takes ownership */
+};
+
+typedef void http_handler_fn(void *ctx, struct http_request *req, struct http_reply *reply);
+/* Called once the headers are in, before the body: return false with reply filled to answer
+ * right away (the body is then discarded by MHD). */
+typedef bool http_precheck_fn(void *ctx, struct http_request *req, struct http_reply *reply);
+
+enum http_route_flags {
+    HTTP_ROUTE_PUBLIC = 1 << 0, /* no bearer token, even under /v1/ */
+    HTTP_ROUTE_BODY = 1 << 1,   /* reads a request body */
+};
+
+struct http_route {
+    const char *method;
+    const char *pattern; /* "/v1/reports/{id}/raw": {x} captures one segment */
+    unsigned flags;
+    http_precheck_fn *precheck; /* may be NULL */
+    http_handler_fn *handler;
+};
+
+/* Start serving on cfg->listen_addr. routes/ctx are borrowed and must outlive the server.
+ * New server in *out. */
+enum err_code http_server_start(const struct config *cfg, const struct http_route *routes,
+                                size_t n_routes, void *ctx, struct http_server **out,
+                                struct err *err) ERR_MUSTCHECK;
+/* The port actually bound (useful with port 0). */
+uint16_t http_server_port(const struct http_server *srv);
+/* Stop accepting new connections, wait up to timeout_ms for in-flight requests. */
+void http_server_quiesce(struct http_server *srv, unsigned timeout_ms);
+/* Stop and free. Accepts NULL. */
+void http_server_stop(struct http_server *srv);
+
+/* Requests answered per status class, for /metrics: counts[status] for 100..599. */
+void http_server_status_counts(const struct http_server *srv, uint64_t counts[600]);
+
+/* Request helpers, valid inside handlers. */
+const char *http_request_header(const struct http_request *req, const char *name);
+const char *http_request_query(const struct http_request *req, const char *name);
+
+/* Reply helpers. */
+void http_reply_json(struct http_reply *reply, int status, json_t *take);
+void http_reply_error(struct http_reply *reply, int status, const char *code, const char *fmt, ...)
+    ERR_PRINTF(4, 5);
+void http_reply_err(struct http_reply *reply, const struct err *err);
+void http_reply_bytes(struct http_reply *reply, int status, const char *content_type,
+                      const void *data, size_t len);
+void http_reply_header(struct http_reply *reply, const char *name, const char *value);
+
+#endif
