@@ -60,6 +60,8 @@ static enum err_code load_analysis(struct api_context *app, const struct config 
 {
     enum err_code rc = trust_store_load(cfg->trust_store, &app->trust, err);
     if (rc == ERR_OK)
+        rc = trust_store_load_legacy(app->trust, cfg->legacy_roots, err);
+    if (rc == ERR_OK)
         rc = catalog_load(cfg->catalog, &app->catalog, err);
     if (rc == ERR_OK && (app->expected = expected_keys_new()) == NULL)
         rc = err_set(err, ERR_NOMEM, NULL, "out of memory");

@@ -206,7 +206,8 @@ enum err_code analysis_report(struct analysis *an, const struct report *r,
         res->has_anchor = true;
         memcpy(res->anchor_spki, ge->a->anchor_spki, 32);
         res->anchor_subject = ge->a->anchor_subject ? strdup(ge->a->anchor_subject) : NULL;
-        res->anchor_public = ge->a->anchor_public;
+        /* A formerly public root counts for reports dated before its removal (SPEC 6.1). */
+        res->anchor_public = chain_public_at(ge->a, at);
     }
     res->expected_key = expected;
     analysis_group_id(r->app.bundle_id ? r->app.bundle_id : "web", r->hostname,

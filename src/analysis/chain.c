@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -13,6 +14,7 @@
 #include "analysis/catalog.h"
 #include "analysis/expected_keys.h"
 #include "analysis/trust_store.h"
+#include "base/timeparse.h"
 #include "report/cert.h"
 #include "report/pin.h"
 
@@ -131,6 +133,62 @@ static void match_catalog(struct chain_analysis *a, const struct catalog *cat,
     a->catalog_category = dup_or_null(p->category, oom);
 }
 
+/* The anchor of the linked prefix certs[0..a->linked_certs) (see chain.h); fills a's anchor
+ * members and returns the store root when the anchor is one absent from the chain. */
+static const struct cert *find_anchor(struct chain_analysis *a, struct cert *const *certs,
+                                      const struct trust_store *ts, bool *oom)
+{
+    const struct cert *top = certs[a->linked_certs - 1], *anchor = NULL, *root = NULL;
+    int64_t removed = 0;
+    for (size_t i = 0; anchor == NULL && i < a->linked_certs; i++) {
+        if (trust_store_contains_spki(ts, certs[i]->spki_sha256))
+            anchor = certs[i];
+    }
+    if (anchor == NULL && !top->self_issued && (root = trust_store_find_issuer(ts, top)) != NULL)
+        anchor = root;
+    a->anchor_public = anchor != NULL;
+    for (size_t i = 0; anchor == NULL && i < a->linked_certs; i++) {
+        if (trust_store_legacy_spki(ts, certs[i]->spki_sha256, &removed) != NULL)
+            anchor = certs[i];
+    }
+    if (anchor == NULL && !top->self_issued &&
+        (root = trust_store_legacy_issuer(ts, top, &removed)) != NULL)
+        anchor = root;
+    a->anchor_legacy = anchor != NULL && !a->anchor_public;
+    a->legacy_removed = a->anchor_legacy ? removed : 0;
+    if (anchor == NULL)
+        anchor = top;
+    a->anchor_subject = dup_or_null(anchor->subject ? anchor->subject : "", oom);
+    memcpy(a->anchor_spki, anchor->spki_sha256, 32);
+    a->anchor_from_store = anchor == root;
+    return anchor == root ? root : NULL;
+}
+
+/* Whether certificates after the linked prefix carry, or are issued by, a public or legacy
+ * root key: what an appended genuine root looks like. */
+static bool public_tail(struct cert *const *certs, size_t n, size_t linked,
+                        const struct trust_store *ts)
+{
+    for (size_t i = linked; i < n; i++) {
+        if (trust_store_contains_spki(ts, certs[i]->spki_sha256) ||
+            trust_store_legacy_spki(ts, certs[i]->spki_sha256, NULL) != NULL)
+            return true;
+    }
+    const struct cert *last = certs[n - 1];
+    return linked < n && !last->self_issued &&
+           (trust_store_find_issuer(ts, last) != NULL ||
+            trust_store_legacy_issuer(ts, last, NULL) != NULL);
+}
+
+bool chain_public_at(const struct chain_analysis *a, int64_t at_usec)
+{
+    if (a == NULL)
+        return false;
+    if (a->anchor_public)
+        return true;
+    return a->anchor_legacy && at_usec / 1000000 < a->legacy_removed;
+}
+
 enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct trust_store *ts,
                             const struct catalog *cat, struct chain_analysis **out, struct err *err)
 {
@@ -166,21 +224,17 @@ enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct tr
         goto out;
     }
 
-    a->linked = true;
-    for (size_t i = 0; i + 1 < n && a->linked; i++)
-        a->linked = issued_by(x[i], x[i + 1]);
+    a->linked_certs = 1;
+    while (a->linked_certs < n && issued_by(x[a->linked_certs - 1], x[a->linked_certs]))
+        a->linked_certs++;
+    a->linked = a->linked_certs == n;
 
-    const struct cert *last = certs[n - 1];
-    const struct cert *store_anchor = last->self_issued ? NULL : trust_store_find_issuer(ts, last);
-    const struct cert *anchor = store_anchor != NULL ? store_anchor : last;
-    a->anchor_subject = dup_or_null(anchor->subject ? anchor->subject : "", &oom);
-    memcpy(a->anchor_spki, anchor->spki_sha256, 32);
-    a->anchor_from_store = store_anchor != NULL;
-    a->anchor_public = store_anchor != NULL || trust_store_contains_spki(ts, a->anchor_spki);
-
+    const struct cert *store_anchor = find_anchor(a, certs, ts, &oom);
+    a->unlinked_public_tail = public_tail(certs, n, a->linked_certs, ts);
     match_hostile(a, cat, certs, n, &oom);
     match_catalog(a, cat, certs, n, store_anchor, &oom);
 
+    const struct cert *last = certs[n - 1];
     for (size_t i = 0; i < n; i++) {
         if (!(i == n - 1 && last->self_issued))
             a->weak |= weak_signature(x[i]);
@@ -217,6 +271,19 @@ static json_t *pair_or_null(const char *k1, const char *v1, const char *k2, cons
     return json_pack("{s:s, s:s?}", k1, v1, k2, v2);
 }
 
+/* "YYYY-MM-DD" of a Unix-seconds day, or null when !has. */
+static json_t *day_json(bool has, int64_t t)
+{
+    if (!has)
+        return json_null();
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char buf[16];
+    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%d", &tm) == 0)
+        return json_null();
+    return json_string(buf);
+}
+
 /* Set key on obj to v (consumed); false (and obj untouched) when v is NULL or set fails. */
 static bool set(json_t *obj, const char *key, json_t *v)
 {
@@ -238,7 +305,9 @@ json_t *chain_analysis_to_json(const struct chain_analysis *a)
     }
     ok = ok && set(anchor, "subject", json_string(a->anchor_subject ? a->anchor_subject : ""));
     ok = ok && set(anchor, "spki_sha256", hex_json(a->anchor_spki));
-    ok = ok && set(anchor, "public", json_boolean(a->anchor_public));
+    ok = ok && set(anchor, "public", json_boolean(a->anchor_public || a->anchor_legacy));
+    ok = ok && set(anchor, "legacy", json_boolean(a->anchor_legacy));
+    ok = ok && set(anchor, "legacy_removed", day_json(a->anchor_legacy, a->legacy_removed));
     ok = ok && set(anchor, "from_trust_store", json_boolean(a->anchor_from_store));
 
     ok = ok && set(o, "chain_sha256", hex_json(a->sha256));
@@ -248,6 +317,8 @@ json_t *chain_analysis_to_json(const struct chain_analysis *a)
         anchor = NULL; /* consumed */
     }
     ok = ok && set(o, "linked", json_boolean(a->linked));
+    ok = ok && set(o, "linked_certs", json_integer((json_int_t)a->linked_certs));
+    ok = ok && set(o, "unlinked_public_tail", json_boolean(a->unlinked_public_tail));
     ok = ok && set(o, "known_hostile", json_boolean(a->known_hostile));
     ok = ok && set(o, "hostile",
                    pair_or_null("name", a->known_hostile ? a->hostile_name : NULL, "category",
@@ -297,6 +368,19 @@ static bool get_pair(const json_t *obj, const char *key, const char *sub, char *
     return true;
 }
 
+/* "legacy" and "legacy_removed" of an anchor object; "public" there includes legacy. */
+static void legacy_from_json(const json_t *anchor, struct chain_analysis *a)
+{
+    const json_t *day = json_object_get(anchor, "legacy_removed");
+    int64_t usec = 0;
+    a->anchor_legacy = json_is_true(json_object_get(anchor, "legacy"));
+    if (!a->anchor_legacy)
+        return;
+    a->anchor_public = false;
+    if (json_is_string(day) && timeparse_parse(json_string_value(day), &usec, NULL) == ERR_OK)
+        a->legacy_removed = usec / 1000000;
+}
+
 enum err_code chain_analysis_from_json(const json_t *j, struct chain_analysis **out,
                                        struct err *err)
 {
@@ -319,6 +403,13 @@ enum err_code chain_analysis_from_json(const json_t *j, struct chain_analysis **
     if (ok) {
         const json_t *fs = json_object_get(anchor, "from_trust_store");
         a->anchor_from_store = json_is_true(fs);
+        legacy_from_json(anchor, a);
+        const json_t *lc = json_object_get(j, "linked_certs");
+        a->linked_certs =
+            json_is_integer(lc) && json_integer_value(lc) > 0
+                ? (size_t)json_integer_value(lc)
+                : (a->linked ? (n_certs ? (size_t)json_integer_value(n_certs) : 1) : 1);
+        a->unlinked_public_tail = json_is_true(json_object_get(j, "unlinked_public_tail"));
         a->n_certs = n_certs ? (size_t)json_integer_value(n_certs) : 0;
         a->anchor_subject = dup_or_null(json_string_value(subject), &oom);
         ok = get_pair(j, "hostile", "name", &a->hostile_name, &oom) &&

@@ -40,12 +40,26 @@ struct chain_analysis {
     /* Each certificate is issued by the next one: issuer name == next subject AND its
      * signature verifies with the next one's key. Vacuously true for one certificate. */
     bool linked;
-    /* The anchor: the trust-store root that issued the last certificate when there is one
-     * (a chain that omits its root), else the last certificate itself. */
+    /* How many certificates, from the leaf, link that way (n_certs when linked). Only this
+     * prefix can make a chain public: certificates after it are an unlinked tail. */
+    size_t linked_certs;
+    /* The anchor (SPEC 6.1), looked for in the linked prefix only, leaf first: the first
+     * certificate whose key is a trust-store root key (any member: Let's Encrypt's long chain
+     * carries ISRG Root X1's key in a cross-signed certificate), else the store root that
+     * issued the prefix's last certificate, else the same two steps against the formerly
+     * public (legacy) roots, else the prefix's last certificate itself (private). */
     char *anchor_subject;    /* RFC 2253 */
     uint8_t anchor_spki[32]; /* SPKI SHA-256 */
-    bool anchor_public;      /* the anchor's key is a trust-store root key */
-    bool anchor_from_store;  /* the anchor is a store root absent from the chain */
+    bool anchor_public;      /* the anchor's key is a root key of today's trust store */
+    bool anchor_from_store;  /* the anchor is a (current or legacy) store root absent from
+                                the chain */
+    /* The anchor is a formerly public root (never together with anchor_public): public for
+     * reports dated before legacy_removed (Unix seconds, the day the stores dropped it). */
+    bool anchor_legacy;
+    int64_t legacy_removed;
+    /* Certificates after the linked prefix that end at, or carry, a public (current or legacy)
+     * root key: an appended root that does not issue the chain, a sign of tampering. */
+    bool unlinked_public_tail;
     /* Some chain key (or the anchor key) is in the catalog's hostile SPKIs. */
     bool known_hostile;
     char *hostile_name;     /* NULL unless known_hostile */
@@ -75,12 +89,19 @@ enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct tr
 /* Accepts NULL. */
 void chain_analysis_free(struct chain_analysis *a);
 
+/* Whether a's anchor was public at at_usec (Unix microseconds): a root of today's store, or a
+ * legacy root not yet removed then. NULL: false. */
+bool chain_public_at(const struct chain_analysis *a, int64_t at_usec);
+
 /*
  * The chain-level findings of SPEC §6.1 (what GET /v1/chains/{sha256} shows):
- * {"chain_sha256", "n_certs", "anchor": {"subject", "spki_sha256", "public"}, "linked",
+ * {"chain_sha256", "n_certs", "anchor": {"subject", "spki_sha256", "public", "legacy",
+ *  "legacy_removed", "from_trust_store"}, "linked", "linked_certs", "unlinked_public_tail",
  *  "known_hostile", "hostile": {"name", "category"} | null,
  *  "catalog": {"product", "category"} | null, "weak": ["sha1_signature", ...]}
- * Hashes are 64-character lower-case hex. New reference; NULL when out of memory.
+ * "public" is true for a legacy anchor too ("legacy": true, "legacy_removed": "YYYY-MM-DD",
+ * else null): the root was public until that day. Hashes are 64-character lower-case hex.
+ * New reference; NULL when out of memory.
  */
 json_t *chain_analysis_to_json(const struct chain_analysis *a);
 

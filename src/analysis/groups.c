@@ -36,7 +36,12 @@ static const char EVIDENCE_SQL[] =
     "   FROM groups g2 JOIN rollup_group_daily h ON h.group_id = g2.id"
     "   WHERE g2.app_bundle_id = g.app_bundle_id AND g2.hostname = g.hostname),"
     "  (SELECT nullif(v.app_version, '') FROM rollup_version_daily v WHERE v.group_id = g.id"
-    "   GROUP BY v.app_version ORDER BY sum(v.reports) DESC, v.app_version LIMIT 1)"
+    "   GROUP BY v.app_version ORDER BY sum(v.reports) DESC, v.app_version LIMIT 1),"
+    /* the chain-level findings of one report's group chain: every chain of the group shares
+     * its anchor (the group key), so legacy-ness is the group's; the tail is that chain's */
+    "  (SELECT ch.analysis::text FROM reports r JOIN chains ch"
+    "   ON ch.sha256 = coalesce(r.served_chain, r.validated_chain)"
+    "   WHERE r.group_id = g.id LIMIT 1)"
     " FROM groups g"
     " CROSS JOIN LATERAL ("
     "   SELECT coalesce(sum(reports), 0) AS reports,"
@@ -80,8 +85,24 @@ static unsigned weak_bits(const char *list)
     return bits;
 }
 
+/* The anchor's legacy status and the appended-tail finding from a chain's findings JSON;
+ * day (11 bytes) receives the removal day that ev->legacy_removed then points to. */
+static void chain_evidence(const char *analysis, struct verdict_evidence *ev, char day[11])
+{
+    json_t *j = analysis != NULL ? json_loads(analysis, 0, NULL) : NULL;
+    json_t *anchor = json_object_get(j, "anchor");
+    ev->anchor_legacy = json_is_true(json_object_get(anchor, "legacy"));
+    ev->unlinked_public_tail = json_is_true(json_object_get(j, "unlinked_public_tail"));
+    const char *removed = json_string_value(json_object_get(anchor, "legacy_removed"));
+    if (ev->anchor_legacy && removed != NULL && strlen(removed) == 10) {
+        memcpy(day, removed, 11);
+        ev->legacy_removed = day;
+    }
+    json_decref(j);
+}
+
 static void fill_evidence(const PGresult *res, int i, const struct expected_keys *ek,
-                          struct verdict_evidence *ev)
+                          struct verdict_evidence *ev, char day[11])
 {
     memset(ev, 0, sizeof(*ev));
     ev->app = PQgetvalue(res, i, 1);
@@ -115,6 +136,7 @@ static void fill_evidence(const PGresult *res, int i, const struct expected_keys
     ev->app_versions = u64(res, i, 27);
     ev->app_networks = u64(res, i, 28);
     ev->top_version = str_or_null(res, i, 29);
+    chain_evidence(str_or_null(res, i, 30), ev, day);
 }
 
 static enum err_code store_verdict(PGconn *conn, const char *id, const char *version,
@@ -153,7 +175,8 @@ enum err_code groups_evaluate(PGconn *conn, const struct expected_keys *ek, bool
     }
     for (int i = 0; rc == ERR_OK && i < PQntuples(res); i++) {
         struct verdict_evidence ev;
-        fill_evidence(res, i, ek, &ev);
+        char day[11];
+        fill_evidence(res, i, ek, &ev, day);
         struct verdict_result vr;
         verdict_decide(&ev, &vr);
         rc = store_verdict(conn, PQgetvalue(res, i, 0), PQgetvalue(res, i, 13), &vr, err);

@@ -51,4 +51,28 @@ const struct cert *trust_store_find_issuer(const struct trust_store *ts, const s
 /* The same roots as an X509_STORE, for callers that verify whole chains. Borrowed. */
 X509_STORE *trust_store_x509(const struct trust_store *ts);
 
+/*
+ * Formerly public roots (SPEC 6.1 "legacy"): a PEM bundle whose every certificate block is
+ * preceded by comment lines "# removed: YYYY-MM-DD" (the day the public stores dropped it) and
+ * "# source: <where that fact comes from>" (other "#" lines are free text). Loaded into a
+ * second set inside ts (never into its X509_STORE: a legacy root is not trusted today).
+ * A NULL or empty path loads nothing. ERR_INVALID with key "invalid_legacy_roots" when the
+ * file cannot be read, a block does not decode, or lacks its removed date or source.
+ */
+enum err_code trust_store_load_legacy(struct trust_store *ts, const char *path,
+                                      struct err *err) ERR_MUSTCHECK;
+
+/* Number of legacy roots loaded (0 without any). */
+size_t trust_store_legacy_count(const struct trust_store *ts);
+
+/*
+ * The legacy root with this SPKI SHA-256, or that issued `last` (name and signature, like
+ * trust_store_find_issuer): borrowed, NULL when none. *removed_at (optional) gets the day it
+ * was removed from the public stores, in Unix seconds.
+ */
+const struct cert *trust_store_legacy_spki(const struct trust_store *ts, const uint8_t spki[32],
+                                           int64_t *removed_at);
+const struct cert *trust_store_legacy_issuer(const struct trust_store *ts, const struct cert *last,
+                                             int64_t *removed_at);
+
 #endif

@@ -238,16 +238,42 @@ static void reason_versions(struct ctx *c)
                "across all %" PRIu64 " app versions seen for this app and host", ev->versions);
 }
 
+/* An appended public root that does not issue the chain (issue 16): never public, and said. */
+static void reason_tail(struct ctx *c)
+{
+    if (c->ev->unlinked_public_tail)
+        reason(c, "unlinked_public_tail",
+               "the chain ends with certificates that carry or lead to a public root but do not "
+               "issue the certificate before them: a public root appended to a chain it does not "
+               "issue is a sign of tampering, and does not make the chain public");
+}
+
 static void reason_private_anchor(struct ctx *c)
 {
-    reason(c, "private_anchor", "the anchor %s is not in the trust store",
-           sv(c->ev->anchor_subject, "(no subject)"));
+    const struct verdict_evidence *ev = c->ev;
+    if (ev->anchor_legacy)
+        reason(c, "private_anchor",
+               "the anchor %s is a formerly public root, removed from the public stores on %s, "
+               "before these reports were sent",
+               sv(ev->anchor_subject, "(no subject)"), sv(ev->legacy_removed, "an unknown day"));
+    else
+        reason(c, "private_anchor", "the anchor %s is not in the trust store",
+               sv(ev->anchor_subject, "(no subject)"));
+    reason_tail(c);
 }
 
 static void reason_public_anchor(struct ctx *c)
 {
-    reason(c, "public_anchor", "the chain anchors in the trust store at %s",
-           sv(c->ev->anchor_subject, "(no subject)"));
+    const struct verdict_evidence *ev = c->ev;
+    if (ev->anchor_legacy)
+        reason(c, "legacy_anchor",
+               "public (legacy): the chain links up to %s, a formerly public root removed from "
+               "the public stores on %s, after these reports were sent",
+               sv(ev->anchor_subject, "(no subject)"), sv(ev->legacy_removed, "an unknown day"));
+    else
+        reason(c, "public_anchor", "the chain links up to the trust-store key of %s",
+               sv(ev->anchor_subject, "(no subject)"));
+    reason_tail(c);
 }
 
 static void reason_expected_key(struct ctx *c)
@@ -286,7 +312,8 @@ static void reason_interception_support(struct ctx *c)
         reason(c, "not_our_key",
                "none of the chain keys is among the expected keys declared for %s",
                sv(ev->hostname, "the host"));
-    unsigned weak = ev->weak & CHAIN_WEAK_ALL;
+    /* SHA-1 and small keys were common on the roots that were public then: not a sign. */
+    unsigned weak = ev->anchor_legacy ? 0 : ev->weak & CHAIN_WEAK_ALL;
     if (weak != 0) {
         char names[96] = "";
         size_t used = 0;
@@ -340,6 +367,7 @@ static bool rule_known_hostile(struct ctx *c, struct verdict_result *out)
            "anchor %s",
            sv(ev->hostile_name, "unnamed"), sv(ev->hostile_category, "uncategorised"),
            sv(ev->anchor_subject, "(no subject)"));
+    reason_tail(c);
     reason_interception_support(c);
     reason_population(c);
     return true;
@@ -397,6 +425,7 @@ static bool rule_server_chain(struct ctx *c, struct verdict_result *out)
         reason(c, "chain_not_linked",
                "the chain does not link: a certificate is not issued by the next one (names or "
                "signatures)");
+    reason_tail(c);
     if (ev->invalid_at_time > 0)
         reason(c, "chain_invalid_at_time",
                "%" PRIu64 " of %" PRIu64 " reports: chain not valid at the report time (%" PRIu64
@@ -502,6 +531,7 @@ static bool rule_catalog(struct ctx *c, struct verdict_result *out)
            "the private anchor %s or its chain is named like the catalog product \"%s\" (%s)",
            sv(ev->anchor_subject, "(no subject)"), ev->catalog_product,
            sv(ev->catalog_category, "uncategorised"));
+    reason_tail(c);
     reason_networks(c);
     reason_versions(c);
     reason_interception_support(c);

@@ -54,7 +54,12 @@ struct verdict_evidence {
     const char *app; /* bundle id, "web" for browsers */
     const char *hostname;
     bool has_chain;             /* reports carried a decodable chain */
-    bool anchor_public;         /* anchor key is in the trust store */
+    bool anchor_public;         /* the chain links up to a trust-store key, or to a formerly public
+                                   root for reports dated before its removal (SPEC 6.1) */
+    bool anchor_legacy;         /* the anchor is a formerly public root ("public (legacy)") */
+    const char *legacy_removed; /* its removal day "YYYY-MM-DD", or NULL */
+    bool unlinked_public_tail;  /* certificates after the linked part carry or lead to a
+                                   public root they do not link to: a sign of tampering */
     const char *anchor_subject; /* may be NULL */
     bool known_hostile;         /* catalog SPKI hit */
     const char *hostile_name;

@@ -70,6 +70,9 @@ static const struct config_row rows[] = {
      "1 keeps full client addresses; default stores only the network prefix"},
     {"trust-store", "PINWATCH_TRUST_STORE", CT_STRING, OFF(trust_store), DEFAULT_TRUST_STORE, 0, 0,
      false, "PEM bundle of public roots"},
+    {"legacy-roots", "PINWATCH_LEGACY_ROOTS", CT_STRING, OFF(legacy_roots),
+     PINWATCH_SOURCE_DIR "/data/legacy_roots.pem", 0, 0, false,
+     "PEM bundle of formerly public roots with removal dates (empty = none)"},
     {"expected-keys", "PINWATCH_EXPECTED_KEYS", CT_STRING, OFF(expected_keys), NULL, 0, 0, false,
      "JSON file of expected server keys per host pattern"},
     {"asn-db", "PINWATCH_ASN_DB", CT_STRING, OFF(asn_db), NULL, 0, 0, false,
@@ -444,10 +447,11 @@ static int validate(struct config *cfg, FILE *errors)
         free(cfg->admin_token);
         cfg->admin_token = NULL;
     }
-    const char *files[] = {cfg->trust_store, cfg->expected_keys, cfg->asn_db, cfg->catalog};
+    const char *files[] = {cfg->trust_store, cfg->expected_keys, cfg->asn_db, cfg->catalog,
+                           cfg->legacy_roots};
     const char *names[] = {"PINWATCH_TRUST_STORE", "PINWATCH_EXPECTED_KEYS", "PINWATCH_ASN_DB",
-                           "PINWATCH_CATALOG"};
-    for (size_t i = 0; i < 4; i++) {
+                           "PINWATCH_CATALOG", "PINWATCH_LEGACY_ROOTS"};
+    for (size_t i = 0; i < 5; i++) {
         if (files[i] != NULL && files[i][0] != '\0' && access(files[i], R_OK) != 0) {
             fprintf(errors, "pinwatch: %s: cannot read '%s': %s\n", names[i], files[i],
                     strerror(errno));

@@ -53,6 +53,7 @@ struct config {
     bool store_client_ip;
     /* analysis */
     char *trust_store;
+    char *legacy_roots; /* formerly public roots (SPEC 6.1); NULL/empty = none */
     char *expected_keys;
     char *asn_db;
     char *catalog;

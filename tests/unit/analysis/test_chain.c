@@ -196,7 +196,11 @@ Test(chain, missing_intermediate_wrong_order_and_forged_names)
     struct cert *missing[] = {leaf->cert, root->cert};
     struct chain_analysis *a = analyze(missing, 2);
     cr_assert_not(a->linked, "leaf is not issued by the root");
-    cr_assert(a->anchor_public);
+    /* the store root does not issue the leaf: it does not make the chain public */
+    cr_assert_not(a->anchor_public);
+    cr_assert_eq(a->linked_certs, 1);
+    cr_assert(a->unlinked_public_tail);
+    cr_assert_arr_eq(a->anchor_spki, leaf->cert->spki_sha256, 32);
     chain_analysis_free(a);
 
     struct cert *reversed[] = {ica->cert, leaf->cert};
@@ -555,4 +559,271 @@ Test(chain, invalid_input)
     chain_report_findings(NULL, NULL, 0, "www.example.com", 0, NULL, 0, NULL, &f);
     cr_assert_not(f.covers_hostname || f.valid_at_report_time || f.pin_in_chain || f.expected_key ||
                   f.leaf_expected);
+}
+
+/* ---- public means linked up to a store key (SPEC 6.1) ---------------------------------- */
+
+static struct trust_store *store_of(const struct testcert *const *roots, size_t n)
+{
+    char *path = testcert_bundle_tmpfile(roots, n);
+    cr_assert_not_null(path);
+    struct trust_store *s = NULL;
+    struct err err;
+    cr_assert_eq(trust_store_load(path, &s, &err), ERR_OK, "%s", err.detail);
+    unlink(path);
+    free(path);
+    return s;
+}
+
+/* A legacy-roots file holding these roots, all removed on `removed`. */
+static void attach_legacy(struct trust_store *s, const struct testcert *const *roots, size_t n,
+                          const char *removed)
+{
+    char path[] = "/tmp/pinwatch-legacy-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    for (size_t i = 0; i < n; i++)
+        dprintf(fd, "# name: test root %zu\n# removed: %s\n# source: minted by the test\n%s\n", i,
+                removed, testcert_pem(roots[i]));
+    close(fd);
+    struct err err;
+    cr_assert_eq(trust_store_load_legacy(s, path, &err), ERR_OK, "%s", err.detail);
+    unlink(path);
+}
+
+static struct chain_analysis *analyze_in(struct cert *const *certs, size_t n,
+                                         const struct trust_store *s)
+{
+    struct chain_analysis *a = NULL;
+    struct err err;
+    cr_assert_eq(chain_analyze(certs, n, s, cat, &a, &err), ERR_OK, "%s", err.detail);
+    return a;
+}
+
+/* Let's Encrypt's long chain (served until 2024): leaf -> R3 -> ISRG Root X1 cross-signed by
+ * DST Root CA X3 -> DST Root CA X3. Its third certificate carries ISRG Root X1's key. */
+Test(chain, lets_encrypt_long_chain_anchors_at_isrg_root_x1)
+{
+    struct testcert *dst = testcert_new_root(
+        &(struct testcert_opts){.cn = "DST Root CA X3", .o = "Digital Signature Trust Co."});
+    struct testcert *isrg = testcert_new_root(&(struct testcert_opts){
+        .cn = "ISRG Root X1", .o = "Internet Security Research Group", .rsa_bits = 2048});
+    struct testcert *cross = testcert_new_ca(
+        &(struct testcert_opts){
+            .cn = "ISRG Root X1", .o = "Internet Security Research Group", .key_from = isrg},
+        dst);
+    struct testcert *r3 =
+        testcert_new_ca(&(struct testcert_opts){.cn = "R3", .o = "Let's Encrypt"}, isrg);
+    struct testcert *le = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "shop.example.com",
+                                .sans = (const char *[]){"shop.example.com", NULL}},
+        r3);
+    cr_assert(dst && isrg && cross && r3 && le);
+    struct cert *certs[] = {le->cert, r3->cert, cross->cert, dst->cert};
+
+    /* today's store: ISRG Root X1 only; DST Root CA X3 is a legacy root */
+    struct trust_store *today = store_of((const struct testcert *[]){isrg}, 1);
+    attach_legacy(today, (const struct testcert *[]){dst}, 1, "2021-10-07");
+    struct chain_analysis *a = analyze_in(certs, 4, today);
+    cr_assert(a->linked);
+    cr_assert(a->anchor_public, "ISRG Root X1's key is in the chain");
+    cr_assert_not(a->anchor_legacy);
+    cr_assert_not(a->anchor_from_store);
+    cr_assert_not(a->unlinked_public_tail);
+    cr_assert_arr_eq(a->anchor_spki, isrg->cert->spki_sha256, 32);
+    cr_assert(chain_public_at(a, 1893456000LL * USEC), "public whatever the date");
+    chain_analysis_free(a);
+
+    /* an old device's store has DST Root CA X3 only: public at that device's time */
+    struct trust_store *old = store_of((const struct testcert *[]){dst}, 1);
+    a = analyze_in(certs, 4, old);
+    cr_assert(a->anchor_public);
+    cr_assert_arr_eq(a->anchor_spki, dst->cert->spki_sha256, 32);
+    chain_analysis_free(a);
+    trust_store_free(old);
+    trust_store_free(today);
+    testcert_free(le);
+    testcert_free(r3);
+    testcert_free(cross);
+    testcert_free(isrg);
+    testcert_free(dst);
+}
+
+/* issue 16: a proxy chain with a genuine public root appended (it issues nothing in the chain)
+ * stays private, and the tail is reported. */
+Test(chain, appended_public_root_does_not_launder_a_private_chain)
+{
+    struct testcert *proxy = testcert_new_root(&(struct testcert_opts){.cn = "Acme Inspection CA"});
+    struct testcert *pleaf = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "www.example.com",
+                                .sans = (const char *[]){"www.example.com", NULL}},
+        proxy);
+    cr_assert(proxy && pleaf);
+    struct cert *with_proxy[] = {pleaf->cert, proxy->cert, root->cert};
+    struct chain_analysis *a = analyze(with_proxy, 3);
+    cr_assert_not(a->linked);
+    cr_assert_eq(a->linked_certs, 2);
+    cr_assert_not(a->anchor_public, "the appended root does not issue the proxy CA");
+    cr_assert_not(a->anchor_legacy);
+    cr_assert(a->unlinked_public_tail);
+    cr_assert_arr_eq(a->anchor_spki, proxy->cert->spki_sha256, 32);
+    json_t *j = chain_analysis_to_json(a);
+    cr_assert(json_is_false(json_object_get(json_object_get(j, "anchor"), "public")));
+    cr_assert(json_is_true(json_object_get(j, "unlinked_public_tail")));
+    cr_assert_eq(json_integer_value(json_object_get(j, "linked_certs")), 2);
+    struct chain_analysis *back = NULL;
+    cr_assert_eq(chain_analysis_from_json(j, &back, NULL), ERR_OK);
+    cr_assert(back->unlinked_public_tail);
+    cr_assert_eq(back->linked_certs, 2);
+    cr_assert_not(back->anchor_public);
+    chain_analysis_free(back);
+    json_decref(j);
+    chain_analysis_free(a);
+
+    /* the public intermediate appended instead: same */
+    struct cert *with_ica[] = {pleaf->cert, ica->cert, root->cert};
+    a = analyze(with_ica, 3);
+    cr_assert_not(a->anchor_public);
+    cr_assert(a->unlinked_public_tail);
+    cr_assert_arr_eq(a->anchor_spki, pleaf->cert->spki_sha256, 32);
+    chain_analysis_free(a);
+    testcert_free(pleaf);
+    testcert_free(proxy);
+}
+
+Test(chain, legacy_root_is_public_until_its_removal)
+{
+    struct testcert *old = testcert_new_root(&(struct testcert_opts){.cn = "Retired Public Root"});
+    struct testcert *oca = testcert_new_ca(&(struct testcert_opts){.cn = "Retired CA"}, old);
+    struct testcert *oleaf =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "www.example.com", .digest = "sha1"}, oca);
+    cr_assert(old && oca && oleaf);
+    attach_legacy(ts, (const struct testcert *[]){old}, 1, "2020-06-01");
+    cr_assert_eq(trust_store_legacy_count(ts), 1);
+    cr_assert_not(trust_store_contains_spki(ts, old->cert->spki_sha256), "not trusted today");
+
+    struct cert *served[] = {oleaf->cert, oca->cert}; /* the root omitted */
+    struct chain_analysis *a = analyze(served, 2);
+    cr_assert(a->linked);
+    cr_assert_not(a->anchor_public);
+    cr_assert(a->anchor_legacy);
+    cr_assert(a->anchor_from_store);
+    cr_assert_eq(a->legacy_removed, 1590969600, "2020-06-01T00:00:00Z");
+    cr_assert_arr_eq(a->anchor_spki, old->cert->spki_sha256, 32);
+    cr_assert(chain_public_at(a, 1433728685LL * USEC), "2015: still public");
+    cr_assert_not(chain_public_at(a, 1590969600LL * USEC), "from the removal day on: not");
+    json_t *j = chain_analysis_to_json(a);
+    json_t *anchor = json_object_get(j, "anchor");
+    cr_assert(json_is_true(json_object_get(anchor, "public")));
+    cr_assert(json_is_true(json_object_get(anchor, "legacy")));
+    cr_assert_str_eq(json_string_value(json_object_get(anchor, "legacy_removed")), "2020-06-01");
+    struct chain_analysis *back = NULL;
+    cr_assert_eq(chain_analysis_from_json(j, &back, NULL), ERR_OK);
+    cr_assert(back->anchor_legacy);
+    cr_assert_not(back->anchor_public);
+    cr_assert_eq(back->legacy_removed, 1590969600);
+    chain_analysis_free(back);
+    json_decref(j);
+    chain_analysis_free(a);
+
+    /* with the root included, and its key found in the chain */
+    struct cert *full[] = {oleaf->cert, oca->cert, old->cert};
+    a = analyze(full, 3);
+    cr_assert(a->anchor_legacy);
+    cr_assert_not(a->anchor_from_store);
+    chain_analysis_free(a);
+    testcert_free(oleaf);
+    testcert_free(oca);
+    testcert_free(old);
+}
+
+Test(chain, legacy_roots_file_is_checked)
+{
+    struct testcert *old = testcert_new_root(NULL);
+    const char *bad[] = {"# source: x\n", "# removed: 2020-13-01\n# source: x\n",
+                         "# removed: 2020-06-01\n"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[] = "/tmp/pinwatch-legacy-XXXXXX";
+        int fd = mkstemp(path);
+        dprintf(fd, "%s%s", bad[i], testcert_pem(old));
+        close(fd);
+        struct err err;
+        cr_assert_eq(trust_store_load_legacy(ts, path, &err), ERR_INVALID, "case %zu", i);
+        cr_assert_str_eq(err.key, "invalid_legacy_roots");
+        unlink(path);
+    }
+    struct err err;
+    cr_assert_eq(trust_store_load_legacy(ts, "/nonexistent/legacy.pem", &err), ERR_INVALID);
+    cr_assert_eq(trust_store_load_legacy(ts, NULL, &err), ERR_OK, "no file: nothing loaded");
+    cr_assert_eq(trust_store_legacy_count(ts), 0);
+    testcert_free(old);
+}
+
+/* The shipped data file: every root decodes, none is in today's Debian store, and the real
+ * DST Root CA X3 is among them with its removal day. */
+Test(chain, shipped_legacy_roots)
+{
+    struct err err;
+    cr_assert_eq(trust_store_load_legacy(ts, PINWATCH_SOURCE_DIR "/data/legacy_roots.pem", &err),
+                 ERR_OK, "%s", err.detail);
+    cr_assert_geq(trust_store_legacy_count(ts), 4);
+    uint8_t dst[32];
+    cr_assert_eq(pin_hex_decode("563b3caf8cfef34c2335caf560a7a95906e8488462eb75ac59784830df9e5b2b",
+                                dst, 32, NULL),
+                 ERR_OK);
+    int64_t removed = 0;
+    const struct cert *c = trust_store_legacy_spki(ts, dst, &removed);
+    cr_assert_not_null(c, "DST Root CA X3's key");
+    cr_assert(strstr(c->subject, "DST Root CA X3") != NULL, "%s", c->subject);
+    cr_assert_eq(removed, 1633564800, "2021-10-07");
+}
+
+/* Each chain certificate of a TrustKit documentation sample (www.datatheorem.com -> Thawte SSL
+ * CA -> thawte Primary Root CA, 2015), as PEM with the iOS "\r\n" line breaks. */
+static size_t trustkit_chain(const char *file, const char *member, struct cert **out, size_t max)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", FIXTURES_DIR, file);
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    cr_assert_not_null(doc, "%s: %s", path, je.text);
+    size_t i, n = 0;
+    json_t *pem;
+    json_array_foreach(json_object_get(doc, member), i, pem)
+    {
+        cr_assert_lt(n, max);
+        const char *s = json_string_value(pem);
+        cr_assert_eq(cert_from_pem(s, strlen(s), &out[n], NULL), ERR_OK, "%s #%zu", file, i);
+        n++;
+    }
+    json_decref(doc);
+    return n;
+}
+
+Test(chain, trustkit_documentation_samples_are_public_legacy)
+{
+    struct err err;
+    cr_assert_eq(trust_store_load_legacy(ts, PINWATCH_SOURCE_DIR "/data/legacy_roots.pem", &err),
+                 ERR_OK, "%s", err.detail);
+    const char *files[][2] = {
+        {"trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json",
+         "validated-certificate-chain"},
+        {"trustkit-android/docs_sample_report_2016-11-25_updated.json", "served-certificate-chain"},
+        {"trustkit-android/docs_sample_report_2016-11-25_updated.json",
+         "validated-certificate-chain"},
+    };
+    for (size_t k = 0; k < 3; k++) {
+        struct cert *certs[4] = {0};
+        size_t n = trustkit_chain(files[k][0], files[k][1], certs, 4);
+        cr_assert_geq(n, 2);
+        struct chain_analysis *a = analyze(certs, n);
+        cr_assert(a->linked, "%s", files[k][1]);
+        cr_assert(a->anchor_legacy, "%s %s: thawte Primary Root CA", files[k][0], files[k][1]);
+        cr_assert(strstr(a->anchor_subject, "thawte Primary Root CA") != NULL, "%s",
+                  a->anchor_subject);
+        cr_assert(chain_public_at(a, 1433728685LL * USEC), "public on 2015-06-08");
+        chain_analysis_free(a);
+        for (size_t i = 0; i < n; i++)
+            cert_free(certs[i]);
+    }
 }

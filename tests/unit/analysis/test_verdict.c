@@ -800,3 +800,85 @@ Test(verdict, invalid_utf8_and_truncated_names)
         verdict_result_cleanup(&r);
     }
 }
+
+/* ---- public (legacy) and appended roots ------------------------------------------------ */
+
+/* A chain up to a formerly public root, reported while it was public, after our rotation:
+ * our pin mistake, and its SHA-1 is what public chains had then, not an interceptor's mark. */
+Test(verdict, legacy_public_chain_with_sha1_is_stale_pins)
+{
+    struct verdict_evidence ev = rotated();
+    ev.anchor_subject = "CN=thawte Primary Root CA,O=thawte\\, Inc.,C=US";
+    ev.anchor_legacy = true;
+    ev.legacy_removed = "2020-06-01";
+    ev.weak = CHAIN_WEAK_SHA1_SIGNATURE;
+    struct verdict_result r;
+    verdict_decide(&ev, &r);
+    expect_verdict(&r, VERDICT_MISCONFIGURATION, "stale_pins", NULL);
+    expect_reason(&r, "legacy_anchor", "public (legacy)", "thawte Primary Root CA", "2020-06-01",
+                  NULL);
+    expect_no_reason(&r, "public_anchor");
+    expect_no_reason(&r, "weak_crypto");
+    verdict_result_cleanup(&r);
+}
+
+/* The TrustKit documentation sample's population: one device, one network, a legacy public
+ * chain. Too little to call stale pins, and never interception. */
+Test(verdict, trustkit_sample_population_is_not_interception)
+{
+    struct verdict_evidence ev = rotated();
+    ev.anchor_legacy = true;
+    ev.legacy_removed = "2020-06-01";
+    ev.weak = CHAIN_WEAK_SHA1_SIGNATURE;
+    ev.reports = 1;
+    ev.devices = 1;
+    ev.networks = 1;
+    ev.top_network_reports = 1;
+    ev.app_versions = 1;
+    struct verdict_result r;
+    verdict_decide(&ev, &r);
+    expect_verdict(&r, VERDICT_UNDETERMINED, NULL, NULL);
+    expect_reason(&r, "legacy_anchor", "public (legacy)", NULL);
+    expect_no_reason(&r, "weak_crypto");
+    verdict_result_cleanup(&r);
+}
+
+/* Reported after the root was removed: private then, but its weak crypto is still no sign. */
+Test(verdict, legacy_root_after_removal_is_private_without_weak_crypto)
+{
+    struct verdict_evidence ev = intercepted();
+    ev.anchor_subject = "CN=DST Root CA X3,O=Digital Signature Trust Co.";
+    ev.anchor_legacy = true;
+    ev.legacy_removed = "2021-10-07";
+    ev.weak = CHAIN_WEAK_SHA1_SIGNATURE;
+    ev.reports = 2;
+    ev.devices = 1;
+    ev.networks = 1;
+    ev.top_network_reports = 2;
+    ev.versions = 1;
+    struct verdict_result r;
+    verdict_decide(&ev, &r);
+    expect_reason(&r, "private_anchor", "formerly public root", "2021-10-07", NULL);
+    expect_no_reason(&r, "weak_crypto");
+    verdict_result_cleanup(&r);
+}
+
+/* issue 16: a proxy chain with a genuine public root appended. The chain analysis keeps it
+ * private; the verdict is the population's interception and the reasons name the tail. */
+Test(verdict, appended_public_root_is_named_as_tampering)
+{
+    struct verdict_evidence ev = intercepted();
+    ev.linked = false;
+    ev.unlinked_public_tail = true;
+    ev.reports = 120;
+    ev.devices = 40;
+    ev.networks = 2;
+    ev.top_network_reports = 110;
+    ev.versions = 6;
+    struct verdict_result r;
+    verdict_decide(&ev, &r);
+    expect_verdict(&r, VERDICT_INTERCEPTION, "enterprise_proxy", NULL);
+    expect_reason(&r, "unlinked_public_tail", "tampering", NULL);
+    expect_no_reason(&r, "public_anchor");
+    verdict_result_cleanup(&r);
+}

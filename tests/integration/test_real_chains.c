@@ -1,0 +1,216 @@
+/* Verdicts on real-world chains (issue 17) through the real server: TrustKit's documentation
+ * samples (a thawte chain public in 2015-2017, since removed from the stores), Let's Encrypt's
+ * long chain through DST Root CA X3, and a proxy chain with a genuine public root appended
+ * (issue 16). The legacy roots are the shipped data/legacy_roots.pem plus a minted DST Root
+ * CA X3 for the long chain. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testcert.h"
+#include "testenv.h"
+#include "testreport.h"
+
+static struct testenv_server srv;
+static struct testcert *isrg, *dst, *cross, *r3, *le_leaf, *old_leaf, *proxy, *proxy_leaf;
+static char store_path[] = "/tmp/pinwatch-store-XXXXXX", legacy_path[] = "/tmp/pinwatch-lr-XXXXXX";
+static char env_store[512], env_legacy[512];
+
+static void write_legacy(void)
+{
+    size_t len = 0;
+    char *shipped = testenv_read_file(PINWATCH_SOURCE_DIR "/data/legacy_roots.pem", &len);
+    cr_assert_not_null(shipped);
+    int fd = mkstemp(legacy_path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, shipped, len), (ssize_t)len);
+    dprintf(fd, "\n# name: DST Root CA X3 (minted)\n# removed: 2021-10-07\n# source: test\n%s",
+            testcert_pem(dst));
+    close(fd);
+    free(shipped);
+}
+
+static void setup(void)
+{
+    testenv_reset_db();
+    dst = testcert_new_root(
+        &(struct testcert_opts){.cn = "DST Root CA X3", .o = "Digital Signature Trust Co."});
+    isrg = testcert_new_root(
+        &(struct testcert_opts){.cn = "ISRG Root X1", .o = "Internet Security Research Group"});
+    cross = testcert_new_ca(&(struct testcert_opts){.cn = "ISRG Root X1",
+                                                    .o = "Internet Security Research Group",
+                                                    .key_from = isrg},
+                            dst);
+    r3 = testcert_new_ca(&(struct testcert_opts){.cn = "R3", .o = "Let's Encrypt"}, isrg);
+    le_leaf = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "api.example.com",
+                                .sans = (const char *[]){"api.example.com", NULL}},
+        r3);
+    old_leaf = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "api.example.com",
+                                .sans = (const char *[]){"api.example.com", NULL}},
+        r3);
+    proxy = testcert_new_root(&(struct testcert_opts){.cn = "Acme Inspection CA"});
+    proxy_leaf = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "api.example.com",
+                                .sans = (const char *[]){"api.example.com", NULL}},
+        proxy);
+    cr_assert(dst && isrg && cross && r3 && le_leaf && old_leaf && proxy && proxy_leaf);
+    int fd = mkstemp(store_path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert(testcert_write_bundle(store_path, (const struct testcert *[]){isrg}, 1));
+    write_legacy();
+    snprintf(env_store, sizeof(env_store), "PINWATCH_TRUST_STORE=%s", store_path);
+    snprintf(env_legacy, sizeof(env_legacy), "PINWATCH_LEGACY_ROOTS=%s", legacy_path);
+    const char *env[] = {env_store, env_legacy, "PINWATCH_TRUSTED_PROXIES=127.0.0.0/8", NULL};
+    memset(&srv, 0, sizeof(srv));
+    testenv_server_start(&srv, env);
+}
+
+static void teardown(void)
+{
+    testenv_server_kill(&srv);
+    unlink(store_path);
+    unlink(legacy_path);
+    struct testcert *all[] = {isrg, dst, cross, r3, le_leaf, old_leaf, proxy, proxy_leaf};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        testcert_free(all[i]);
+}
+
+TestSuite(real_chains, .init = setup, .fini = teardown, .timeout = 240);
+
+static json_t *groups_of(const char *host)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/groups?hostname=%s&limit=1000", host);
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, path, &r), 200, "%s", r.body);
+    json_t *g = json_incref(json_object_get(r.json, "groups"));
+    testenv_response_free(&r);
+    cr_assert_gt(json_array_size(g), 0, "no group for %s", host);
+    return g;
+}
+
+static bool reasons_have(json_t *g, const char *code, const char *text)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(g, "reasons"), i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "code")), code) == 0 &&
+            (text == NULL || strstr(json_string_value(json_object_get(r, "detail")), text)))
+            return true;
+    }
+    return false;
+}
+
+/* The documentation samples (2015-2017) are a public chain of their time: never interception,
+ * and the reasons say "public (legacy)". Before legacy roots they were
+ * interception / debugging_proxy with "weak crypto, typical of interception products". */
+Test(real_chains, trustkit_documentation_samples_are_not_interception)
+{
+    static const char *const files[] = {
+        "trustkit-ios/docs_sample_report_2015-06-18_initial.json",
+        "trustkit-ios/docs_sample_report_2015-10-13_app-identifier.json",
+        "trustkit-ios/docs_sample_report_2015-10-30_app-vendor-id.json",
+        "trustkit-ios/docs_sample_report_2015-11-05_validation-result.json",
+        "trustkit-ios/docs_sample_report_2015-12-19_app-platform.json",
+        "trustkit-ios/docs_sample_report_2016-06-07_trustkit-version_enforce-pinning.json",
+        "trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json",
+        "trustkit-android/docs_sample_report_2016-11-25_initial.json",
+        "trustkit-android/docs_sample_report_2016-11-25_updated.json",
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", FIXTURES_DIR, files[i]);
+        size_t len = 0;
+        char *body = testenv_read_file(path, &len);
+        cr_assert_not_null(body, "%s", path);
+        struct testenv_response r;
+        cr_assert_eq(testenv_post_report(&srv, body, len, NULL, &r), 200, "%s: %s", files[i],
+                     r.body);
+        testenv_response_free(&r);
+        free(body);
+    }
+    json_t *groups = groups_of("www.datatheorem.com");
+    size_t i;
+    json_t *g;
+    json_array_foreach(groups, i, g)
+    {
+        char *dump = json_dumps(g, JSON_COMPACT);
+        cr_assert_str_neq(json_string_value(json_object_get(g, "verdict")), "interception", "%s",
+                          dump);
+        cr_assert(reasons_have(g, "legacy_anchor", "public (legacy)"), "%s", dump);
+        cr_assert_not(reasons_have(g, "weak_crypto", NULL), "%s", dump);
+        cr_assert(json_is_true(json_object_get(json_object_get(g, "anchor"), "public")), "%s",
+                  dump);
+        free(dump);
+    }
+    json_decref(groups);
+}
+
+/* Let's Encrypt's long chain after a key change, with the old leaf's pin: our pin mistake on
+ * every network, though DST Root CA X3 left the stores in 2021. */
+Test(real_chains, dst_root_ca_x3_long_chain_with_stale_pins_is_misconfiguration)
+{
+    const struct testcert *chain[] = {le_leaf, r3, cross, dst};
+    const struct testcert *pins[] = {old_leaf};
+    for (int d = 0; d < 8; d++) {
+        char ip[32], dev[16];
+        snprintf(ip, sizeof(ip), "100.64.%d.9", d);
+        snprintf(dev, sizeof(dev), "LE-%d", d);
+        struct testreport tr = {.app = "com.example.shop",
+                                .version = "7.1",
+                                .vendor_id = dev,
+                                .hostname = "api.example.com",
+                                .chain = chain,
+                                .chain_len = 4,
+                                .pins = pins,
+                                .n_pins = 1};
+        free(testreport_post(&srv, &tr, ip));
+    }
+    json_t *groups = groups_of("api.example.com");
+    cr_assert_eq(json_array_size(groups), 1);
+    json_t *g = json_array_get(groups, 0);
+    char *dump = json_dumps(g, JSON_COMPACT);
+    cr_assert_str_eq(json_string_value(json_object_get(g, "verdict")), "misconfiguration", "%s",
+                     dump);
+    cr_assert_str_eq(json_string_value(json_object_get(g, "kind")), "stale_pins", "%s", dump);
+    cr_assert(strstr(json_string_value(json_object_get(json_object_get(g, "anchor"), "subject")),
+                     "ISRG Root X1"),
+              "%s", dump);
+    free(dump);
+    json_decref(groups);
+}
+
+/* issue 16: a genuine public root appended to a proxy chain does not make it public. Before
+ * the fix this population read "anchors in the trust store" and was not interception. */
+Test(real_chains, appended_public_root_stays_interception)
+{
+    const struct testcert *chain[] = {proxy_leaf, proxy, isrg};
+    const struct testcert *pins[] = {r3};
+    for (int d = 0; d < 6; d++) {
+        char dev[16];
+        snprintf(dev, sizeof(dev), "CORP-%d", d);
+        struct testreport tr = {.app = "com.example.shop",
+                                .version = d % 2 ? "7.0" : "7.1",
+                                .vendor_id = dev,
+                                .hostname = "api.example.com",
+                                .chain = chain,
+                                .chain_len = 3,
+                                .pins = pins,
+                                .n_pins = 1};
+        free(testreport_post(&srv, &tr, "203.0.113.20"));
+    }
+    json_t *groups = groups_of("api.example.com");
+    json_t *g = json_array_get(groups, 0);
+    char *dump = json_dumps(g, JSON_COMPACT);
+    cr_assert_str_eq(json_string_value(json_object_get(g, "verdict")), "interception", "%s", dump);
+    cr_assert(json_is_false(json_object_get(json_object_get(g, "anchor"), "public")), "%s", dump);
+    cr_assert(reasons_have(g, "unlinked_public_tail", "tampering"), "%s", dump);
+    free(dump);
+    json_decref(groups);
+}
