@@ -22,8 +22,11 @@ struct catalog {
     size_t n_hostile;
 };
 
+/* The last three name keys of the Chromium blocklist that are not interception products: a
+ * compromised or distrusted CA, a published private key, a retired or test certificate. */
 static const char *const categories[] = {"enterprise_proxy", "antivirus", "debugging_proxy",
-                                         "malware_adware", "state"};
+                                         "malware_adware",   "state",     "compromised_ca",
+                                         "leaked_key",       "revoked"};
 
 bool catalog_category_valid(const char *category)
 {

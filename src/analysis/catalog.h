@@ -9,7 +9,8 @@
  *    when an entry has both a CN and an O pattern, both must match);
  *  - hostile_spki: SHA-256 of the SubjectPublicKeyInfo of known-hostile roots (Chromium's
  *    blocklist and known-interception list).
- * Categories: enterprise_proxy, antivirus, debugging_proxy, malware_adware, state.
+ * Categories: enterprise_proxy, antivirus, debugging_proxy, malware_adware, state (products
+ * and hostile keys), and for hostile keys only: compromised_ca, leaked_key, revoked.
  *
  * A name match is evidence, not proof: anyone can put any name in a certificate.
  */
@@ -64,7 +65,7 @@ void catalog_free(struct catalog *cat);
 size_t catalog_product_count(const struct catalog *cat);
 size_t catalog_hostile_count(const struct catalog *cat);
 
-/* True for the five categories above. */
+/* True for the eight categories above. */
 bool catalog_category_valid(const char *category);
 
 /*

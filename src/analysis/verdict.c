@@ -504,13 +504,12 @@ static bool rule_no_chain(struct ctx *c, struct verdict_result *out)
     return true;
 }
 
-/* Catalog categories are kinds, except "state": without its key on the hostile list a
- * state-interception name is a name only, so it is an interception of unknown kind with the
- * product named. */
+/* A name-matched product's kind is its catalog category (SPEC 6.3): a state product is
+ * `state`. Key-only categories (compromised_ca, leaked_key, revoked) never name a product. */
 static const char *catalog_kind(const char *category)
 {
     static const char *const kinds[] = {"enterprise_proxy", "antivirus", "debugging_proxy",
-                                        "malware_adware"};
+                                        "malware_adware", "state"};
     for (size_t i = 0; category != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         if (strcmp(category, kinds[i]) == 0)
             return kinds[i];

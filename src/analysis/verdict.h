@@ -94,7 +94,7 @@ enum verdict_kind_class { VERDICT_MISCONFIGURATION, VERDICT_INTERCEPTION, VERDIC
 struct verdict_result {
     enum verdict_kind_class verdict;
     /* Static string, NULL for undetermined: stale_pins | server_chain | pins_expired |
-     * clock_skew | known_hostile | enterprise_proxy | antivirus | debugging_proxy |
+     * clock_skew | known_hostile | state | enterprise_proxy | antivirus | debugging_proxy |
      * malware_adware | captive_portal | unknown */
     const char *kind;
     /* Catalog product (or hostile name), NULL otherwise; borrowed from the evidence. */

@@ -26,7 +26,7 @@ Test(catalog, default_file_loads)
 {
     struct catalog *cat = load_default();
     cr_assert_geq(catalog_product_count(cat), 40);
-    cr_assert_geq(catalog_hostile_count(cat), 18);
+    cr_assert_geq(catalog_hostile_count(cat), 97);
     catalog_free(cat);
     catalog_free(NULL);
 }
@@ -297,4 +297,69 @@ Test(catalog, categories)
     cr_assert(catalog_category_valid("state"));
     cr_assert_not(catalog_category_valid("known_hostile"));
     cr_assert_not(catalog_category_valid(NULL));
+}
+
+/* Every key of Chromium's blocklist and known-interception list (the .inc's SPKI hashes,
+ * tests/fixtures/chromium-blocklist/cert_verify_proc_blocklist.spki.txt) is a hostile key. */
+Test(catalog, every_chromium_blocklisted_key_is_hostile)
+{
+    FILE *f = fopen(FIXTURES_DIR "/chromium-blocklist/cert_verify_proc_blocklist.spki.txt", "r");
+    cr_assert_not_null(f);
+    struct catalog *cat = load_default();
+    char line[1024];
+    size_t n = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (line[0] == '#')
+            continue;
+        char hex[65];
+        uint8_t spki[32];
+        cr_assert_eq(sscanf(line, "%64s", hex), 1);
+        cr_assert_eq(pin_hex_decode(hex, spki, 32, NULL), ERR_OK, "%s", hex);
+        const struct catalog_hostile *h = catalog_hostile_spki(cat, spki);
+        cr_assert_not_null(h, "blocklisted key %s is not in the catalog", hex);
+        cr_assert(catalog_category_valid(h->category), "%s", h->category);
+        cr_assert(h->source != NULL && strstr(h->source, "Chromium") != NULL, "%s", hex);
+        n++;
+    }
+    fclose(f);
+    cr_assert_eq(n, 97, "entries read: %zu", n);
+    cr_assert_geq(catalog_hostile_count(cat), n);
+    catalog_free(cat);
+}
+
+/* The ten Kazakhstan certificates of Chromium's blocklist README, read from the real
+ * certificates: each key is a hostile `state` key, and each name matches the state product. */
+Test(catalog, kazakhstan_certificates_are_state_keys)
+{
+    static const char *const files[] = {
+        "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2",
+        "61c0fc2e38b5b6f9071b42cee54a9013d858b6697c68b460948551b3249576a1",
+        "1df696f021ab1c3ace9a376b07ed7256a40214cd3396d7934087614924e2d7ef",
+        "0230a604d99220e5612ee7862ab9f7a6e18e4f1ac4c9e27075788cc5220169ab",
+        "06fd20629c143b9eab28d2799caefc5d23fde267d16c631e3f5b8b4bab3f68e6",
+        "0bd39de4793cdc117138f47708aa4d583acf67adb059a0d91f668d1803bf6489",
+        "c95c133b68319ee516b5f41e377f589878af1556567cc2834ef03b1d10830fd3",
+        "c530fadc9bfa265e63b755cc6ee04c2d70d60bb916ce2f331dc7359362571b25",
+        "89107c8e50e029b7b5f4ff0ccd2956bcc9d0c8ba2bfb6a58374ed63a6b034a30",
+        "3472e4f16c570e0dd388aaaa4a64a34a4b939f1ca770996b5be0037c1aded9c1",
+    };
+    struct catalog *cat = load_default();
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/chromium-blocklist/%s.pem", FIXTURES_DIR, files[i]);
+        const char *pem = strstr(read_file(path), "-----BEGIN CERTIFICATE-----");
+        cr_assert_not_null(pem, "%s", path);
+        struct cert *c = NULL;
+        struct err err;
+        cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s: %s", path, err.detail);
+        cr_assert(strstr(c->subject, "C=KZ") != NULL, "%s", c->subject);
+        const struct catalog_hostile *h = catalog_hostile_spki(cat, c->spki_sha256);
+        cr_assert_not_null(h, "%s", files[i]);
+        cr_assert_str_eq(h->category, "state", "%s", files[i]);
+        const struct catalog_product *p = catalog_match_cert(cat, c);
+        cr_assert_not_null(p, "%s: %s", files[i], c->subject);
+        cr_assert_str_eq(p->category, "state");
+        cert_free(c);
+    }
+    catalog_free(cat);
 }

@@ -503,7 +503,9 @@ Test(verdict, known_hostile_root)
 }
 
 /* A state-interception name without the hostile key: named, kind unknown. */
-Test(verdict, catalog_state_name_is_unknown_kind)
+/* A product matched by name only gets the kind of its catalog category: a state product is
+ * `state` (it was `unknown` before issue 17). */
+Test(verdict, catalog_state_name_has_state_kind)
 {
     struct verdict_evidence ev = intercepted();
     ev.catalog_product = "Kazakhstan ISCA";
@@ -515,12 +517,17 @@ Test(verdict, catalog_state_name_is_unknown_kind)
     ev.versions = 6;
     struct verdict_result r;
     verdict_decide(&ev, &r);
-    expect_verdict(&r, VERDICT_INTERCEPTION, "unknown", "Kazakhstan ISCA");
+    expect_verdict(&r, VERDICT_INTERCEPTION, "state", "Kazakhstan ISCA");
     verdict_result_cleanup(&r);
 
     ev.catalog_category = "antivirus";
     verdict_decide(&ev, &r);
     expect_verdict(&r, VERDICT_INTERCEPTION, "antivirus", "Kazakhstan ISCA");
+    verdict_result_cleanup(&r);
+
+    ev.catalog_category = "compromised_ca"; /* a key-only category never names a kind */
+    verdict_decide(&ev, &r);
+    expect_verdict(&r, VERDICT_INTERCEPTION, "unknown", "Kazakhstan ISCA");
     verdict_result_cleanup(&r);
 }
 
