@@ -17,6 +17,9 @@
 #include "db/db.h"
 #include "report/pin.h"
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+
 /* One row per stale group: the group's chain-level evidence and its population evidence over
  * all its rollups, plus how widely its app+hostname fails overall (for spread vs concentration). */
 static const char EVIDENCE_SQL[] =
@@ -41,23 +44,33 @@ static const char EVIDENCE_SQL[] =
      * its anchor (the group key), so legacy-ness is the group's; the tail is that chain's */
     "  (SELECT ch.analysis::text FROM reports r JOIN chains ch"
     "   ON ch.sha256 = coalesce(r.served_chain, r.validated_chain)"
-    "   WHERE r.group_id = g.id LIMIT 1)"
-    " FROM groups g"
-    " CROSS JOIN LATERAL ("
-    "   SELECT coalesce(sum(reports), 0) AS reports,"
-    "     coalesce(round(hll_cardinality(hll_union_agg(devices))), 0)::bigint AS devices,"
-    "     coalesce(round(hll_cardinality(hll_union_agg(networks))), 0)::bigint AS networks,"
-    "     coalesce(sum(pin_in_chain), 0) AS pin_in_chain,"
-    "     coalesce(sum(leaf_expected), 0) AS leaf_expected,"
-    "     coalesce(sum(not_covering), 0) AS not_covering,"
-    "     coalesce(sum(invalid_at_time), 0) AS invalid_at_time,"
-    "     coalesce(sum(unlinked), 0) AS unlinked,"
-    "     coalesce(sum(result_untrusted), 0) AS result_untrusted,"
-    "     coalesce(sum(pins_expired), 0) AS pins_expired,"
-    "     coalesce(sum(clock_skew), 0) AS clock_skew"
-    "   FROM rollup_group_daily r WHERE r.group_id = g.id) s"
-    " WHERE ($1::boolean OR g.version > g.evaluated_version)"
-    " ORDER BY g.id LIMIT $2";
+    "   WHERE r.group_id = g.id LIMIT 1),"
+    /* chainless groups: the tls.* types of their latest NEL reports (a bounded sample) */
+    "  (SELECT string_agg(x.t || ' ' || x.n, ',' ORDER BY x.n DESC, x.t) FROM ("
+    "     SELECT s.t, count(*) AS n FROM ("
+    "       SELECT r.extra->>'type' AS t FROM reports r"
+    "       WHERE g.anchor_spki IS NULL AND r.group_id = g.id AND r.format = 'nel'"
+    "       ORDER BY r.received_at DESC LIMIT " STRINGIFY(
+        VERDICT_NEL_SAMPLE) ") s"
+                            "     WHERE s.t IS NOT NULL GROUP BY s.t) x)"
+                            " FROM groups g"
+                            " CROSS JOIN LATERAL ("
+                            "   SELECT coalesce(sum(reports), 0) AS reports,"
+                            "     coalesce(round(hll_cardinality(hll_union_agg(devices))), "
+                            "0)::bigint AS devices,"
+                            "     coalesce(round(hll_cardinality(hll_union_agg(networks))), "
+                            "0)::bigint AS networks,"
+                            "     coalesce(sum(pin_in_chain), 0) AS pin_in_chain,"
+                            "     coalesce(sum(leaf_expected), 0) AS leaf_expected,"
+                            "     coalesce(sum(not_covering), 0) AS not_covering,"
+                            "     coalesce(sum(invalid_at_time), 0) AS invalid_at_time,"
+                            "     coalesce(sum(unlinked), 0) AS unlinked,"
+                            "     coalesce(sum(result_untrusted), 0) AS result_untrusted,"
+                            "     coalesce(sum(pins_expired), 0) AS pins_expired,"
+                            "     coalesce(sum(clock_skew), 0) AS clock_skew"
+                            "   FROM rollup_group_daily r WHERE r.group_id = g.id) s"
+                            " WHERE ($1::boolean OR g.version > g.evaluated_version)"
+                            " ORDER BY g.id LIMIT $2";
 
 static const char UPDATE_SQL[] =
     "UPDATE groups SET verdict = $2, kind = $3, product = $4, reasons = $5::jsonb,"
@@ -101,6 +114,29 @@ static void chain_evidence(const char *analysis, struct verdict_evidence *ev, ch
     json_decref(j);
 }
 
+/* "type n,type n,..." (most frequent first) into the dominant type, its count and the sample
+ * size; type (64 bytes) receives the type that ev->nel_type then points to. */
+static void nel_evidence(const char *list, struct verdict_evidence *ev, char type[64])
+{
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        const char *sp = memchr(p, ' ', len);
+        if (sp != NULL) {
+            uint64_t n = strtoull(sp + 1, NULL, 10);
+            if (ev->nel_type == NULL && (size_t)(sp - p) < 64) {
+                memcpy(type, p, (size_t)(sp - p));
+                type[sp - p] = '\0';
+                ev->nel_type = type;
+                ev->nel_type_reports = n;
+            }
+            ev->nel_sampled += n;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+}
+
 static void fill_evidence(const PGresult *res, int i, const struct expected_keys *ek,
                           struct verdict_evidence *ev, char day[11])
 {
@@ -139,6 +175,14 @@ static void fill_evidence(const PGresult *res, int i, const struct expected_keys
     chain_evidence(str_or_null(res, i, 30), ev, day);
 }
 
+/* fill_evidence plus the NEL sample, whose type buffer the caller owns like day. */
+static void fill_all(const PGresult *res, int i, const struct expected_keys *ek,
+                     struct verdict_evidence *ev, char day[11], char type[64])
+{
+    fill_evidence(res, i, ek, ev, day);
+    nel_evidence(str_or_null(res, i, 31), ev, type);
+}
+
 static enum err_code store_verdict(PGconn *conn, const char *id, const char *version,
                                    const struct verdict_result *vr, struct err *err)
 {
@@ -175,8 +219,8 @@ enum err_code groups_evaluate(PGconn *conn, const struct expected_keys *ek, bool
     }
     for (int i = 0; rc == ERR_OK && i < PQntuples(res); i++) {
         struct verdict_evidence ev;
-        char day[11];
-        fill_evidence(res, i, ek, &ev, day);
+        char day[11], type[64];
+        fill_all(res, i, ek, &ev, day, type);
         struct verdict_result vr;
         verdict_decide(&ev, &vr);
         rc = store_verdict(conn, PQgetvalue(res, i, 0), PQgetvalue(res, i, 13), &vr, err);

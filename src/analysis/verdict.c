@@ -20,7 +20,8 @@
  *   5 stale_pins         ours, no known pin in the chain
  *   6 pins_expired       reports sent after the pin policy expired
  *   7 ours_unexplained   ours, valid and pinned, yet failing         -> undetermined
- *   8 no_chain           no decodable chain: nothing more to judge   -> undetermined
+ *   8 nel / no_chain     browser reports: their tls.* type and spread decide; any other
+ *                        report without a decodable chain          -> undetermined
  *   9 catalog            private anchor named like a catalog product -> its category
  *  10 captive_portal     untrusted, leaf for another name, one device, transient
  *  11 stale_pins         public anchor, no pin, spread or confined to versions
@@ -492,7 +493,61 @@ static bool rule_ours_unexplained(struct ctx *c, struct verdict_result *out)
     return true;
 }
 
-/* 8. Every rule below reads the chain. */
+static bool nel_is(const struct verdict_evidence *ev, const char *type)
+{
+    return ev->nel_type != NULL && strcmp(ev->nel_type, type) == 0;
+}
+
+/* The NEL type reason: which type, and how many of the sampled reports carry it. */
+static void reason_nel_type(struct ctx *c, const char *meaning)
+{
+    const struct verdict_evidence *ev = c->ev;
+    reason(c, "nel_type", "%" PRIu64 " of the latest %" PRIu64 " browser reports are %s: %s",
+           ev->nel_type_reports, ev->nel_sampled, ev->nel_type, meaning);
+}
+
+/* 8a. Browser (NEL) reports have no chain; their tls.* type and the spread tell (SPEC 6.3):
+ * our certificate or TLS setup fails on every network, an interceptor's CA on few. The type
+ * decides only when it holds for the group. */
+static bool rule_nel(struct ctx *c, struct verdict_result *out)
+{
+    const struct verdict_evidence *ev = c->ev;
+    if (ev->has_chain || ev->nel_type == NULL)
+        return false;
+    bool type_holds = ev->nel_sampled > 0 &&
+                      share_at_least(ev->nel_type_reports, ev->nel_sampled, VERDICT_MAJORITY_PCT);
+    bool spread = is_spread(ev) && ev->devices >= VERDICT_POPULATION_MIN_DEVICES;
+    if (type_holds && spread &&
+        (nel_is(ev, "tls.cert.date_invalid") || nel_is(ev, "tls.cert.name_invalid"))) {
+        bool date = nel_is(ev, "tls.cert.date_invalid");
+        set(out, VERDICT_MISCONFIGURATION, date ? "expired_certificate" : "wrong_certificate",
+            NULL);
+        reason_nel_type(c, date ? "the certificate browsers get is expired or not yet valid"
+                                : "the certificate browsers get does not name the host");
+    } else if (type_holds && spread &&
+               (nel_is(ev, "tls.version_or_cipher_mismatch") || nel_is(ev, "tls.protocol.error"))) {
+        set(out, VERDICT_MISCONFIGURATION, "server_tls_config", NULL);
+        reason_nel_type(c, "browsers and our server agree on no TLS version or cipher");
+    } else if (type_holds && nel_is(ev, "tls.cert.authority_invalid") && is_concentrated(ev) &&
+               !is_spread(ev)) {
+        set(out, VERDICT_INTERCEPTION, "unknown", NULL);
+        reason_nel_type(c, "browsers get a certificate from an authority they do not trust");
+    } else {
+        set(out, VERDICT_UNDETERMINED, NULL, NULL);
+        reason(c, "nel_unclear",
+               "%" PRIu64 " of the latest %" PRIu64 " browser reports are %s, on %" PRIu64
+               " networks from %" PRIu64 " devices: no rule for that type and spread (date or "
+               "name errors, or version and cipher mismatches, across at least %d networks; "
+               "authority errors on few networks)",
+               ev->nel_type_reports, ev->nel_sampled, ev->nel_type, ev->networks, ev->devices,
+               VERDICT_SPREAD_MIN_NETWORKS);
+    }
+    reason_networks(c);
+    reason_population(c);
+    return true;
+}
+
+/* 8b. Every rule below reads the chain. */
 static bool rule_no_chain(struct ctx *c, struct verdict_result *out)
 {
     if (c->ev->has_chain)
@@ -727,7 +782,8 @@ static verdict_rule_fn *const rules[] = {
     rule_stale_pins_ours,    /* 5 */
     rule_pins_expired,       /* 6 */
     rule_ours_unexplained,   /* 7 */
-    rule_no_chain,           /* 8 */
+    rule_nel,                /* 8a */
+    rule_no_chain,           /* 8b */
     rule_catalog,            /* 9 */
     rule_captive_portal,     /* 10 */
     rule_stale_pins_public,  /* 11 */

@@ -45,6 +45,8 @@
 #define VERDICT_SHARED_KEY_MIN_DEVICES 5
 /* Captive portal: a transient pattern of at most this many reports from one device. */
 #define VERDICT_PORTAL_MAX_REPORTS 3
+/* NEL groups: the type of at most this many latest reports is read (a bounded sample). */
+#define VERDICT_NEL_SAMPLE 1000
 
 /*
  * The evidence of one group, computed by the caller from the database. All strings are
@@ -87,6 +89,11 @@ struct verdict_evidence {
     /* Added: the group's most frequent app version, or NULL (browsers). Only named in reason
      * details ("all from app version 4.2.0"); no rule depends on it. */
     const char *top_version;
+    /* Browser (NEL) reports, which carry no chain: the most frequent tls.* type among the
+     * group's latest nel_sampled reports (NULL when none is NEL), and how many have it. */
+    const char *nel_type;
+    uint64_t nel_type_reports;
+    uint64_t nel_sampled;
 };
 
 enum verdict_kind_class { VERDICT_MISCONFIGURATION, VERDICT_INTERCEPTION, VERDICT_UNDETERMINED };
@@ -94,8 +101,9 @@ enum verdict_kind_class { VERDICT_MISCONFIGURATION, VERDICT_INTERCEPTION, VERDIC
 struct verdict_result {
     enum verdict_kind_class verdict;
     /* Static string, NULL for undetermined: stale_pins | server_chain | pins_expired |
-     * clock_skew | known_hostile | state | enterprise_proxy | antivirus | debugging_proxy |
-     * malware_adware | captive_portal | unknown */
+     * clock_skew | expired_certificate | wrong_certificate | server_tls_config |
+     * known_hostile | state | enterprise_proxy | antivirus | debugging_proxy | malware_adware |
+     * captive_portal | unknown */
     const char *kind;
     /* Catalog product (or hostile name), NULL otherwise; borrowed from the evidence. */
     const char *product;

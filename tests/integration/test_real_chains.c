@@ -214,3 +214,44 @@ Test(real_chains, appended_public_root_stays_interception)
     free(dump);
     json_decref(groups);
 }
+
+static void post_nel(const char *type, const char *ip, int ua)
+{
+    char body[1024], headers[256];
+    snprintf(body, sizeof(body),
+             "[{\"age\":500,\"type\":\"network-error\",\"url\":\"https://www.example.org/cart\","
+             "\"user_agent\":\"Mozilla/5.0 Test %d\",\"body\":{\"type\":\"%s\",\"phase\":"
+             "\"connection\",\"server_ip\":\"203.0.113.9\",\"protocol\":\"h2\",\"elapsed_time\":"
+             "12,\"sampling_fraction\":1,\"status_code\":0}}]",
+             ua, type);
+    snprintf(headers, sizeof(headers),
+             "Content-Type: application/reports+json\r\nX-Forwarded-For: %s\r\n", ip);
+    struct testenv_response r;
+    cr_assert_eq(
+        testenv_http(srv.port, "POST", "/v1/reports", headers, body, strlen(body), false, &r), 200,
+        "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "accepted")), 1, "%s", r.body);
+    testenv_response_free(&r);
+}
+
+/* Browser reports carry no chain: an expired certificate seen on every network is ours (it
+ * was undetermined / no_chain before). */
+Test(real_chains, nel_date_invalid_on_every_network_is_an_expired_certificate)
+{
+    for (int i = 0; i < 8; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "100.%d.0.7", 70 + i);
+        post_nel("tls.cert.date_invalid", ip, i);
+    }
+    json_t *groups = groups_of("www.example.org");
+    cr_assert_eq(json_array_size(groups), 1);
+    json_t *g = json_array_get(groups, 0);
+    char *dump = json_dumps(g, JSON_COMPACT);
+    cr_assert_str_eq(json_string_value(json_object_get(g, "verdict")), "misconfiguration", "%s",
+                     dump);
+    cr_assert_str_eq(json_string_value(json_object_get(g, "kind")), "expired_certificate", "%s",
+                     dump);
+    cr_assert(reasons_have(g, "nel_type", "8 of the latest 8"), "%s", dump);
+    free(dump);
+    json_decref(groups);
+}

@@ -889,3 +889,94 @@ Test(verdict, appended_public_root_is_named_as_tampering)
     expect_no_reason(&r, "public_anchor");
     verdict_result_cleanup(&r);
 }
+
+/* ---- browser (NEL) groups: the tls.* type and the spread ------------------------------- */
+
+/* Browser reports of one host: no chain, population set by each test. */
+static struct verdict_evidence browsers(const char *type, uint64_t devices, uint64_t networks,
+                                        uint64_t top)
+{
+    return (struct verdict_evidence){
+        .app = "web",
+        .hostname = HOST,
+        .has_chain = false,
+        .reports = 60,
+        .devices = devices,
+        .networks = networks,
+        .top_network_reports = top,
+        .app_networks = networks,
+        .nel_type = type,
+        .nel_type_reports = 60,
+        .nel_sampled = 60,
+    };
+}
+
+static void expect_nel(const struct verdict_evidence *ev, enum verdict_kind_class v,
+                       const char *kind, const char *code)
+{
+    struct verdict_result r;
+    verdict_decide(ev, &r);
+    expect_verdict(&r, v, kind, NULL);
+    expect_reason(&r, code, ev->nel_type, NULL);
+    expect_no_reason(&r, "no_chain");
+    verdict_result_cleanup(&r);
+}
+
+Test(verdict, nel_date_invalid_everywhere_is_an_expired_certificate)
+{
+    struct verdict_evidence ev = browsers("tls.cert.date_invalid", 48, 14, 8);
+    expect_nel(&ev, VERDICT_MISCONFIGURATION, "expired_certificate", "nel_type");
+}
+
+Test(verdict, nel_name_invalid_everywhere_is_a_wrong_certificate)
+{
+    struct verdict_evidence ev = browsers("tls.cert.name_invalid", 30, 9, 10);
+    expect_nel(&ev, VERDICT_MISCONFIGURATION, "wrong_certificate", "nel_type");
+}
+
+Test(verdict, nel_version_or_protocol_everywhere_is_our_tls_config)
+{
+    struct verdict_evidence ev = browsers("tls.version_or_cipher_mismatch", 25, 11, 9);
+    expect_nel(&ev, VERDICT_MISCONFIGURATION, "server_tls_config", "nel_type");
+    ev = browsers("tls.protocol.error", 25, 11, 9);
+    expect_nel(&ev, VERDICT_MISCONFIGURATION, "server_tls_config", "nel_type");
+}
+
+Test(verdict, nel_authority_invalid_on_few_networks_is_interception)
+{
+    struct verdict_evidence ev = browsers("tls.cert.authority_invalid", 12, 2, 50);
+    expect_nel(&ev, VERDICT_INTERCEPTION, "unknown", "nel_type");
+    struct verdict_result r;
+    verdict_decide(&ev, &r);
+    expect_reason(&r, "network_concentration", NULL);
+    verdict_result_cleanup(&r);
+}
+
+/* Everything else is shown, not guessed. */
+Test(verdict, nel_other_populations_are_undetermined)
+{
+    /* an authority error everywhere: our own chain may be broken for every browser */
+    struct verdict_evidence ev = browsers("tls.cert.authority_invalid", 40, 12, 8);
+    expect_nel(&ev, VERDICT_UNDETERMINED, NULL, "nel_unclear");
+    /* an expired certificate on one network only: a proxy's, or one device's clock */
+    ev = browsers("tls.cert.date_invalid", 3, 1, 60);
+    expect_nel(&ev, VERDICT_UNDETERMINED, NULL, "nel_unclear");
+    /* spread over networks but from two devices only */
+    ev = browsers("tls.cert.name_invalid", 2, 6, 10);
+    expect_nel(&ev, VERDICT_UNDETERMINED, NULL, "nel_unclear");
+    /* a type without a rule */
+    ev = browsers("tls.cert.pinned_key_not_in_cert_chain", 40, 12, 8);
+    expect_nel(&ev, VERDICT_UNDETERMINED, NULL, "nel_unclear");
+    /* the dominant type does not hold: 25 of 60 */
+    ev = browsers("tls.cert.date_invalid", 40, 12, 8);
+    ev.nel_type_reports = 25;
+    expect_nel(&ev, VERDICT_UNDETERMINED, NULL, "nel_unclear");
+
+    /* a chainless group that is not NEL keeps no_chain */
+    ev = browsers(NULL, 40, 12, 8);
+    struct verdict_result r;
+    verdict_decide(&ev, &r);
+    expect_verdict(&r, VERDICT_UNDETERMINED, NULL, NULL);
+    expect_reason(&r, "no_chain", NULL);
+    verdict_result_cleanup(&r);
+}
