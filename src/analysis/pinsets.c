@@ -16,6 +16,24 @@
 #define DAY_USEC         (86400LL * 1000000)
 #define EXPIRY_WARN_DAYS 30
 
+/* The keys of the chain a host serves now, as reported: the latest report's chain (validated,
+ * else served) outside interception groups, with the store root that anchors it. */
+static const char CURRENT_KEYS_SQL[] =
+    "SELECT string_agg(encode(k, 'base64'), ',') FROM ("
+    "  SELECT c.spki_sha256 AS k FROM chains h CROSS JOIN unnest(h.certs) AS m(sha)"
+    "  JOIN certificates c ON c.sha256 = m.sha WHERE h.sha256 = ("
+    "    SELECT coalesce(r.validated_chain, r.served_chain) FROM reports r"
+    "    LEFT JOIN groups g ON g.id = r.group_id"
+    "    WHERE r.hostname = $1 AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL"
+    "      AND coalesce(g.verdict, '') <> 'interception'"
+    "    ORDER BY r.received_at DESC LIMIT 1)"
+    "  UNION SELECT decode(h.analysis->'anchor'->>'spki_sha256', 'hex') FROM chains h"
+    "  WHERE h.sha256 = (SELECT coalesce(r.validated_chain, r.served_chain) FROM reports r"
+    "    LEFT JOIN groups g ON g.id = r.group_id"
+    "    WHERE r.hostname = $1 AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL"
+    "      AND coalesce(g.verdict, '') <> 'interception'"
+    "    ORDER BY r.received_at DESC LIMIT 1)) x";
+
 /* Pin sets in a window: one row per (app, version, hostname, canonical pins). The pins
  * never seen in any stored chain are listed too (a backup key not yet deployed, or a typo). */
 static const char PINSETS_SQL[] =
@@ -28,7 +46,11 @@ static const char PINSETS_SQL[] =
     "    'YYYY-MM-DD')) FILTER (WHERE pins_expire IS NOT NULL), ','),"
     "  (extract(epoch FROM min(pins_expire)) * 1000000)::bigint,"
     "  array_to_string(ARRAY(SELECT encode(p, 'base64') FROM unnest(known_pins) p"
-    "    WHERE NOT EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p)), ',')"
+    "    WHERE NOT EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p)), ','),"
+    /* pins that are the key of a reported leaf and of no reported CA certificate */
+    "  (SELECT count(*) FROM unnest(known_pins) p"
+    "    WHERE EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p AND NOT c.is_ca)"
+    "      AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p AND c.is_ca))"
     " FROM reports"
     " WHERE received_at >= $1::timestamptz AND received_at <= $2::timestamptz"
     "   AND ($3::text IS NULL OR app_bundle_id = $3) AND ($4::text IS NULL OR hostname = $4)"
@@ -77,17 +99,72 @@ static bool any_pin_expected(const struct expected_keys *ek, const char *host, j
     return false;
 }
 
-/* Health findings of one pin set (row i). */
+/* Whether some pin (base64) is among the comma list of current keys. */
+static bool any_pin_in(json_t *pins, const char *keys)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(pins, i, p)
+    {
+        const char *b64 = json_string_value(p);
+        size_t len = strlen(b64);
+        for (const char *k = keys; k != NULL && *k;) {
+            size_t n = strcspn(k, ",");
+            if (n == len && memcmp(k, b64, n) == 0)
+                return true;
+            k += n;
+            if (*k == ',')
+                k++;
+        }
+    }
+    return false;
+}
+
+/* A host's current keys: declared for it, else those of its latest reported chain. */
+struct current {
+    bool declared;  /* the host has expected keys */
+    char *reported; /* comma list of base64 keys, or NULL; owned */
+};
+
+static void current_keys(PGconn *conn, const struct expected_keys *ek, const char *host,
+                         struct current *cur)
+{
+    memset(cur, 0, sizeof(*cur));
+    cur->declared = expected_keys_has_host(ek, host);
+    if (cur->declared)
+        return;
+    const char *params[] = {host};
+    PGresult *res = PQexecParams(conn, CURRENT_KEYS_SQL, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        cur->reported = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+}
+
+/* Health findings of one pin set (row i), named as operators think of them (SPEC 7). */
 static json_t *health(const PGresult *res, int i, json_t *pins, const struct expected_keys *ek,
-                      int64_t now)
+                      const struct current *cur, int64_t now)
 {
     json_t *list = json_array();
     const char *host = PQgetvalue(res, i, 2);
     size_t n = json_array_size(pins);
     if (n == 1)
-        finding(list, "single_pin",
+        finding(list, "no_backup_pin",
                 "only one pin: no backup key is pinned, so replacing that key breaks this app "
                 "version");
+    size_t leaves = (size_t)strtoull(PQgetvalue(res, i, 11), NULL, 10);
+    if (n > 0 && leaves == n)
+        finding(list, "leaf_only",
+                "every pin is a leaf key: each certificate renewal with a new key needs an app "
+                "release; pin the issuing CA or a backup key instead");
+    if (cur->declared && !any_pin_expected(ek, host, pins))
+        finding(list, "misses_current_key",
+                "none of the %zu pins is a key declared for %s: this version is broken now", n,
+                host);
+    else if (!cur->declared && cur->reported != NULL && !any_pin_in(pins, cur->reported))
+        finding(list, "misses_current_key",
+                "none of the %zu pins is a key of the chain %s serves now (its latest reported "
+                "chain): this version is broken now",
+                n, host);
     if (!PQgetisnull(res, i, 9)) {
         int64_t expire = strtoll(PQgetvalue(res, i, 9), NULL, 10);
         if (expire < now)
@@ -98,16 +175,8 @@ static json_t *health(const PGresult *res, int i, json_t *pins, const struct exp
             finding(list, "pins_expire_soon", "the pin policy expires on %s, within %d days",
                     PQgetvalue(res, i, 8), EXPIRY_WARN_DAYS);
     }
-    if (expected_keys_has_host(ek, host) && !any_pin_expected(ek, host, pins))
-        finding(list, "no_expected_key",
-                "none of the %zu pins is a key declared for %s: every connection fails once "
-                "pinning is enforced",
-                n, host);
     json_t *unseen = split_list(PQgetvalue(res, i, 10));
-    if (json_array_size(unseen) == n)
-        finding(list, "pins_never_served", "none of the %zu pins was ever seen in a reported chain",
-                n);
-    else if (json_array_size(unseen) > 0)
+    if (json_array_size(unseen) > 0)
         finding(list, "pin_not_served",
                 "%zu of %zu pins were never seen in a reported chain (a backup key not yet "
                 "deployed, or a mistake)",
@@ -153,12 +222,23 @@ enum err_code pinsets_list(PGconn *conn, const struct pinsets_filter *f,
     if (rc != ERR_OK)
         return rc;
     json_t *list = json_array();
+    struct current cur = {0};
+    char *cur_host = NULL;
     for (int i = 0; i < PQntuples(res); i++) {
+        const char *host = PQgetvalue(res, i, 2);
+        if (cur_host == NULL || strcmp(cur_host, host) != 0) {
+            free(cur.reported);
+            free(cur_host);
+            cur_host = strdup(host);
+            current_keys(conn, ek, host, &cur);
+        }
         json_t *row = row_json(res, i);
         json_object_set_new(row, "findings",
-                            health(res, i, json_object_get(row, "pins"), ek, now_usec));
+                            health(res, i, json_object_get(row, "pins"), ek, &cur, now_usec));
         json_array_append_new(list, row);
     }
+    free(cur.reported);
+    free(cur_host);
     PQclear(res);
     *out = json_pack("{s:o}", "pinsets", list);
     return ERR_OK;

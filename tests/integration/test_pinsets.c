@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testcert.h"
@@ -117,18 +118,109 @@ Test(pinsets, pin_sets_per_app_version_with_health_findings)
     cr_assert_eq(json_integer_value(json_object_get(v1, "devices")), 3);
     cr_assert_eq(json_integer_value(json_object_get(v1, "reports")), 3);
     cr_assert_eq(json_array_size(json_object_get(v1, "pins")), 1);
-    cr_assert(has_finding(v1, "single_pin"));
-    cr_assert(!has_finding(v2, "single_pin"));
+    cr_assert(has_finding(v1, "no_backup_pin"));
+    cr_assert(!has_finding(v2, "no_backup_pin"));
     /* No server ever presented the old leaf or the backup key; the CA key was served. */
-    cr_assert(has_finding(v3, "pins_never_served"), "neither pin of v3.0 was ever served");
+    cr_assert(has_finding(v3, "pin_not_served"), "neither pin of v3.0 was ever served");
     cr_assert(has_finding(v2, "pin_not_served"), "one pin of v2.0 (the old leaf) was never served");
-    cr_assert(!has_finding(v2, "pins_never_served"));
+    /* the host serves leaf_new + CA now: v1.0 and v3.0 miss it, v2.0 pins the CA */
+    cr_assert(has_finding(v1, "misses_current_key"));
+    cr_assert(has_finding(v3, "misses_current_key"));
+    cr_assert(!has_finding(v2, "misses_current_key"));
     char pin[45];
     testcert_pin(leaf_old, pin);
     cr_assert_str_eq(json_string_value(json_array_get(json_object_get(v1, "pins"), 0)), pin);
     /* most devices first */
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "version")), "1.0");
     testenv_response_free(&r);
+}
+
+static const char *finding_detail(json_t *set, const char *code)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(set, "findings"), i, f)
+    {
+        if (strcmp(json_string_value(json_object_get(f, "code")), code) == 0)
+            return json_string_value(json_object_get(f, "detail"));
+    }
+    return NULL;
+}
+
+/* One pin set per health finding (SPEC 7), on a host of its own. */
+Test(pinsets, one_pin_set_per_health_finding)
+{
+    struct testcert *leaf_h = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "health.example.com",
+                                .sans = (const char *[]){"health.example.com", NULL}},
+        ca);
+    struct testcert *old_h =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "health.example.com"}, ca);
+    char soon[16], *expire_soon = soon;
+    time_t t = time(NULL) + 10 * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(soon, sizeof(soon), "%Y-%m-%d", &tm);
+    const struct testcert *chain[] = {leaf_h, ca};
+    const struct testcert *leaf_pin[] = {leaf_h}, *ca_backup[] = {ca, backup},
+                          *stale[] = {old_h, backup}, *good[] = {ca, leaf_h};
+    struct {
+        const char *version;
+        const struct testcert *const *pins;
+        size_t n;
+        const char *expire;
+    } sets[] = {{"h1", leaf_pin, 1, NULL},
+                {"h2", ca_backup, 2, NULL},
+                {"h3", stale, 2, NULL},
+                {"h4", good, 2, "2020-01-01"},
+                {"h5", good, 2, expire_soon}};
+    for (size_t k = 0; k < 5; k++) {
+        char dev[16];
+        snprintf(dev, sizeof(dev), "H-%zu", k);
+        struct testreport tr = {.app = "com.example.shop",
+                                .version = sets[k].version,
+                                .vendor_id = dev,
+                                .hostname = "health.example.com",
+                                .chain = chain,
+                                .chain_len = 2,
+                                .pins = sets[k].pins,
+                                .n_pins = sets[k].n,
+                                .pins_expire = sets[k].expire};
+        free(testreport_post(&srv, &tr, "198.51.100.200"));
+    }
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, "/v1/pinsets?hostname=health.example.com", &r), 200, "%s",
+                 r.body);
+    json_t *list = json_object_get(r.json, "pinsets");
+    cr_assert_eq(json_array_size(list), 5, "%s", r.body);
+    json_t *h1 = find_version(list, "h1"), *h2 = find_version(list, "h2"),
+           *h3 = find_version(list, "h3"), *h4 = find_version(list, "h4"),
+           *h5 = find_version(list, "h5");
+    char *dump = json_dumps(list, JSON_COMPACT);
+    /* h1: the served leaf's key only */
+    cr_assert(has_finding(h1, "leaf_only"), "%s", dump);
+    cr_assert(has_finding(h1, "no_backup_pin"), "%s", dump);
+    cr_assert(!has_finding(h1, "misses_current_key"), "%s", dump);
+    cr_assert(!has_finding(h1, "pin_not_served"), "%s", dump);
+    /* h2: the CA plus a backup key never deployed */
+    cr_assert(!has_finding(h2, "leaf_only"), "%s", dump);
+    cr_assert_not_null(finding_detail(h2, "pin_not_served"), "%s", dump);
+    cr_assert(strstr(finding_detail(h2, "pin_not_served"), "1 of 2") != NULL, "%s", dump);
+    cr_assert(!has_finding(h2, "misses_current_key"), "%s", dump);
+    /* h3: an old leaf and the backup, neither in the chain served now */
+    cr_assert(has_finding(h3, "misses_current_key"), "%s", dump);
+    cr_assert(strstr(finding_detail(h3, "pin_not_served"), "2 of 2") != NULL, "%s", dump);
+    cr_assert(!has_finding(h3, "leaf_only"), "never-served pins are not known leaf keys");
+    /* h4, h5: a pin policy that expired, one that expires within 30 days */
+    cr_assert(has_finding(h4, "pins_expired"), "%s", dump);
+    cr_assert(!has_finding(h4, "pins_expire_soon"), "%s", dump);
+    cr_assert(has_finding(h5, "pins_expire_soon"), "%s", dump);
+    cr_assert(!has_finding(h5, "pins_expired"), "%s", dump);
+    cr_assert(!has_finding(h4, "misses_current_key") && !has_finding(h5, "leaf_only"), "%s", dump);
+    free(dump);
+    testenv_response_free(&r);
+    testcert_free(leaf_h);
+    testcert_free(old_h);
 }
 
 static int rotation_check(const struct testcert *const *chain, size_t n, struct testenv_response *r)

@@ -29,11 +29,13 @@ json_t *testreport_json(const struct testreport *tr)
         tr->platform != NULL ? tr->platform : "IOS", "date-time",
         tr->date_time != NULL ? tr->date_time : now, "hostname", tr->hostname, "port", 0,
         "noted-hostname", tr->noted_hostname != NULL ? tr->noted_hostname : tr->hostname,
-        "include-subdomains", 0, "enforce-pinning", 1, "validated-certificate-chain", chain,
-        "known-pins", pins, "validation-result",
+        "include-subdomains", 0, "enforce-pinning", tr->report_only ? 0 : 1,
+        "validated-certificate-chain", chain, "known-pins", pins, "validation-result",
         tr->validation_result != 0 ? tr->validation_result : 1);
     if (android)
         json_object_set(j, "served-certificate-chain", chain);
+    if (tr->pins_expire != NULL)
+        json_object_set_new(j, "known-pins-expiration-date", json_string(tr->pins_expire));
     json_decref(chain);
     return j;
 }

@@ -6,6 +6,7 @@
 #define TESTREPORT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "testcert.h"
@@ -22,8 +23,10 @@ struct testreport {
     size_t chain_len;
     const struct testcert *const *pins; /* certificates whose keys are pinned */
     size_t n_pins;
-    int validation_result; /* default 1 */
-    const char *date_time; /* default: now */
+    int validation_result;   /* default 1 */
+    const char *date_time;   /* default: now */
+    const char *pins_expire; /* known-pins-expiration-date; NULL: absent */
+    bool report_only;        /* enforce-pinning false (TrustKit report-only) */
 };
 
 /* The JSON body (new reference). */
