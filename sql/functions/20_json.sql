@@ -38,6 +38,32 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WHERE ch.sha256 = chain
 $$;
 
+-- A chain as the device sent it (SPEC 5): the decoded certificates of chain, with each entry
+-- that did not decode ({"index", "entry"} in p_opaque, from the report's extra) back in its
+-- place as {"opaque": "<the text as sent>"}, so the list has the device's order and length.
+CREATE OR REPLACE FUNCTION pinwatch_chain_as_sent(chain bytea, p_opaque jsonb) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    WITH decoded AS (
+        SELECT d.e, d.k FROM json_array_elements(CASE WHEN chain IS NULL THEN '[]'::json
+                                                     ELSE pinwatch_chain_certs_json(chain) END)
+                             WITH ORDINALITY AS d(e, k)),
+    opaque AS (
+        SELECT (o->>'index')::int AS idx, o->'entry' AS entry
+        FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_opaque) = 'array' THEN p_opaque
+                                       ELSE '[]'::jsonb END) AS o
+        WHERE jsonb_typeof(o->'index') = 'number'),
+    slots AS (
+        SELECT s.pos FROM generate_series(0, (SELECT count(*) FROM decoded)
+                                             + (SELECT count(*) FROM opaque) - 1) AS s(pos))
+    SELECT coalesce(json_agg(CASE WHEN o.idx IS NOT NULL
+                                  THEN json_build_object('opaque', o.entry)
+                                  ELSE d.e END ORDER BY s.pos), '[]'::json)
+    FROM slots s
+    LEFT JOIN opaque o ON o.idx = s.pos
+    LEFT JOIN decoded d ON o.idx IS NULL
+        AND d.k = s.pos + 1 - (SELECT count(*) FROM opaque o2 WHERE o2.idx < s.pos)
+$$;
+
 CREATE OR REPLACE FUNCTION pinwatch_report_findings(r reports) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN r.flags IS NULL THEN NULL
@@ -82,10 +108,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         'known_pins', (SELECT coalesce(json_agg(encode(p, 'base64') ORDER BY p), '[]'::json)
                        FROM unnest(r.known_pins) p),
         'known_pins_raw', coalesce(to_json(r.known_pins_raw), '[]'::json),
-        'served_chain', CASE WHEN r.served_chain IS NULL THEN '[]'::json
-                             ELSE pinwatch_chain_certs_json(r.served_chain) END,
-        'validated_chain', CASE WHEN r.validated_chain IS NULL THEN '[]'::json
-                                ELSE pinwatch_chain_certs_json(r.validated_chain) END,
+        'served_chain', pinwatch_chain_as_sent(r.served_chain, r.extra->'served_undecodable'),
+        'validated_chain', pinwatch_chain_as_sent(r.validated_chain,
+                                                  r.extra->'validated_undecodable'),
         'served_chain_sha256', encode(r.served_chain, 'hex'),
         'validated_chain_sha256', encode(r.validated_chain, 'hex'),
         'findings', pinwatch_report_findings(r),
@@ -94,6 +119,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         'kind', (SELECT g.kind FROM groups g WHERE g.id = r.group_id),
         'product', (SELECT g.product FROM groups g WHERE g.id = r.group_id),
         'problems', coalesce(r.problems, '[]'::jsonb),
-        'extra', coalesce(r.extra, '{}'::jsonb),
+        -- undecodable entries are shown in their chains, not apart
+        'extra', coalesce(r.extra, '{}'::jsonb) - 'served_undecodable' - 'validated_undecodable',
         'raw_sha256', encode(r.raw_sha256, 'hex'))
 $$;

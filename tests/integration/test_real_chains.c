@@ -255,3 +255,74 @@ Test(real_chains, nel_date_invalid_on_every_network_is_an_expired_certificate)
     free(dump);
     json_decref(groups);
 }
+
+static json_t *report_by_id(const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/reports/%s", id);
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, path, &r), 200, "%s", r.body);
+    json_t *j = json_incref(r.json);
+    testenv_response_free(&r);
+    return j;
+}
+
+/* SPEC 5: an undecodable entry keeps its place in the chain as an opaque entry (the text as
+ * sent, no hashes); it used to move to extra.*_undecodable and the chain read shorter. */
+Test(real_chains, undecodable_entries_stay_in_place)
+{
+    const struct testcert *chain[] = {le_leaf, r3};
+    const struct testcert *pins[] = {old_leaf};
+    struct testreport tr = {.app = "com.example.shop",
+                            .version = "7.1",
+                            .vendor_id = "OPAQUE-1",
+                            .hostname = "api.example.com",
+                            .chain = chain,
+                            .chain_len = 2,
+                            .pins = pins,
+                            .n_pins = 1};
+    json_t *body = testreport_json(&tr);
+    json_t *vc = json_object_get(body, "validated-certificate-chain");
+    cr_assert_eq(json_array_insert_new(vc, 1, json_string("not a certificate")), 0);
+    json_array_append_new(vc, json_string("-----BEGIN CERTIFICATE-----\nAAAA\n"));
+    char *text = json_dumps(body, JSON_COMPACT);
+    struct testenv_response r;
+    cr_assert_eq(testenv_post_report(&srv, text, strlen(text), NULL, &r), 200, "%s", r.body);
+    char *id = strdup(json_string_value(json_array_get(json_object_get(r.json, "accepted"), 0)));
+    testenv_response_free(&r);
+    json_t *rep = report_by_id(id);
+    char *dump = json_dumps(rep, JSON_COMPACT);
+    json_t *got = json_object_get(rep, "validated_chain");
+    cr_assert_eq(json_array_size(got), 4, "%s", dump);
+    cr_assert_not_null(json_object_get(json_array_get(got, 0), "sha256"), "%s", dump);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(got, 1), "opaque")),
+                     "not a certificate", "%s", dump);
+    cr_assert_null(json_object_get(json_array_get(got, 1), "sha256"), "no hashes: %s", dump);
+    cr_assert_not_null(json_object_get(json_array_get(got, 2), "sha256"), "%s", dump);
+    cr_assert_not_null(json_object_get(json_array_get(got, 3), "opaque"), "%s", dump);
+    char want[65];
+    snprintf(want, sizeof(want), "%s",
+             json_string_value(json_object_get(json_array_get(got, 2), "subject")));
+    cr_assert(strstr(want, "R3") != NULL, "the intermediate stays third: %s", dump);
+    cr_assert_null(json_object_get(json_object_get(rep, "extra"), "validated_undecodable"), "%s",
+                   dump);
+    free(dump);
+    json_decref(rep);
+    free(id);
+
+    /* nothing decodes: the chain is its opaque entries */
+    json_object_set_new(body, "validated-certificate-chain", json_pack("[s]", "junk"));
+    free(text);
+    text = json_dumps(body, JSON_COMPACT);
+    cr_assert_eq(testenv_post_report(&srv, text, strlen(text), NULL, &r), 200, "%s", r.body);
+    id = strdup(json_string_value(json_array_get(json_object_get(r.json, "accepted"), 0)));
+    testenv_response_free(&r);
+    rep = report_by_id(id);
+    got = json_object_get(rep, "validated_chain");
+    cr_assert_eq(json_array_size(got), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(got, 0), "opaque")), "junk");
+    json_decref(rep);
+    free(id);
+    free(text);
+    json_decref(body);
+}
