@@ -18,7 +18,8 @@ LANGUAGE sql IMMUTABLE AS $fn$
                hll_hash_text(coalesce(x.vendor_id, coalesce(x.network::text, '') || '|' ||
                                                    coalesce(x.user_agent, ''))),
                hll_hash_text(coalesce(x.network::text, '')), x.validation_result,
-               x.client_time, x.pins_expire, x.flags)::pinwatch_rollup_row
+               x.client_time, x.pins_expire, x.flags,
+               coalesce(x.enforce_pinning = false, false))::pinwatch_rollup_row
 $fn$;
 
 -- Merges the rollup rows of newly stored reports into every rollup table, the network
@@ -41,25 +42,30 @@ BEGIN
                (validation_result = 2)::int AS result_untrusted,
                (pins_expire < coalesce(client_time, received_at))::int AS pins_expired,
                (abs(extract(epoch FROM client_time - received_at)) > 86400
-                AND NOT pinwatch_flag(flags, 1))::int AS clock_skew
+                AND NOT pinwatch_flag(flags, 1))::int AS clock_skew,
+               coalesce(report_only, false)::int AS ro
         FROM r),
     gh AS (
-        INSERT INTO rollup_group_hourly AS t (group_id, hour, platform, reports, devices)
-        SELECT group_id, hour, platform, count(*), hll_add_agg(device)
+        INSERT INTO rollup_group_hourly AS t (group_id, hour, platform, reports, devices,
+                                              report_only)
+        SELECT group_id, hour, platform, count(*), hll_add_agg(device), sum(ro)
         FROM e GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (group_id, hour, platform) DO UPDATE SET
             reports = t.reports + excluded.reports,
-            devices = hll_union(t.devices, excluded.devices)),
+            devices = hll_union(t.devices, excluded.devices),
+            report_only = t.report_only + excluded.report_only),
     gd AS (
         INSERT INTO rollup_group_daily AS t (group_id, day, reports, devices, networks,
                                              pin_in_chain, leaf_expected, not_covering,
                                              invalid_at_time, unlinked, result_untrusted,
-                                             pins_expired, clock_skew)
+                                             pins_expired, clock_skew, report_only,
+                                             report_only_devices)
         SELECT group_id, day, count(*), hll_add_agg(device), hll_add_agg(net),
                coalesce(sum(pin_in_chain), 0), coalesce(sum(leaf_expected), 0),
                coalesce(sum(not_covering), 0), coalesce(sum(invalid_at_time), 0),
                coalesce(sum(unlinked), 0), coalesce(sum(result_untrusted), 0),
-               coalesce(sum(pins_expired), 0), coalesce(sum(clock_skew), 0)
+               coalesce(sum(pins_expired), 0), coalesce(sum(clock_skew), 0), sum(ro),
+               coalesce(hll_add_agg(device) FILTER (WHERE ro = 1), hll_empty())
         FROM e GROUP BY 1, 2 ORDER BY 1, 2
         ON CONFLICT (group_id, day) DO UPDATE SET
             reports = t.reports + excluded.reports,
@@ -72,7 +78,10 @@ BEGIN
             unlinked = t.unlinked + excluded.unlinked,
             result_untrusted = t.result_untrusted + excluded.result_untrusted,
             pins_expired = t.pins_expired + excluded.pins_expired,
-            clock_skew = t.clock_skew + excluded.clock_skew),
+            clock_skew = t.clock_skew + excluded.clock_skew,
+            report_only = t.report_only + excluded.report_only,
+            report_only_devices = hll_union(t.report_only_devices,
+                                            excluded.report_only_devices)),
     vh AS (
         INSERT INTO rollup_version_hourly AS t (group_id, hour, app_version, platform, reports,
                                                 devices)

@@ -52,7 +52,8 @@ static const char EVIDENCE_SQL[] =
     "       WHERE g.anchor_spki IS NULL AND r.group_id = g.id AND r.format = 'nel'"
     "       ORDER BY r.received_at DESC LIMIT " STRINGIFY(
         VERDICT_NEL_SAMPLE) ") s"
-                            "     WHERE s.t IS NOT NULL GROUP BY s.t) x)"
+                            "     WHERE s.t IS NOT NULL GROUP BY s.t) x),"
+                            "  s.report_only, s.report_only_devices"
                             " FROM groups g"
                             " CROSS JOIN LATERAL ("
                             "   SELECT coalesce(sum(reports), 0) AS reports,"
@@ -67,7 +68,10 @@ static const char EVIDENCE_SQL[] =
                             "     coalesce(sum(unlinked), 0) AS unlinked,"
                             "     coalesce(sum(result_untrusted), 0) AS result_untrusted,"
                             "     coalesce(sum(pins_expired), 0) AS pins_expired,"
-                            "     coalesce(sum(clock_skew), 0) AS clock_skew"
+                            "     coalesce(sum(clock_skew), 0) AS clock_skew,"
+                            "     coalesce(sum(report_only), 0) AS report_only,"
+                            "     coalesce(round(hll_cardinality(hll_union_agg("
+                            "report_only_devices))), 0)::bigint AS report_only_devices"
                             "   FROM rollup_group_daily r WHERE r.group_id = g.id) s"
                             " WHERE ($1::boolean OR g.version > g.evaluated_version)"
                             " ORDER BY g.id LIMIT $2";
@@ -181,6 +185,8 @@ static void fill_all(const PGresult *res, int i, const struct expected_keys *ek,
 {
     fill_evidence(res, i, ek, ev, day);
     nel_evidence(str_or_null(res, i, 31), ev, type);
+    ev->report_only = u64(res, i, 32);
+    ev->report_only_devices = u64(res, i, 33);
 }
 
 static enum err_code store_verdict(PGconn *conn, const char *id, const char *version,

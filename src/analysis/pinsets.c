@@ -50,7 +50,11 @@ static const char PINSETS_SQL[] =
     /* pins that are the key of a reported leaf and of no reported CA certificate */
     "  (SELECT count(*) FROM unnest(known_pins) p"
     "    WHERE EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p AND NOT c.is_ca)"
-    "      AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p AND c.is_ca))"
+    "      AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p AND c.is_ca)),"
+    /* report-only clients (enforce-pinning false): failures that did not block */
+    "  count(*) FILTER (WHERE enforce_pinning = false),"
+    "  count(DISTINCT coalesce(vendor_id, network::text || '|' || coalesce(user_agent, '')))"
+    "    FILTER (WHERE enforce_pinning = false)"
     " FROM reports"
     " WHERE received_at >= $1::timestamptz AND received_at <= $2::timestamptz"
     "   AND ($3::text IS NULL OR app_bundle_id = $3) AND ($4::text IS NULL OR hostname = $4)"
@@ -206,11 +210,15 @@ static json_t *row_json(const PGresult *res, int i)
 {
     json_t *pins = split_list(PQgetvalue(res, i, 3));
     return json_pack(
-        "{s:s, s:s?, s:s, s:o, s:I, s:I, s:s, s:s, s:o}", "app", PQgetvalue(res, i, 0), "version",
-        PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1), "hostname", PQgetvalue(res, i, 2),
-        "pins", pins, "reports", (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10), "devices",
+        "{s:s, s:s?, s:s, s:o, s:I, s:I, s:s, s:s, s:o, s:o}", "app", PQgetvalue(res, i, 0),
+        "version", PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1), "hostname",
+        PQgetvalue(res, i, 2), "pins", pins, "reports",
+        (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10), "devices",
         (json_int_t)strtoll(PQgetvalue(res, i, 5), NULL, 10), "first_seen", PQgetvalue(res, i, 6),
-        "last_seen", PQgetvalue(res, i, 7), "pins_expire", split_list(PQgetvalue(res, i, 8)));
+        "last_seen", PQgetvalue(res, i, 7), "pins_expire", split_list(PQgetvalue(res, i, 8)),
+        "report_only",
+        json_pack("{s:I, s:I}", "reports", (json_int_t)strtoll(PQgetvalue(res, i, 12), NULL, 10),
+                  "devices", (json_int_t)strtoll(PQgetvalue(res, i, 13), NULL, 10)));
 }
 
 enum err_code pinsets_list(PGconn *conn, const struct pinsets_filter *f,

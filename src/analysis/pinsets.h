@@ -23,7 +23,8 @@ struct pinsets_filter {
 };
 
 /* {"pinsets": [{"app", "version", "hostname", "pins", "reports", "devices", "first_seen",
- * "last_seen", "pins_expire": [...], "findings": [{"code", "detail"}]}]} as a new reference. */
+ * "last_seen", "pins_expire": [...], "report_only": {"reports", "devices"},
+ * "findings": [{"code", "detail"}]}]} as a new reference. */
 enum err_code pinsets_list(PGconn *conn, const struct pinsets_filter *f,
                            const struct expected_keys *ek, int64_t now_usec, json_t **out,
                            struct err *err) ERR_MUSTCHECK;

@@ -193,11 +193,19 @@ static const char *plural(uint64_t n)
     return n == 1 ? "" : "s";
 }
 
-/* The summary every verdict ends with. */
+/* The summary every verdict ends with, after the report-only count when there is one. */
 static void reason_population(struct ctx *c)
 {
     const struct verdict_evidence *ev = c->ev;
     char vers[200];
+
+    if (ev->report_only > 0)
+        reason(c, "report_only",
+               "%" PRIu64 " of %" PRIu64 " reports come from report-only clients "
+               "(enforce-pinning false): those connections were not blocked; with pinning "
+               "enforced, %" PRIu64 " more device%s would break",
+               ev->report_only, ev->reports, ev->report_only_devices,
+               plural(ev->report_only_devices));
 
     versions_text(ev, vers, sizeof(vers));
     reason(c, "population",

@@ -94,6 +94,10 @@ struct verdict_evidence {
     const char *nel_type;
     uint64_t nel_type_reports;
     uint64_t nel_sampled;
+    /* Reports sent with enforce-pinning false (TrustKit report-only: the connection was not
+     * blocked), and their distinct devices: what would break were pinning enforced. */
+    uint64_t report_only;
+    uint64_t report_only_devices;
 };
 
 enum verdict_kind_class { VERDICT_MISCONFIGURATION, VERDICT_INTERCEPTION, VERDICT_UNDETERMINED };

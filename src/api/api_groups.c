@@ -21,9 +21,10 @@
 /* Report counts over the window: daily rollups for the days strictly inside it, hourly ones
  * for its first and last day. WHERE_GROUP restricts the rows (e.g. to one group). */
 #define WINDOW_REPORTS(WHERE_GROUP)                                                            \
-    "SELECT group_id, reports AS n FROM rollup_group_daily WHERE " WHERE_GROUP                 \
-    "  AND day > " DAY_FROM " AND day < " DAY_TO                                               \
-    " UNION ALL SELECT group_id, reports FROM rollup_group_hourly WHERE " WHERE_GROUP          \
+    "SELECT group_id, reports AS n, report_only AS ro FROM rollup_group_daily WHERE "          \
+    WHERE_GROUP "  AND day > " DAY_FROM " AND day < " DAY_TO                                   \
+    " UNION ALL SELECT group_id, reports, report_only FROM rollup_group_hourly WHERE "         \
+    WHERE_GROUP                                                                                \
     "  AND hour >= date_trunc('hour', $1::timestamptz, 'UTC') AND hour <= $2::timestamptz"     \
     "  AND (hour < date_trunc('day', $1::timestamptz, 'UTC') + interval '24 hours'"            \
     "       OR hour >= date_trunc('day', $2::timestamptz, 'UTC'))"
@@ -31,7 +32,8 @@
 /* Distinct devices and networks over the window's whole days (one HLL union per row). */
 #define WINDOW_DISTINCTS(WHERE_GROUP)                                                          \
     "SELECT group_id, round(hll_cardinality(hll_union_agg(devices)))::bigint AS devices,"      \
-    "  round(hll_cardinality(hll_union_agg(networks)))::bigint AS networks"                    \
+    "  round(hll_cardinality(hll_union_agg(networks)))::bigint AS networks,"                   \
+    "  round(hll_cardinality(hll_union_agg(report_only_devices)))::bigint AS ro_devices"       \
     " FROM rollup_group_daily WHERE " WHERE_GROUP                                              \
     "  AND day >= " DAY_FROM " AND day <= " DAY_TO " GROUP BY group_id"
 
@@ -45,7 +47,9 @@
     "  'devices', coalesce(s.devices, 0), 'networks', coalesce(s.networks, 0),"                \
     "  'first_seen', pinwatch_ts(g.first_seen), 'last_seen', pinwatch_ts(g.last_seen),"        \
     "  'versions', " VERSIONS ", 'top_networks', " TOP_NETWORKS ","                            \
-    "  'verdict', g.verdict, 'kind', g.kind, 'product', g.product, 'reasons', g.reasons)"
+    "  'verdict', g.verdict, 'kind', g.kind, 'product', g.product, 'reasons', g.reasons,"      \
+    "  'report_only', json_build_object('reports', coalesce(s.report_only, 0),"                \
+    "    'devices', coalesce(s.ro_devices, 0)))"
 
 /* Breakdowns read day-grain rollups over the window's whole days. */
 #define VERSION_JSON                                                                           \
@@ -77,19 +81,23 @@ static const char GROUP_SQL[] =
     "         AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL"
     "         GROUP BY 1) c LEFT JOIN chains ch ON ch.sha256 = c.sha)))::text"
     " FROM groups g"
-    " LEFT JOIN (SELECT sum(n) AS reports FROM (" WINDOW_REPORTS("group_id = $3") ") u) r"
+    " LEFT JOIN (SELECT sum(n) AS reports, sum(ro) AS report_only"
+    "   FROM (" WINDOW_REPORTS("group_id = $3") ") u) r"
     "   ON true"
     " LEFT JOIN (" WINDOW_DISTINCTS("group_id = $3") ") d ON true"
-    " CROSS JOIN LATERAL (SELECT r.reports, d.devices, d.networks) s"
+    " CROSS JOIN LATERAL (SELECT r.reports, d.devices, d.networks, r.report_only,"
+    "   d.ro_devices) s"
     " WHERE g.id = $3";
 
 /* Every group with reports in the window; window counts and top-network devices computed for
  * all groups in one aggregate each (per group, each paid an executor and hash-table set-up).
  * Top networks: pinwatch_top_network_list (0008). */
 static const char LIST_SQL[] =
-    "WITH r AS (SELECT group_id, sum(n) AS reports FROM (" WINDOW_REPORTS("true") ") u"
+    "WITH r AS (SELECT group_id, sum(n) AS reports, sum(ro) AS report_only"
+    "   FROM (" WINDOW_REPORTS("true") ") u"
     "   GROUP BY group_id HAVING sum(n) > 0),"
-    " s AS (SELECT r.group_id, r.reports, d.devices, d.networks FROM r"
+    " s AS (SELECT r.group_id, r.reports, d.devices, d.networks, r.report_only, d.ro_devices"
+    "   FROM r"
     "   JOIN groups g ON g.id = r.group_id"
     "   LEFT JOIN (" WINDOW_DISTINCTS("true") ") d ON d.group_id = r.group_id"
     "   WHERE ($3::text IS NULL OR g.hostname = $3)"
@@ -291,10 +299,12 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
             " coalesce(json_agg(json_build_object('key', k.key, 'points', k.points)"
             " ORDER BY k.total DESC, k.key), '[]'::json))::text FROM ("
             "  SELECT p.key, sum(p.reports) AS total, json_agg(json_build_object("
-            "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices)"
+            "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices,"
+            "    'report_only', p.report_only)"
             "    ORDER BY p.t) AS points FROM ("
             "   SELECT %s AS key, date_trunc($3, %s, 'UTC') AS t, sum(r.reports) AS reports,"
-            "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
+            "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices,"
+            "     %s AS report_only"
             "   FROM %s"
             "   WHERE %s"
             "   AND ($5::text IS NULL OR g.hostname = $5)"
@@ -303,7 +313,9 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
             "   AND ($8::text IS NULL OR r.platform = $8)"
             "   AND ($9::text IS NULL OR r.group_id = $9)"
             "   %s %s GROUP BY 1, 2) p GROUP BY p.key ORDER BY 2 DESC, 1 LIMIT $11::int) k",
-            expr, daily ? "(r.day::timestamp AT TIME ZONE 'UTC')" : "r.hour", trend_from[src],
+            expr, daily ? "(r.day::timestamp AT TIME ZONE 'UTC')" : "r.hour",
+            /* only the group rollup counts report-only reports; other sources say null */
+            src == TREND_GROUPS ? "sum(r.report_only)" : "NULL::bigint", trend_from[src],
             daily ? "r.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"
                     " AND r.day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"
                   : "r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"

@@ -326,3 +326,61 @@ Test(real_chains, undecodable_entries_stay_in_place)
     free(text);
     json_decref(body);
 }
+
+/* Report-only clients (TrustKit enforce-pinning false) are counted apart: the group, its
+ * reasons, the pin sets and the trends say how many would break with pinning enforced. */
+Test(real_chains, report_only_failures_are_counted_apart)
+{
+    const struct testcert *chain[] = {proxy_leaf, proxy};
+    const struct testcert *pins[] = {r3};
+    for (int d = 0; d < 6; d++) {
+        char dev[16];
+        snprintf(dev, sizeof(dev), "RO-%d", d);
+        struct testreport tr = {.app = "com.example.shop",
+                                .version = "7.1",
+                                .vendor_id = dev,
+                                .hostname = "api.example.com",
+                                .chain = chain,
+                                .chain_len = 2,
+                                .pins = pins,
+                                .n_pins = 1,
+                                .report_only = d < 4};
+        free(testreport_post(&srv, &tr, "203.0.113.30"));
+    }
+    json_t *groups = groups_of("api.example.com");
+    cr_assert_eq(json_array_size(groups), 1);
+    json_t *g = json_array_get(groups, 0);
+    char *dump = json_dumps(g, JSON_COMPACT);
+    json_t *ro = json_object_get(g, "report_only");
+    cr_assert_eq(json_integer_value(json_object_get(g, "reports")), 6, "%s", dump);
+    cr_assert_eq(json_integer_value(json_object_get(ro, "reports")), 4, "%s", dump);
+    cr_assert_eq(json_integer_value(json_object_get(ro, "devices")), 4, "%s", dump);
+    cr_assert(reasons_have(g, "report_only", "4 more devices would break"), "%s", dump);
+    free(dump);
+    json_decref(groups);
+
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, "/v1/pinsets?hostname=api.example.com", &r), 200, "%s", r.body);
+    json_t *set = json_array_get(json_object_get(r.json, "pinsets"), 0);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(set, "report_only"), "reports")), 4,
+        "%s", r.body);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(set, "report_only"), "devices")), 4,
+        "%s", r.body);
+    testenv_response_free(&r);
+
+    cr_assert_eq(testenv_get(&srv, "/v1/trends?bucket=hour&by=hostname", &r), 200, "%s", r.body);
+    json_t *pts = json_object_get(json_array_get(json_object_get(r.json, "series"), 0), "points");
+    json_int_t sum = 0, total = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(pts, i, p)
+    {
+        sum += json_integer_value(json_object_get(p, "report_only"));
+        total += json_integer_value(json_object_get(p, "reports"));
+    }
+    cr_assert_eq(total, 6, "%s", r.body);
+    cr_assert_eq(sum, 4, "%s", r.body);
+    testenv_response_free(&r);
+}

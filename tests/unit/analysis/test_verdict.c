@@ -980,3 +980,20 @@ Test(verdict, nel_other_populations_are_undetermined)
     expect_reason(&r, "no_chain", NULL);
     verdict_result_cleanup(&r);
 }
+
+/* Report-only failures did not block: the reasons say how many devices would break. */
+Test(verdict, report_only_failures_are_named)
+{
+    struct verdict_evidence ev = rotated();
+    ev.report_only = 100;
+    ev.report_only_devices = 90;
+    struct verdict_result r;
+    verdict_decide(&ev, &r);
+    expect_verdict(&r, VERDICT_MISCONFIGURATION, "stale_pins", NULL);
+    expect_reason(&r, "report_only", "100 of 412", "90 more devices would break", NULL);
+    verdict_result_cleanup(&r);
+    ev.report_only = 0;
+    verdict_decide(&ev, &r);
+    expect_no_reason(&r, "report_only");
+    verdict_result_cleanup(&r);
+}
