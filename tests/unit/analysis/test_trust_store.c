@@ -193,7 +193,11 @@ Test(trust_store, system_bundle_against_catalog)
         const struct catalog_product *p = catalog_match_cert(cat, c);
         cr_assert_null(p, "public root %s matches catalog product %s", c->subject,
                        p ? p->product : "");
-        cr_assert_null(catalog_hostile_spki(cat, c->spki_sha256), "%s", c->subject);
+        /* A system store may lag the browsers: Debian's still carries TrustCor, which Chromium
+         * distrusted (a compromised_ca key of the catalog). No interceptor's key, though. */
+        const struct catalog_hostile *h = catalog_hostile_spki(cat, c->spki_sha256);
+        cr_assert(h == NULL || strcmp(h->category, "compromised_ca") == 0, "%s: %s (%s)",
+                  c->subject, h != NULL ? h->name : "", h != NULL ? h->category : "");
         cr_assert(trust_store_contains_spki(ts, c->spki_sha256));
         cert_free(c);
         OPENSSL_free(der);
