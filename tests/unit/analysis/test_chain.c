@@ -827,3 +827,81 @@ Test(chain, trustkit_documentation_samples_are_public_legacy)
             cert_free(certs[i]);
     }
 }
+
+static struct cert *fixture_cert(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/letsencrypt-long-chain/%s", FIXTURES_DIR, name);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    static char buf[16384];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    struct cert *c = NULL;
+    cr_assert_eq(cert_from_pem(buf, n, &c, NULL), ERR_OK, "%s", path);
+    return c;
+}
+
+/* The real long chain Let's Encrypt served in 2023 (tracker.mywaifu.best -> R3 -> ISRG Root
+ * X1 cross-signed by DST Root CA X3), against a store holding the real ISRG Root X1 and the
+ * shipped legacy roots (with the real DST Root CA X3). */
+Test(chain, real_lets_encrypt_long_chain)
+{
+    struct cert *leaf_c = fixture_cert("tracker.mywaifu.best.pem");
+    struct cert *r3 = fixture_cert("r3.pem");
+    struct cert *cross = fixture_cert("isrg-root-x1-cross-signed-by-dst-root-ca-x3.pem");
+    struct cert *isrg = fixture_cert("isrg-root-x1.pem");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/letsencrypt-long-chain/isrg-root-x1.pem", FIXTURES_DIR);
+    struct trust_store *today = NULL;
+    struct err err;
+    cr_assert_eq(trust_store_load(path, &today, &err), ERR_OK, "%s", err.detail);
+    cr_assert_eq(trust_store_load_legacy(today, PINWATCH_SOURCE_DIR "/data/legacy_roots.pem", &err),
+                 ERR_OK, "%s", err.detail);
+
+    struct cert *served[] = {leaf_c, r3, cross};
+    struct chain_analysis *a = analyze_in(served, 3, today);
+    cr_assert(a->linked);
+    cr_assert(a->anchor_public, "the cross-signed certificate carries ISRG Root X1's key");
+    cr_assert_not(a->anchor_legacy);
+    cr_assert_arr_eq(a->anchor_spki, isrg->spki_sha256, 32);
+    cr_assert_not(a->unlinked_public_tail);
+    chain_analysis_free(a);
+
+    /* the shipped legacy roots hold the real DST Root CA X3 */
+    int64_t removed = 0;
+    uint8_t dst[32];
+    cr_assert_eq(pin_hex_decode("563b3caf8cfef34c2335caf560a7a95906e8488462eb75ac59784830df9e5b2b",
+                                dst, 32, NULL),
+                 ERR_OK);
+    cr_assert_not_null(trust_store_legacy_spki(today, dst, &removed));
+
+    /* a store without ISRG Root X1 (an old device's): the chain anchors at the legacy DST */
+    struct chain_analysis *b = analyze(served, 3);
+    cr_assert_not(b->anchor_public);
+    chain_analysis_free(b);
+    cr_assert_eq(trust_store_load_legacy(ts, PINWATCH_SOURCE_DIR "/data/legacy_roots.pem", &err),
+                 ERR_OK, "%s", err.detail);
+    b = analyze(served, 3);
+    cr_assert(b->anchor_legacy, "DST Root CA X3 issued the cross-sign");
+    cr_assert(b->anchor_from_store);
+    cr_assert_arr_eq(b->anchor_spki, dst, 32);
+    cr_assert(chain_public_at(b, 1600000000LL * USEC), "2020: DST Root CA X3 was public");
+    cr_assert_not(chain_public_at(b, 1683775902LL * USEC), "2023: it was not any more");
+    chain_analysis_free(b);
+
+    /* the leaf alone with a genuine ISRG Root X1 appended: not linked, not public */
+    struct cert *appended[] = {leaf_c, isrg};
+    a = analyze_in(appended, 2, today);
+    cr_assert_not(a->linked);
+    cr_assert_not(a->anchor_public);
+    cr_assert(a->unlinked_public_tail);
+    chain_analysis_free(a);
+
+    trust_store_free(today);
+    cert_free(leaf_c);
+    cert_free(r3);
+    cert_free(cross);
+    cert_free(isrg);
+}
