@@ -44,7 +44,7 @@ static const char EVIDENCE_SQL[] =
      * its anchor (the group key), so legacy-ness is the group's; the tail is that chain's */
     "  (SELECT ch.analysis::text FROM reports r JOIN chains ch"
     "   ON ch.sha256 = coalesce(r.served_chain, r.validated_chain)"
-    "   WHERE r.group_id = g.id LIMIT 1),"
+    "   WHERE g.anchor_spki IS NOT NULL AND r.group_id = g.id LIMIT 1),"
     /* chainless groups: the tls.* types of their latest NEL reports (a bounded sample) */
     "  (SELECT string_agg(x.t || ' ' || x.n, ',' ORDER BY x.n DESC, x.t) FROM ("
     "     SELECT s.t, count(*) AS n FROM ("
