@@ -64,11 +64,25 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         AND d.k = s.pos + 1 - (SELECT count(*) FROM opaque o2 WHERE o2.idx < s.pos)
 $$;
 
+-- A chain's findings for one report: a formerly public (legacy) anchor is public only for a
+-- report dated (client time, else receipt) before the root's removal (SPEC 6.1).
+CREATE OR REPLACE FUNCTION pinwatch_anchor_at(analysis jsonb, at timestamptz) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN analysis->'anchor'->>'legacy' = 'true'
+                     AND analysis->'anchor'->>'legacy_removed' IS NOT NULL
+                     AND at >= (analysis->'anchor'->>'legacy_removed')::date::timestamp
+                                AT TIME ZONE 'UTC'
+                THEN jsonb_set(analysis, '{anchor,public}', 'false'::jsonb)
+                ELSE analysis END
+$$;
+
 CREATE OR REPLACE FUNCTION pinwatch_report_findings(r reports) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN r.flags IS NULL THEN NULL
-                ELSE coalesce((SELECT ch.analysis FROM chains ch
-                               WHERE ch.sha256 = coalesce(r.validated_chain, r.served_chain)),
+                ELSE coalesce(pinwatch_anchor_at(
+                                (SELECT ch.analysis FROM chains ch
+                                 WHERE ch.sha256 = coalesce(r.validated_chain, r.served_chain)),
+                                coalesce(r.client_time, r.received_at)),
                               '{}'::jsonb) || pinwatch_flags_json(r.flags) END
 $$;
 

@@ -384,3 +384,49 @@ Test(real_chains, report_only_failures_are_counted_apart)
     cr_assert_eq(sum, 4, "%s", r.body);
     testenv_response_free(&r);
 }
+
+/* A report's findings judge a legacy anchor at the report's time: a chain up to DST Root CA
+ * X3 (removed 2021-10-07) is public (legacy) for a report of 2020, not for one of today. */
+Test(real_chains, legacy_anchor_judged_at_the_report_time)
+{
+    struct testcert *ica = testcert_new_ca(&(struct testcert_opts){.cn = "Old DST Issued CA",
+                                                                   .not_before = 1262304000,
+                                                                   .not_after = 1893456000},
+                                           dst);
+    struct testcert *lf =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "old.example.com",
+                                                  .sans = (const char *[]){"old.example.com", NULL},
+                                                  .not_before = 1262304000,
+                                                  .not_after = 1893456000},
+                          ica);
+    cr_assert(ica && lf);
+    const struct testcert *chain[] = {lf, ica};
+    const struct testcert *pins[] = {r3};
+    const char *dates[] = {"2020-06-01T10:00:00Z", NULL};
+    bool want[] = {true, false};
+    for (int k = 0; k < 2; k++) {
+        struct testreport tr = {.app = "com.example.shop",
+                                .version = "1.0",
+                                .vendor_id = k ? "NOW" : "THEN",
+                                .hostname = "old.example.com",
+                                .chain = chain,
+                                .chain_len = 2,
+                                .pins = pins,
+                                .n_pins = 1,
+                                .date_time = dates[k]};
+        char *id = testreport_post(&srv, &tr, "198.51.100.99");
+        json_t *rep = report_by_id(id);
+        json_t *anchor = json_object_get(json_object_get(rep, "findings"), "anchor");
+        char *dump = json_dumps(anchor, JSON_COMPACT);
+        cr_assert(json_is_true(json_object_get(anchor, "legacy")), "%s", dump);
+        cr_assert_eq(json_is_true(json_object_get(anchor, "public")), want[k], "%s: %s",
+                     dates[k] ? dates[k] : "now", dump);
+        cr_assert_str_eq(json_string_value(json_object_get(anchor, "legacy_removed")),
+                         "2021-10-07");
+        free(dump);
+        json_decref(rep);
+        free(id);
+    }
+    testcert_free(lf);
+    testcert_free(ica);
+}
