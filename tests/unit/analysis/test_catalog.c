@@ -363,3 +363,37 @@ Test(catalog, kazakhstan_certificates_are_state_keys)
     }
     catalog_free(cat);
 }
+
+/* Interception products of the blocklist, read from their real certificates: the key is
+ * hostile with the product's name and category, and Superfish's name matches its product. */
+Test(catalog, interception_product_certificates)
+{
+    static const struct {
+        const char *file, *name, *category;
+        bool name_product;
+    } cases[] = {
+        {"b6fe9151402bad1c06d7e66db67a26aa7356f2e6c644dbcf9f98968ff632e1b7", "Superfish",
+         "malware_adware", true},
+        {"0f912fd7be760be25afbc56bdc09cd9e5dcc9c6f6a55a778aefcb6aa30e31554", "DSDTestProvider",
+         "malware_adware", false},
+    };
+    struct catalog *cat = load_default();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/chromium-blocklist/%s.pem", FIXTURES_DIR, cases[i].file);
+        const char *pem = strstr(read_file(path), "-----BEGIN CERTIFICATE-----");
+        cr_assert_not_null(pem, "%s", path);
+        struct cert *c = NULL;
+        cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, NULL), ERR_OK, "%s", path);
+        cr_assert(strstr(c->subject, cases[i].name) != NULL, "%s", c->subject);
+        const struct catalog_hostile *h = catalog_hostile_spki(cat, c->spki_sha256);
+        cr_assert_not_null(h, "%s", cases[i].file);
+        cr_assert(strstr(h->name, cases[i].name) != NULL, "%s is named %s", cases[i].file, h->name);
+        cr_assert_str_eq(h->category, cases[i].category);
+        const struct catalog_product *p = catalog_match_cert(cat, c);
+        if (cases[i].name_product)
+            cr_assert(p != NULL && strcmp(p->category, cases[i].category) == 0, "%s", c->subject);
+        cert_free(c);
+    }
+    catalog_free(cat);
+}
