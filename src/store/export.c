@@ -131,7 +131,7 @@ struct bundle {
     enum err_code sink_rc; /* why the sink refused, once it did */
     PGconn *conn;
     const struct query_filters *filters;
-    struct query_where where;
+    struct query_match match; /* the filters as pinwatch_reports_matching arguments */
     int64_t now;
     EVP_MD_CTX *md;
     FILE *manifest; /* "<hex>  <name>\n" lines, copied in as the last member */
@@ -444,27 +444,22 @@ static enum err_code open_report_cursors(struct bundle *b)
     for (size_t k = 0; rc == ERR_OK && k < N_CSV; k++)
         rc = buf_printf(&sql, "%s%s", k > 0 ? ", " : "", csv_cols[k].sql);
     if (rc == ERR_OK)
-        rc = buf_printf(&sql,
-                        " FROM reports r LEFT JOIN groups g ON g.id = r.group_id"
-                        " LEFT JOIN chains ch ON ch.sha256 = coalesce(r.validated_chain,"
-                        " r.served_chain) %s"
-                        " ORDER BY r.received_at, r.id",
-                        b->where.sql.data);
+        rc = buf_append_str(&sql, " FROM pinwatch_reports_matching(" QUERY_MATCH_ARGS ") r"
+                                  " LEFT JOIN groups g ON g.id = r.group_id"
+                                  " LEFT JOIN chains ch ON ch.sha256 = coalesce(r.validated_chain,"
+                                  " r.served_chain) ORDER BY r.received_at, r.id");
     if (rc != ERR_OK) {
         buf_cleanup(&sql);
         return nomem(b);
     }
-    rc = exec_ok(b, sql.data, b->where.n, b->where.params, "opening the report cursor");
-    sql.len = 0;
-    if (rc == ERR_OK &&
-        buf_printf(&sql,
-                   "DECLARE export_json NO SCROLL CURSOR FOR SELECT pinwatch_report_json(r)::text"
-                   " FROM reports r %s ORDER BY r.received_at, r.id",
-                   b->where.sql.data) != ERR_OK)
-        rc = nomem(b);
-    if (rc == ERR_OK)
-        rc = exec_ok(b, sql.data, b->where.n, b->where.params, "opening the report cursor");
+    rc = exec_ok(b, sql.data, QUERY_MATCH_NPARAMS, b->match.params, "opening the report cursor");
     buf_cleanup(&sql);
+    if (rc == ERR_OK)
+        rc = exec_ok(b,
+                     "DECLARE export_json NO SCROLL CURSOR FOR SELECT pinwatch_report_json(r)::text"
+                     " FROM pinwatch_reports_matching(" QUERY_MATCH_ARGS ") r"
+                     " ORDER BY r.received_at, r.id",
+                     QUERY_MATCH_NPARAMS, b->match.params, "opening the report cursor");
     return rc;
 }
 
@@ -497,25 +492,9 @@ static enum err_code export_reports(struct bundle *b)
 
 /* ---- chains ---- */
 
-/* The chain cursor: one row per certificate, chains in order, with the stored fields
- * already laid out as text. A printf format: the two %s take the WHERE clause. */
+/* The chain cursor (pinwatch_export_chains): one row per certificate, chains in order, with
+ * the stored fields already laid out as text. */
 enum { CH_CHAIN, CH_POS, CH_DER, CH_ANALYSIS, CH_FIELDS };
-
-static const char chain_select[] =
-    "DECLARE export_chains NO SCROLL CURSOR FOR"
-    " SELECT encode(ch.sha256, 'hex'), m.pos, encode(c.der, 'hex'), ch.analysis::text,"
-    " format(E'sha256               %%s\\nspki_sha256          %%s\\npin_sha256           %%s\\n"
-    "subject              %%s\\nissuer               %%s\\nserial               %%s\\n"
-    "not_before           %%s\\nnot_after            %%s\\nsans                 %%s\\n"
-    "key                  %%s %%s\\nis_ca                %%s\\nsignature_algorithm  %%s\\n',"
-    "  encode(m.sha, 'hex'), encode(c.spki_sha256, 'hex'), encode(c.spki_sha256, 'base64'),"
-    "  c.subject, c.issuer, c.serial, pinwatch_ts(c.not_before), pinwatch_ts(c.not_after),"
-    "  array_to_string(c.sans, ', '), c.key_type, c.key_bits, c.is_ca::text, c.sig_alg)"
-    " FROM chains ch CROSS JOIN LATERAL unnest(ch.certs) WITH ORDINALITY AS m(sha, pos)"
-    " LEFT JOIN certificates c ON c.sha256 = m.sha"
-    " WHERE ch.sha256 IN (SELECT r.served_chain FROM reports r %s"
-    "                     UNION SELECT r.validated_chain FROM reports r %s)"
-    " ORDER BY ch.sha256, m.pos";
 
 struct chain_acc {
     char sha[65];
@@ -615,15 +594,10 @@ static enum err_code chain_rows(struct bundle *b, void *ctx, const PGresult *res
 
 static enum err_code export_chains(struct bundle *b)
 {
-    struct buf sql;
-    buf_init(&sql, 0);
-    if (buf_printf(&sql, chain_select, b->where.sql.data, b->where.sql.data) != ERR_OK) {
-        buf_cleanup(&sql);
-        return nomem(b);
-    }
-    enum err_code rc =
-        exec_ok(b, sql.data, b->where.n, b->where.params, "opening the chain cursor");
-    buf_cleanup(&sql);
+    enum err_code rc = exec_ok(b,
+                               "DECLARE export_chains NO SCROLL CURSOR FOR"
+                               " SELECT * FROM pinwatch_export_chains(" QUERY_MATCH_ARGS ")",
+                               QUERY_MATCH_NPARAMS, b->match.params, "opening the chain cursor");
     if (rc != ERR_OK)
         return rc;
     struct chain_acc acc;
@@ -641,16 +615,6 @@ static enum err_code export_chains(struct bundle *b)
 
 /* ---- summary.json ---- */
 
-static const char groups_select[] =
-    "SELECT json_build_object('id', g.id, 'app', g.app_bundle_id, 'hostname', g.hostname,"
-    " 'anchor', json_build_object('subject', g.anchor_subject,"
-    "   'spki_sha256', encode(g.anchor_spki, 'hex'), 'public', g.anchor_public),"
-    " 'expected_key_seen', g.expected_key_seen, 'verdict', g.verdict, 'kind', g.kind,"
-    " 'product', g.product, 'reasons', g.reasons, 'first_seen', pinwatch_ts(g.first_seen),"
-    " 'last_seen', pinwatch_ts(g.last_seen), 'reports_in_export', x.n)::text"
-    " FROM (SELECT r.group_id, count(*) AS n FROM reports r %s GROUP BY r.group_id) x"
-    " JOIN groups g ON g.id = x.group_id ORDER BY x.n DESC, g.id";
-
 static json_t *filters_json(const struct query_filters *f)
 {
     char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
@@ -662,15 +626,9 @@ static json_t *filters_json(const struct query_filters *f)
 
 static enum err_code export_summary(struct bundle *b)
 {
-    struct buf sql;
-    buf_init(&sql, 0);
-    if (buf_printf(&sql, groups_select, b->where.sql.data) != ERR_OK) {
-        buf_cleanup(&sql);
-        return nomem(b);
-    }
     PGresult *res =
-        PQexecParams(b->conn, sql.data, b->where.n, NULL, b->where.params, NULL, NULL, 0);
-    buf_cleanup(&sql);
+        PQexecParams(b->conn, "SELECT * FROM pinwatch_export_groups(" QUERY_MATCH_ARGS ")",
+                     QUERY_MATCH_NPARAMS, NULL, b->match.params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         enum err_code rc = db_result_error(b->conn, res, "reading groups", b->err);
         PQclear(res);
@@ -719,8 +677,7 @@ static enum err_code bundle_open(struct bundle *b)
     if (b->manifest == NULL || b->ndjson == NULL || b->csv == NULL)
         return err_set(b->err, ERR_INTERNAL, "export_failed",
                        "cannot create a temporary file (TMPDIR)");
-    if (query_where_build(b->filters, false, &b->where) != ERR_OK)
-        return err_set(b->err, ERR_INTERNAL, NULL, "cannot build the query");
+    query_match_params(b->filters, false, &b->match);
     b->ar = archive_write_new();
     if (b->ar == NULL)
         return nomem(b);
@@ -742,7 +699,6 @@ static void bundle_close(struct bundle *b)
 {
     if (b->ar != NULL)
         archive_write_free(b->ar);
-    query_where_cleanup(&b->where);
     EVP_MD_CTX_free(b->md);
     if (b->manifest != NULL)
         fclose(b->manifest);
