@@ -133,3 +133,56 @@ RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
     JOIN groups g ON g.id = x.group_id
     ORDER BY x.n DESC, g.id
 $fn$;
+
+-- The pin sets reported in [p_from, p_to] (filters NULL: all): one row per app, version,
+-- hostname and set of pins, with its reports, devices, times and pin-policy expiry dates, and
+-- the pins never seen in any stored chain (a backup key not yet deployed, or a typo); pins as
+-- comma-separated base64. Most devices first.
+CREATE OR REPLACE FUNCTION pinwatch_pinsets(p_from timestamptz, p_to timestamptz, p_app text,
+                                            p_hostname text)
+RETURNS TABLE (app text, version text, hostname text, pins text, reports bigint,
+               devices bigint, first_seen text, last_seen text, pins_expire text,
+               pins_expire_usec bigint, unseen_pins text)
+LANGUAGE sql STABLE AS $fn$
+    SELECT app_bundle_id, app_version, hostname,
+           array_to_string(ARRAY(SELECT encode(p, 'base64') FROM unnest(known_pins) p), ','),
+           count(*),
+           count(DISTINCT coalesce(vendor_id, network::text || '|' || coalesce(user_agent, ''))),
+           pinwatch_ts(min(received_at)), pinwatch_ts(max(received_at)),
+           array_to_string(array_agg(DISTINCT to_char(pins_expire AT TIME ZONE 'UTC',
+                                                      'YYYY-MM-DD'))
+                               FILTER (WHERE pins_expire IS NOT NULL), ','),
+           (extract(epoch FROM min(pins_expire)) * 1000000)::bigint,
+           array_to_string(ARRAY(SELECT encode(p, 'base64') FROM unnest(known_pins) p
+                                 WHERE NOT EXISTS (SELECT 1 FROM certificates c
+                                                   WHERE c.spki_sha256 = p)), ',')
+    FROM reports
+    WHERE received_at >= p_from AND received_at <= p_to
+      AND (p_app IS NULL OR app_bundle_id = p_app)
+      AND (p_hostname IS NULL OR hostname = p_hostname)
+      AND cardinality(known_pins) > 0
+    GROUP BY app_bundle_id, app_version, hostname, known_pins
+    ORDER BY count(DISTINCT coalesce(vendor_id, network::text || '|' ||
+                                     coalesce(user_agent, ''))) DESC, count(*) DESC, 1, 2
+$fn$;
+
+-- GET /v1/chains/{sha256}: a stored chain, its certificates and its findings. No row: none.
+CREATE OR REPLACE FUNCTION pinwatch_chain_json(p_sha256 bytea)
+RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
+    SELECT json_build_object('sha256', encode(sha256, 'hex'),
+                             'certificates', pinwatch_chain_certs_json(sha256),
+                             'findings', analysis)::text
+    FROM chains WHERE sha256 = p_sha256
+$fn$;
+
+-- The expected keys of every host pattern as {"hosts": {pattern: {"keys": [...]}}}, and a
+-- fingerprint of them that changes whenever they do.
+CREATE OR REPLACE FUNCTION pinwatch_expected_keys_json()
+RETURNS TABLE (keys text, fingerprint text) LANGUAGE sql STABLE AS $fn$
+    SELECT json_build_object('hosts', coalesce(json_object_agg(pattern,
+               json_build_object('keys', k)), '{}'::json))::text,
+           md5(coalesce(string_agg(pattern || ':' || k::text, ';' ORDER BY pattern), ''))
+    FROM (SELECT pattern, json_agg(json_build_object('pin', encode(pin, 'base64'),
+                                                     'label', label) ORDER BY label, pin) AS k
+          FROM expected_keys GROUP BY pattern) x
+$fn$;

@@ -174,8 +174,41 @@ static const char OLD_BATCHES_SQL[] =
     "    FROM unnest(ARRAY['old-a', 'old-b', 'old-c']) g));"
     " END LOOP; END $$";
 
+/* Into folder dst, as one file, the statements of sql/functions/ that create a function the
+ * database does not have yet: the reads this server needs (they came with sql/functions/),
+ * without touching any function of the 0011 schema. */
+static void write_new_functions(const char *dst)
+{
+    char *files = read_sql_files(SOURCE_FUNCTIONS);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/99_new.sql", dst);
+    FILE *out = fopen(path, "w");
+    cr_assert_not_null(out);
+    static const char tag[] = "CREATE OR REPLACE FUNCTION ";
+    size_t written = 0;
+    for (char *p = strstr(files, tag); p != NULL;) {
+        char *next = strstr(p + 1, tag);
+        const char *name = p + strlen(tag);
+        size_t len = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        char sql[256];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_proc WHERE proname = '%.*s'", (int)len,
+                 name);
+        if (testenv_db_long(sql) == 0) {
+            size_t n = next != NULL ? (size_t)(next - p) : strlen(p);
+            cr_assert_eq(fwrite(p, 1, n, out), n);
+            written++;
+        }
+        p = next;
+    }
+    cr_assert_eq(fclose(out), 0);
+    cr_assert_gt(written, 0);
+    free(files);
+}
+
 /* Reports with real certificate chains through a server of the 0011 schema (the write path of
- * migration 0010: staging table, pinwatch_store_staged, the rollup queue). */
+ * migration 0010: staging table, pinwatch_store_staged, the rollup queue). The server is
+ * today's, so the read functions it needs are added (write_new_functions); every function of
+ * the 0011 schema stays as it was. */
 static void post_through_old_server(void)
 {
     struct testcert *root = testcert_new_root(&(struct testcert_opts){.cn = "Upgrade Test Root"});
@@ -194,7 +227,11 @@ static void post_through_old_server(void)
     char env_store[512], env_m[256], env_f[256];
     snprintf(env_store, sizeof(env_store), "PINWATCH_TRUST_STORE=%s", store);
     snprintf(env_m, sizeof(env_m), "PINWATCH_MIGRATIONS_DIR=%s", old_migrations);
-    snprintf(env_f, sizeof(env_f), "PINWATCH_FUNCTIONS_DIR=%s", no_functions);
+    char reads[160];
+    snprintf(reads, sizeof(reads), "%s/new-functions", work);
+    cr_assert_eq(testenv_run(NULL, "mkdir -p '%s'", reads), 0);
+    write_new_functions(reads);
+    snprintf(env_f, sizeof(env_f), "PINWATCH_FUNCTIONS_DIR=%s", reads);
     const char *env[] = {env_store, env_m, env_f, "PINWATCH_TRUSTED_PROXIES=127.0.0.0/8", NULL};
     struct testenv_server srv = {0};
     testenv_server_start(&srv, env);
