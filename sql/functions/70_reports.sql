@@ -186,3 +186,44 @@ RETURNS TABLE (keys text, fingerprint text) LANGUAGE sql STABLE AS $fn$
                                                      'label', label) ORDER BY label, pin) AS k
           FROM expected_keys GROUP BY pattern) x
 $fn$;
+
+-- The export's reports.csv: one row of text cells per matching report, oldest first (the
+-- order of pinwatch_reports_matching's export cursors). The column names are the CSV header.
+CREATE OR REPLACE FUNCTION pinwatch_export_rows(p_from timestamptz, p_to timestamptz,
+                                                p_hostname text, p_app text,
+                                                p_app_version text, p_platform text,
+                                                p_network cidr, p_group text,
+                                                p_verdict text, p_before_at timestamptz,
+                                                p_before_id uuid)
+RETURNS TABLE (id text, received_at text, format text, hostname text, hostname_raw text,
+               noted_hostname text, port text, app text, app_version text, platform text,
+               platform_version text, vendor_id text, sdk text, sdk_version text, network text,
+               asn text, as_org text, country text, user_agent text, validation_result text,
+               enforce_pinning text, include_subdomains text, client_time text,
+               client_time_raw text, pins_expire text, known_pins text, known_pins_raw text,
+               served_chain_sha256 text, validated_chain_sha256 text, anchor_subject text,
+               anchor_public text, catalog_product text, "group" text, verdict text,
+               kind text, product text, problems text, raw_sha256 text)
+LANGUAGE sql STABLE AS $fn$
+    SELECT r.id::text, pinwatch_ts(r.received_at), r.format, r.hostname,
+           coalesce(r.hostname_raw, r.hostname), r.noted_hostname, r.port::text,
+           r.app_bundle_id, r.app_version, r.platform, r.platform_version, r.vendor_id, r.sdk,
+           r.sdk_version, r.network::text, r.asn::text, r.as_org, r.country, r.user_agent,
+           r.validation_result::text, r.enforce_pinning::text, r.include_subdomains::text,
+           pinwatch_ts(r.client_time), coalesce(r.client_time_raw, pinwatch_ts(r.client_time)),
+           pinwatch_ts(r.pins_expire),
+           (SELECT string_agg(encode(p, 'base64'), ' ' ORDER BY p) FROM unnest(r.known_pins) p),
+           to_json(r.known_pins_raw)::text, encode(r.served_chain, 'hex'),
+           encode(r.validated_chain, 'hex'), ch.analysis->'anchor'->>'subject',
+           ch.analysis->'anchor'->>'public', ch.analysis->'catalog'->>'product', r.group_id,
+           coalesce(g.verdict, 'undetermined'), g.kind, g.product,
+           (SELECT string_agg(p->>'code', ' ')
+            FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r.problems) = 'array'
+                                           THEN r.problems ELSE '[]'::jsonb END) p),
+           encode(r.raw_sha256, 'hex')
+    FROM pinwatch_reports_matching(p_from, p_to, p_hostname, p_app, p_app_version, p_platform,
+                                   p_network, p_group, p_verdict, p_before_at, p_before_id) r
+    LEFT JOIN groups g ON g.id = r.group_id
+    LEFT JOIN chains ch ON ch.sha256 = coalesce(r.validated_chain, r.served_chain)
+    ORDER BY r.received_at, r.id
+$fn$;

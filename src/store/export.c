@@ -23,60 +23,12 @@
 #define FETCH_ROWS 500
 #define COPY_CHUNK 65536
 
-/* The flat columns of reports.csv: header name and the SQL giving its text (NULL = empty),
- * selected in this order by the export_rows cursor. */
-struct csv_col {
-    const char *name;
-    const char *sql;
-};
-
-static const struct csv_col csv_cols[] = {
-    {"id", "r.id::text"},
-    {"received_at", "pinwatch_ts(r.received_at)"},
-    {"format", "r.format"},
-    {"hostname", "r.hostname"},
-    {"hostname_raw", "coalesce(r.hostname_raw, r.hostname)"},
-    {"noted_hostname", "r.noted_hostname"},
-    {"port", "r.port::text"},
-    {"app", "r.app_bundle_id"},
-    {"app_version", "r.app_version"},
-    {"platform", "r.platform"},
-    {"platform_version", "r.platform_version"},
-    {"vendor_id", "r.vendor_id"},
-    {"sdk", "r.sdk"},
-    {"sdk_version", "r.sdk_version"},
-    {"network", "r.network::text"},
-    {"asn", "r.asn::text"},
-    {"as_org", "r.as_org"},
-    {"country", "r.country"},
-    {"user_agent", "r.user_agent"},
-    {"validation_result", "r.validation_result::text"},
-    {"enforce_pinning", "r.enforce_pinning::text"},
-    {"include_subdomains", "r.include_subdomains::text"},
-    {"client_time", "pinwatch_ts(r.client_time)"},
-    {"client_time_raw", "coalesce(r.client_time_raw, pinwatch_ts(r.client_time))"},
-    {"pins_expire", "pinwatch_ts(r.pins_expire)"},
-    {"known_pins",
-     "(SELECT string_agg(encode(p, 'base64'), ' ' ORDER BY p) FROM unnest(r.known_pins) p)"},
-    {"known_pins_raw", "to_json(r.known_pins_raw)::text"},
-    {"served_chain_sha256", "encode(r.served_chain, 'hex')"},
-    {"validated_chain_sha256", "encode(r.validated_chain, 'hex')"},
-    {"anchor_subject", "ch.analysis->'anchor'->>'subject'"},
-    {"anchor_public", "ch.analysis->'anchor'->>'public'"},
-    {"catalog_product", "ch.analysis->'catalog'->>'product'"},
-    {"group", "r.group_id"},
-    {"verdict", "coalesce(g.verdict, 'undetermined')"},
-    {"kind", "g.kind"},
-    {"product", "g.product"},
-    {"problems", "(SELECT string_agg(p->>'code', ' ') FROM jsonb_array_elements("
-                 "CASE WHEN jsonb_typeof(r.problems) = 'array' THEN r.problems"
-                 " ELSE '[]'::jsonb END) p)"},
-    {"raw_sha256", "encode(r.raw_sha256, 'hex')"},
-};
-#define N_CSV (sizeof(csv_cols) / sizeof(csv_cols[0]))
-/* Positions in csv_cols of the values the writer itself needs. */
-enum { CSV_ID = 0, CSV_FORMAT = 2, CSV_VERDICT = 33, CSV_RAW = 37 };
-_Static_assert(N_CSV == CSV_RAW + 1, "raw_sha256 is the last CSV column");
+/* reports.csv has the columns of pinwatch_export_rows (sql/functions/70_reports.sql), named
+ * as there; the writer itself needs four of them. */
+#define MAX_CSV 64
+enum { CSV_ID, CSV_FORMAT, CSV_VERDICT, CSV_RAW, CSV_NEEDED };
+static const char *const csv_needed[CSV_NEEDED] = {
+    [CSV_ID] = "id", [CSV_FORMAT] = "format", [CSV_VERDICT] = "verdict", [CSV_RAW] = "raw_sha256"};
 
 /* ---- CSV ---- */
 
@@ -143,6 +95,8 @@ struct bundle {
     bool raw_found;
     json_t *by_format;
     json_t *by_verdict;
+    int csv_n;               /* columns of reports.csv */
+    int csv_col[CSV_NEEDED]; /* where the writer's own columns are */
     struct export_stats st;
     struct err *err;
 };
@@ -385,7 +339,7 @@ static enum err_code write_raw(struct bundle *b, const char *id, const char *sha
 static enum err_code csv_write(struct bundle *b, const char *const *cells)
 {
     b->scratch.len = 0;
-    if (export_csv_row(&b->scratch, cells, N_CSV) != ERR_OK)
+    if (export_csv_row(&b->scratch, cells, (size_t)b->csv_n) != ERR_OK)
         return nomem(b);
     if (fwrite(b->scratch.data, 1, b->scratch.len, b->csv) != b->scratch.len)
         return io_fail(b, "reports.csv");
@@ -396,18 +350,19 @@ static enum err_code csv_write(struct bundle *b, const char *const *cells)
 static enum err_code report_rows(struct bundle *b, void *ctx, const PGresult *res)
 {
     (void)ctx;
-    const char *cells[N_CSV];
+    const char *cells[MAX_CSV];
+    const int *c = b->csv_col;
     enum err_code rc = ERR_OK;
     for (int i = 0; rc == ERR_OK && i < PQntuples(res); i++) {
-        for (size_t k = 0; k < N_CSV; k++)
-            cells[k] = cell(res, i, (int)k);
+        for (int k = 0; k < b->csv_n; k++)
+            cells[k] = cell(res, i, k);
         if ((rc = csv_write(b, cells)) != ERR_OK)
             return rc;
-        if (count_in(b->by_format, cells[CSV_FORMAT]) != ERR_OK ||
-            count_in(b->by_verdict, cells[CSV_VERDICT]) != ERR_OK)
+        if (count_in(b->by_format, cells[c[CSV_FORMAT]]) != ERR_OK ||
+            count_in(b->by_verdict, cells[c[CSV_VERDICT]]) != ERR_OK)
             return nomem(b);
         b->st.reports++;
-        rc = write_raw(b, cells[CSV_ID], cells[CSV_RAW]);
+        rc = write_raw(b, cells[c[CSV_ID]], cells[c[CSV_RAW]]);
     }
     return rc;
 }
@@ -438,22 +393,10 @@ static enum err_code json_rows(struct bundle *b, void *ctx, const PGresult *res)
  */
 static enum err_code open_report_cursors(struct bundle *b)
 {
-    struct buf sql;
-    buf_init(&sql, 0);
-    enum err_code rc = buf_append_str(&sql, "DECLARE export_rows NO SCROLL CURSOR FOR SELECT ");
-    for (size_t k = 0; rc == ERR_OK && k < N_CSV; k++)
-        rc = buf_printf(&sql, "%s%s", k > 0 ? ", " : "", csv_cols[k].sql);
-    if (rc == ERR_OK)
-        rc = buf_append_str(&sql, " FROM pinwatch_reports_matching(" QUERY_MATCH_ARGS ") r"
-                                  " LEFT JOIN groups g ON g.id = r.group_id"
-                                  " LEFT JOIN chains ch ON ch.sha256 = coalesce(r.validated_chain,"
-                                  " r.served_chain) ORDER BY r.received_at, r.id");
-    if (rc != ERR_OK) {
-        buf_cleanup(&sql);
-        return nomem(b);
-    }
-    rc = exec_ok(b, sql.data, QUERY_MATCH_NPARAMS, b->match.params, "opening the report cursor");
-    buf_cleanup(&sql);
+    enum err_code rc = exec_ok(b,
+                               "DECLARE export_rows NO SCROLL CURSOR FOR"
+                               " SELECT * FROM pinwatch_export_rows(" QUERY_MATCH_ARGS ")",
+                               QUERY_MATCH_NPARAMS, b->match.params, "opening the report cursor");
     if (rc == ERR_OK)
         rc = exec_ok(b,
                      "DECLARE export_json NO SCROLL CURSOR FOR SELECT pinwatch_report_json(r)::text"
@@ -463,14 +406,31 @@ static enum err_code open_report_cursors(struct bundle *b)
     return rc;
 }
 
+/* The CSV header: the names of export_rows' columns. */
+static enum err_code csv_header(struct bundle *b)
+{
+    PGresult *res = PQdescribePortal(b->conn, "export_rows");
+    enum err_code rc = ERR_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = db_result_error(b->conn, res, "describing the report cursor", b->err);
+    else if ((b->csv_n = PQnfields(res)) > MAX_CSV)
+        rc = err_set(b->err, ERR_INTERNAL, NULL, "reports.csv has more than %d columns", MAX_CSV);
+    else
+        rc = db_columns(res, csv_needed, CSV_NEEDED, b->csv_col, b->err);
+    const char *names[MAX_CSV];
+    for (int k = 0; rc == ERR_OK && k < b->csv_n; k++)
+        names[k] = PQfname(res, k);
+    if (rc == ERR_OK)
+        rc = csv_write(b, names);
+    PQclear(res);
+    return rc;
+}
+
 static enum err_code export_reports(struct bundle *b)
 {
-    const char *header[N_CSV];
-    for (size_t k = 0; k < N_CSV; k++)
-        header[k] = csv_cols[k].name;
-    enum err_code rc = csv_write(b, header);
+    enum err_code rc = open_report_cursors(b);
     if (rc == ERR_OK)
-        rc = open_report_cursors(b);
+        rc = csv_header(b);
     bool rows_done = false, json_done = false;
     uint64_t lines = 0;
     while (rc == ERR_OK && (!rows_done || !json_done)) {
