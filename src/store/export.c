@@ -454,7 +454,7 @@ static enum err_code export_reports(struct bundle *b)
 
 /* The chain cursor (pinwatch_export_chains): one row per certificate, chains in order, with
  * the stored fields already laid out as text. */
-enum { CH_CHAIN, CH_POS, CH_DER, CH_ANALYSIS, CH_FIELDS };
+enum { CH_CHAIN, CH_POS, CH_DER, CH_ANALYSIS, CH_FIELDS }; /* as export_chains selects them */
 
 struct chain_acc {
     char sha[65];
@@ -556,7 +556,8 @@ static enum err_code export_chains(struct bundle *b)
 {
     enum err_code rc = exec_ok(b,
                                "DECLARE export_chains NO SCROLL CURSOR FOR"
-                               " SELECT * FROM pinwatch_export_chains(" QUERY_MATCH_ARGS ")",
+                               " SELECT chain, pos, der, analysis, fields"
+                               " FROM pinwatch_export_chains(" QUERY_MATCH_ARGS ")",
                                QUERY_MATCH_NPARAMS, b->match.params, "opening the chain cursor");
     if (rc != ERR_OK)
         return rc;
