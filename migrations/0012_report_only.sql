@@ -23,3 +23,11 @@ FROM (SELECT group_id, (received_at AT TIME ZONE 'UTC')::date AS day, count(*) A
                                                            || coalesce(user_agent, '')))) AS d
       FROM reports WHERE enforce_pinning = false GROUP BY 1, 2) x
 WHERE t.group_id = x.group_id AND t.day = x.day;
+
+-- sql/functions/ redefines these with new columns or parameters (report_only, the legacy
+-- and NEL evidence, leaf pins): a changed return type or signature needs the old one gone.
+DROP FUNCTION IF EXISTS pinwatch_groups_evidence(boolean, int);
+DROP FUNCTION IF EXISTS pinwatch_pinsets(timestamptz, timestamptz, text, text);
+DROP FUNCTION IF EXISTS pinwatch_window_reports(timestamptz, timestamptz);
+DROP FUNCTION IF EXISTS pinwatch_window_distincts(timestamptz, timestamptz);
+DROP FUNCTION IF EXISTS pinwatch_group_object(groups, numeric, bigint, bigint, json, json);

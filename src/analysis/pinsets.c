@@ -16,52 +16,51 @@
 #define DAY_USEC         (86400LL * 1000000)
 #define EXPIRY_WARN_DAYS 30
 
-/* The keys of the chain a host serves now, as reported: the latest report's chain (validated,
- * else served) outside interception groups, with the store root that anchors it. */
-static const char CURRENT_KEYS_SQL[] =
-    "SELECT string_agg(encode(k, 'base64'), ',') FROM ("
-    "  SELECT c.spki_sha256 AS k FROM chains h CROSS JOIN unnest(h.certs) AS m(sha)"
-    "  JOIN certificates c ON c.sha256 = m.sha WHERE h.sha256 = ("
-    "    SELECT coalesce(r.validated_chain, r.served_chain) FROM reports r"
-    "    LEFT JOIN groups g ON g.id = r.group_id"
-    "    WHERE r.hostname = $1 AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL"
-    "      AND coalesce(g.verdict, '') <> 'interception'"
-    "    ORDER BY r.received_at DESC LIMIT 1)"
-    "  UNION SELECT decode(h.analysis->'anchor'->>'spki_sha256', 'hex') FROM chains h"
-    "  WHERE h.sha256 = (SELECT coalesce(r.validated_chain, r.served_chain) FROM reports r"
-    "    LEFT JOIN groups g ON g.id = r.group_id"
-    "    WHERE r.hostname = $1 AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL"
-    "      AND coalesce(g.verdict, '') <> 'interception'"
-    "    ORDER BY r.received_at DESC LIMIT 1)) x";
+/* The columns of pinwatch_pinsets (sql/functions/70_reports.sql), by name. */
+enum ps_col {
+    PS_APP,
+    PS_VERSION,
+    PS_HOSTNAME,
+    PS_PINS,
+    PS_REPORTS,
+    PS_DEVICES,
+    PS_FIRST_SEEN,
+    PS_LAST_SEEN,
+    PS_PINS_EXPIRE,
+    PS_PINS_EXPIRE_USEC,
+    PS_UNSEEN_PINS,
+    PS_LEAF_PINS,
+    PS_REPORT_ONLY,
+    PS_REPORT_ONLY_DEVICES,
+    PS_N
+};
+static const char *const ps_names[PS_N] = {
+    [PS_APP] = "app",
+    [PS_VERSION] = "version",
+    [PS_HOSTNAME] = "hostname",
+    [PS_PINS] = "pins",
+    [PS_REPORTS] = "reports",
+    [PS_DEVICES] = "devices",
+    [PS_FIRST_SEEN] = "first_seen",
+    [PS_LAST_SEEN] = "last_seen",
+    [PS_PINS_EXPIRE] = "pins_expire",
+    [PS_PINS_EXPIRE_USEC] = "pins_expire_usec",
+    [PS_UNSEEN_PINS] = "unseen_pins",
+    [PS_LEAF_PINS] = "leaf_pins",
+    [PS_REPORT_ONLY] = "report_only",
+    [PS_REPORT_ONLY_DEVICES] = "report_only_devices",
+};
 
-/* Pin sets in a window: one row per (app, version, hostname, canonical pins). The pins
- * never seen in any stored chain are listed too (a backup key not yet deployed, or a typo). */
-static const char PINSETS_SQL[] =
-    "SELECT app_bundle_id, app_version, hostname,"
-    "  array_to_string(ARRAY(SELECT encode(p, 'base64') FROM unnest(known_pins) p), ','),"
-    "  count(*), count(DISTINCT coalesce(vendor_id, network::text || '|' ||"
-    "    coalesce(user_agent, ''))),"
-    "  pinwatch_ts(min(received_at)), pinwatch_ts(max(received_at)),"
-    "  array_to_string(array_agg(DISTINCT to_char(pins_expire AT TIME ZONE 'UTC',"
-    "    'YYYY-MM-DD')) FILTER (WHERE pins_expire IS NOT NULL), ','),"
-    "  (extract(epoch FROM min(pins_expire)) * 1000000)::bigint,"
-    "  array_to_string(ARRAY(SELECT encode(p, 'base64') FROM unnest(known_pins) p"
-    "    WHERE NOT EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p)), ','),"
-    /* pins that are the key of a reported leaf and of no reported CA certificate */
-    "  (SELECT count(*) FROM unnest(known_pins) p"
-    "    WHERE EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p AND NOT c.is_ca)"
-    "      AND NOT EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p AND c.is_ca)),"
-    /* report-only clients (enforce-pinning false): failures that did not block */
-    "  count(*) FILTER (WHERE enforce_pinning = false),"
-    "  count(DISTINCT coalesce(vendor_id, network::text || '|' || coalesce(user_agent, '')))"
-    "    FILTER (WHERE enforce_pinning = false)"
-    " FROM reports"
-    " WHERE received_at >= $1::timestamptz AND received_at <= $2::timestamptz"
-    "   AND ($3::text IS NULL OR app_bundle_id = $3) AND ($4::text IS NULL OR hostname = $4)"
-    "   AND cardinality(known_pins) > 0"
-    " GROUP BY app_bundle_id, app_version, hostname, known_pins"
-    " ORDER BY count(DISTINCT coalesce(vendor_id, network::text || '|' ||"
-    "    coalesce(user_agent, ''))) DESC, count(*) DESC, 1, 2";
+/* The pin sets of a window, and where their columns are. */
+struct pinset_rows {
+    PGresult *res;
+    int c[PS_N];
+};
+
+static const char *ps_value(const struct pinset_rows *r, int row, enum ps_col col)
+{
+    return PQgetvalue(r->res, row, r->c[col]);
+}
 
 static json_t *split_list(const char *text)
 {
@@ -127,7 +126,7 @@ static bool any_pin_in(json_t *pins, const char *keys)
 /* A host's current keys: declared for it, else those of its latest reported chain. */
 struct current {
     bool declared;  /* the host has expected keys */
-    char *reported; /* comma list of base64 keys, or NULL; owned */
+    char *reported; /* comma list of base64 keys (pinwatch_host_current_keys), or NULL; owned */
 };
 
 static void current_keys(PGconn *conn, const struct expected_keys *ek, const char *host,
@@ -138,24 +137,25 @@ static void current_keys(PGconn *conn, const struct expected_keys *ek, const cha
     if (cur->declared)
         return;
     const char *params[] = {host};
-    PGresult *res = PQexecParams(conn, CURRENT_KEYS_SQL, 1, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(conn, "SELECT pinwatch_host_current_keys($1)", 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
         cur->reported = strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
 }
 
 /* Health findings of one pin set (row i), named as operators think of them (SPEC 7). */
-static json_t *health(const PGresult *res, int i, json_t *pins, const struct expected_keys *ek,
-                      const struct current *cur, int64_t now)
+static json_t *health(const struct pinset_rows *r, int i, json_t *pins,
+                      const struct expected_keys *ek, const struct current *cur, int64_t now)
 {
     json_t *list = json_array();
-    const char *host = PQgetvalue(res, i, 2);
+    const char *host = ps_value(r, i, PS_HOSTNAME);
     size_t n = json_array_size(pins);
     if (n == 1)
         finding(list, "no_backup_pin",
                 "only one pin: no backup key is pinned, so replacing that key breaks this app "
                 "version");
-    size_t leaves = (size_t)strtoull(PQgetvalue(res, i, 11), NULL, 10);
+    size_t leaves = (size_t)strtoull(ps_value(r, i, PS_LEAF_PINS), NULL, 10);
     if (n > 0 && leaves == n)
         finding(list, "leaf_only",
                 "every pin is a leaf key: each certificate renewal with a new key needs an app "
@@ -169,17 +169,17 @@ static json_t *health(const PGresult *res, int i, json_t *pins, const struct exp
                 "none of the %zu pins is a key of the chain %s serves now (its latest reported "
                 "chain): this version is broken now",
                 n, host);
-    if (!PQgetisnull(res, i, 9)) {
-        int64_t expire = strtoll(PQgetvalue(res, i, 9), NULL, 10);
+    if (!PQgetisnull(r->res, i, r->c[PS_PINS_EXPIRE_USEC])) {
+        int64_t expire = strtoll(ps_value(r, i, PS_PINS_EXPIRE_USEC), NULL, 10);
         if (expire < now)
             finding(list, "pins_expired",
                     "the pin policy expired on %s: TrustKit no longer enforces it",
-                    PQgetvalue(res, i, 8));
+                    ps_value(r, i, PS_PINS_EXPIRE));
         else if (expire < now + EXPIRY_WARN_DAYS * DAY_USEC)
             finding(list, "pins_expire_soon", "the pin policy expires on %s, within %d days",
-                    PQgetvalue(res, i, 8), EXPIRY_WARN_DAYS);
+                    ps_value(r, i, PS_PINS_EXPIRE), EXPIRY_WARN_DAYS);
     }
-    json_t *unseen = split_list(PQgetvalue(res, i, 10));
+    json_t *unseen = split_list(ps_value(r, i, PS_UNSEEN_PINS));
     if (json_array_size(unseen) > 0)
         finding(list, "pin_not_served",
                 "%zu of %zu pins were never seen in a reported chain (a backup key not yet "
@@ -189,65 +189,70 @@ static json_t *health(const PGresult *res, int i, json_t *pins, const struct exp
     return list;
 }
 
-static enum err_code query(PGconn *conn, const struct pinsets_filter *f, PGresult **out,
+static enum err_code query(PGconn *conn, const struct pinsets_filter *f, struct pinset_rows *out,
                            struct err *err)
 {
     char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
     timeparse_format(f->from, from);
     timeparse_format(f->to, to);
     const char *params[] = {from, to, f->app, f->hostname};
-    PGresult *res = PQexecParams(conn, PINSETS_SQL, 4, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        enum err_code rc = db_result_error(conn, res, "listing pin sets", err);
+    PGresult *res = PQexecParams(
+        conn, "SELECT * FROM pinwatch_pinsets($1::timestamptz, $2::timestamptz, $3, $4)", 4, NULL,
+        params, NULL, NULL, 0);
+    enum err_code rc = PQresultStatus(res) == PGRES_TUPLES_OK
+                           ? db_columns(res, ps_names, PS_N, out->c, err)
+                           : db_result_error(conn, res, "listing pin sets", err);
+    if (rc != ERR_OK) {
         PQclear(res);
         return rc;
     }
-    *out = res;
+    out->res = res;
     return ERR_OK;
 }
 
-static json_t *row_json(const PGresult *res, int i)
+static json_t *row_json(const struct pinset_rows *r, int i)
 {
-    json_t *pins = split_list(PQgetvalue(res, i, 3));
-    return json_pack(
-        "{s:s, s:s?, s:s, s:o, s:I, s:I, s:s, s:s, s:o, s:o}", "app", PQgetvalue(res, i, 0),
-        "version", PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1), "hostname",
-        PQgetvalue(res, i, 2), "pins", pins, "reports",
-        (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10), "devices",
-        (json_int_t)strtoll(PQgetvalue(res, i, 5), NULL, 10), "first_seen", PQgetvalue(res, i, 6),
-        "last_seen", PQgetvalue(res, i, 7), "pins_expire", split_list(PQgetvalue(res, i, 8)),
-        "report_only",
-        json_pack("{s:I, s:I}", "reports", (json_int_t)strtoll(PQgetvalue(res, i, 12), NULL, 10),
-                  "devices", (json_int_t)strtoll(PQgetvalue(res, i, 13), NULL, 10)));
+    json_t *pins = split_list(ps_value(r, i, PS_PINS));
+    return json_pack("{s:s, s:s?, s:s, s:o, s:I, s:I, s:s, s:s, s:o, s:{s:I, s:I}}", "app",
+                     ps_value(r, i, PS_APP), "version",
+                     PQgetisnull(r->res, i, r->c[PS_VERSION]) ? NULL : ps_value(r, i, PS_VERSION),
+                     "hostname", ps_value(r, i, PS_HOSTNAME), "pins", pins, "reports",
+                     (json_int_t)strtoll(ps_value(r, i, PS_REPORTS), NULL, 10), "devices",
+                     (json_int_t)strtoll(ps_value(r, i, PS_DEVICES), NULL, 10), "first_seen",
+                     ps_value(r, i, PS_FIRST_SEEN), "last_seen", ps_value(r, i, PS_LAST_SEEN),
+                     "pins_expire", split_list(ps_value(r, i, PS_PINS_EXPIRE)), "report_only",
+                     "reports", (json_int_t)strtoll(ps_value(r, i, PS_REPORT_ONLY), NULL, 10),
+                     "devices",
+                     (json_int_t)strtoll(ps_value(r, i, PS_REPORT_ONLY_DEVICES), NULL, 10));
 }
 
 enum err_code pinsets_list(PGconn *conn, const struct pinsets_filter *f,
                            const struct expected_keys *ek, int64_t now_usec, json_t **out,
                            struct err *err)
 {
-    PGresult *res;
-    enum err_code rc = query(conn, f, &res, err);
+    struct pinset_rows rows;
+    enum err_code rc = query(conn, f, &rows, err);
     if (rc != ERR_OK)
         return rc;
     json_t *list = json_array();
     struct current cur = {0};
     char *cur_host = NULL;
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *host = PQgetvalue(res, i, 2);
+    for (int i = 0; i < PQntuples(rows.res); i++) {
+        const char *host = ps_value(&rows, i, PS_HOSTNAME);
         if (cur_host == NULL || strcmp(cur_host, host) != 0) {
             free(cur.reported);
             free(cur_host);
             cur_host = strdup(host);
             current_keys(conn, ek, host, &cur);
         }
-        json_t *row = row_json(res, i);
+        json_t *row = row_json(&rows, i);
         json_object_set_new(row, "findings",
-                            health(res, i, json_object_get(row, "pins"), ek, &cur, now_usec));
+                            health(&rows, i, json_object_get(row, "pins"), ek, &cur, now_usec));
         json_array_append_new(list, row);
     }
     free(cur.reported);
     free(cur_host);
-    PQclear(res);
+    PQclear(rows.res);
     *out = json_pack("{s:o}", "pinsets", list);
     return ERR_OK;
 }
@@ -333,17 +338,17 @@ enum err_code pinsets_rotation_check(PGconn *conn, const char *hostname, const c
         return rc;
     struct pinsets_filter f = {
         .hostname = hostname, .from = now_usec - 30 * DAY_USEC, .to = now_usec};
-    PGresult *res = NULL;
-    if ((rc = query(conn, &f, &res, err)) != ERR_OK) {
+    struct pinset_rows found;
+    if ((rc = query(conn, &f, &found, err)) != ERR_OK) {
         json_decref(certs);
         free(spkis);
         return rc;
     }
-    int rows = PQntuples(res);
+    int rows = PQntuples(found.res);
     json_t **sets = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*sets));
     json_int_t breaking = 0, devices = 0, reports = 0;
     for (int i = 0; sets != NULL && i < rows; i++) {
-        json_t *row = row_json(res, i);
+        json_t *row = row_json(&found, i);
         json_t *matching = json_array();
         size_t k;
         json_t *p;
@@ -365,7 +370,7 @@ enum err_code pinsets_rotation_check(PGconn *conn, const char *hostname, const c
         }
         sets[i] = row;
     }
-    PQclear(res);
+    PQclear(found.res);
     free(spkis);
     if (sets == NULL) {
         json_decref(certs);
