@@ -13,6 +13,7 @@
 #include "analysis/catalog.h"
 #include "analysis/expected_keys.h"
 #include "analysis/trust_store.h"
+#include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
 
@@ -206,7 +207,7 @@ out:
 static json_t *hex_json(const uint8_t b[32])
 {
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(b, 32, hex);
+    codec_hex_encode(b, 32, hex);
     return json_string(hex);
 }
 
@@ -270,7 +271,7 @@ json_t *chain_analysis_to_json(const struct chain_analysis *a)
 static bool get_hex32(const json_t *obj, const char *key, uint8_t out[32])
 {
     const json_t *v = json_object_get(obj, key);
-    return json_is_string(v) && pin_hex_decode(json_string_value(v), out, 32, NULL) == ERR_OK;
+    return json_is_string(v) && codec_hex_decode(json_string_value(v), out, 32, NULL) == ERR_OK;
 }
 
 static bool get_bool(const json_t *obj, const char *key, bool *out)

@@ -13,9 +13,9 @@
 #include "analysis/keys_store.h"
 #include "analysis/verdict.h"
 #include "base/buf.h"
+#include "base/codec.h"
 #include "base/log.h"
 #include "db/db.h"
-#include "report/pin.h"
 
 /* One row per stale group: the group's chain-level evidence and its population evidence over
  * all its rollups, plus how widely its app+hostname fails overall (for spread vs concentration). */
@@ -297,7 +297,7 @@ static bool any_expected(const struct expected_keys *ek, const char *host, const
         uint8_t spki[32];
         char hex[65];
         snprintf(hex, sizeof(hex), "%.*s", (int)strcspn(p, ","), p);
-        if (strlen(hex) == 64 && pin_hex_decode(hex, spki, 32, NULL) == ERR_OK &&
+        if (strlen(hex) == 64 && codec_hex_decode(hex, spki, 32, NULL) == ERR_OK &&
             expected_keys_match(ek, host, spki) != NULL)
             return true;
         p = strchr(p, ',');
@@ -341,7 +341,7 @@ enum err_code groups_rekey(PGconn *conn, const struct expected_keys *ek, const c
         bool leaf = any_expected(ek, host, PQgetvalue(res, i, 7));
         uint8_t anchor[32];
         bool has_anchor = !PQgetisnull(res, i, 3) &&
-                          pin_hex_decode(PQgetvalue(res, i, 3), anchor, 32, NULL) == ERR_OK;
+                          codec_hex_decode(PQgetvalue(res, i, 3), anchor, 32, NULL) == ERR_OK;
         char gid[33];
         analysis_group_id(PQgetvalue(res, i, 1), host, has_anchor ? anchor : NULL, expected, gid);
         const char *old = PQgetvalue(res, i, 4);

@@ -9,9 +9,9 @@
 #include "analysis/keys_store.h"
 #include "api/api_context.h"
 #include "api/api_reports.h"
+#include "base/codec.h"
 #include "base/log.h"
 #include "db/db.h"
-#include "report/pin.h"
 
 void api_hosts_keys_get(void *ctx, struct http_request *req, struct http_reply *reply)
 {
@@ -89,7 +89,7 @@ void api_chains_get(void *ctx, struct http_request *req, struct http_reply *repl
     struct api_context *app = ctx;
     uint8_t sha[32];
     const char *hex = req->params[0];
-    if (strlen(hex) != 64 || pin_hex_decode(hex, sha, 32, NULL) != ERR_OK) {
+    if (strlen(hex) != 64 || codec_hex_decode(hex, sha, 32, NULL) != ERR_OK) {
         http_reply_error(reply, 404, "not_found", "a chain id is 64 hex characters");
         return;
     }
@@ -97,7 +97,7 @@ void api_chains_get(void *ctx, struct http_request *req, struct http_reply *repl
     if (conn == NULL)
         return;
     char lower[65];
-    pin_hex_encode(sha, 32, lower);
+    codec_hex_encode(sha, 32, lower);
     lower[64] = '\0';
     const char *params[] = {lower};
     PGresult *res =

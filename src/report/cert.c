@@ -17,7 +17,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "report/pin.h"
+#include "base/codec.h"
 
 #define PEM_BEGIN "-----BEGIN "
 #define PEM_DASH  "-----"
@@ -322,7 +322,7 @@ enum err_code cert_from_pem(const char *pem, size_t len, struct cert **out, stru
         return rc;
     /* The decoder ignores every kind of whitespace, so CRLF, LF, 64/76 columns, no breaks
      * and leading spaces all decode the same way. */
-    rc = pin_base64_decode(body, body_len, &der, &der_len, err);
+    rc = codec_base64_decode(body, body_len, &der, &der_len, err);
     if (rc == ERR_OK)
         rc = cert_from_der(der, der_len, out, err);
     else if (rc == ERR_INVALID)

@@ -12,6 +12,7 @@
 #include "analysis/chain.h"
 #include "analysis/expected_keys.h"
 #include "analysis/trust_store.h"
+#include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
 #include "testcert.h"
@@ -245,7 +246,7 @@ Test(chain, kazakhstan_root_is_known_hostile)
 {
     struct cert *kz = load_kz();
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(kz->spki_sha256, 32, hex);
+    codec_hex_encode(kz->spki_sha256, 32, hex);
     cr_assert_str_eq(hex, KZ_SPKI);
 
     struct cert *alone[] = {kz};
@@ -474,7 +475,7 @@ Test(chain, json_round_trip)
     cr_assert_not_null(j);
 
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(a->sha256, 32, hex);
+    codec_hex_encode(a->sha256, 32, hex);
     cr_assert_str_eq(json_string_value(json_object_get(j, "chain_sha256")), hex);
     json_t *anchor = json_object_get(j, "anchor");
     cr_assert_str_eq(json_string_value(json_object_get(anchor, "subject")), proot->cert->subject);

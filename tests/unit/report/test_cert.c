@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
 
@@ -60,7 +61,7 @@ static struct cert *decode(const char *pem)
 static void hex_eq(const uint8_t bytes[32], const char *want)
 {
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(bytes, 32, hex);
+    codec_hex_encode(bytes, 32, hex);
     cr_assert_str_eq(hex, want);
 }
 

@@ -1,4 +1,4 @@
-/* pin: known-pins entries in every spelling, base64 and hex helpers. */
+/* pin: known-pins entries in every spelling (the encodings: test_codec.c). */
 #include <criterion/criterion.h>
 
 #include <stdlib.h>
@@ -76,56 +76,6 @@ Test(pin, not_pins)
         cr_assert_eq(pin_parse_entry(bad[i], strlen(bad[i]), pin, &err), ERR_INVALID, "%zu", i);
         cr_assert_str_eq(err.key, "unrecognized_pin", "%zu", i);
     }
-}
-
-Test(pin, base64_decode_edge_cases)
-{
-    unsigned char *out = NULL;
-    size_t n = 0;
-    struct err err = {0};
-    cr_assert_eq(pin_base64_decode("aGVsbG8=", 8, &out, &n, NULL), ERR_OK);
-    cr_assert_eq(n, 5);
-    cr_assert_eq(memcmp(out, "hello", 5), 0);
-    free(out);
-    cr_assert_eq(pin_base64_decode(" aGVs\r\nbG8 ", 11, &out, &n, NULL), ERR_OK);
-    cr_assert_eq(n, 5);
-    free(out);
-    cr_assert_eq(pin_base64_decode("aGVsbA", 6, &out, &n, NULL), ERR_OK); /* no padding */
-    cr_assert_eq(n, 4);
-    cr_assert_eq(memcmp(out, "hell", 4), 0);
-    free(out);
-    cr_assert_eq(pin_base64_decode("", 0, &out, &n, NULL), ERR_OK);
-    cr_assert_eq(n, 0);
-    free(out);
-    const char *bad[] = {"a", "aGVsbG8=x", "aGV=sbG8", "aGVsbA===", "aGVs*G8=", "a=="};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(pin_base64_decode(bad[i], strlen(bad[i]), &out, &n, &err), ERR_INVALID, "%s",
-                     bad[i]);
-        cr_assert_str_eq(err.key, "invalid_base64");
-    }
-}
-
-Test(pin, hex_round_trip)
-{
-    uint8_t pin[PIN_LEN], back[PIN_LEN];
-    char hex[PIN_HEX_LEN + 1];
-    cr_assert_eq(pin_from_base64(PIN_A, strlen(PIN_A), pin, NULL), ERR_OK);
-    pin_hex_encode(pin, PIN_LEN, hex);
-    cr_assert_eq(strlen(hex), 64);
-    cr_assert_str_eq(hex, "ac58dcdf01bb95365ee37cde613bcfabc938c5d0c4bad0a6221239767e2809e1");
-    for (char *p = hex; *p; p++)
-        *p = (char)(*p >= 'a' ? *p - 32 : *p); /* upper case decodes too */
-    cr_assert_eq(pin_hex_decode(hex, back, PIN_LEN, NULL), ERR_OK);
-    cr_assert_eq(memcmp(pin, back, PIN_LEN), 0);
-    struct err err = {0};
-    cr_assert_eq(pin_hex_decode("abc", back, PIN_LEN, &err), ERR_INVALID);
-    cr_assert_str_eq(err.key, "invalid_hex");
-    char bad[PIN_HEX_LEN + 1];
-    memset(bad, 'a', PIN_HEX_LEN);
-    bad[PIN_HEX_LEN] = '\0';
-    bad[10] = 'g';
-    cr_assert_eq(pin_hex_decode(bad, back, PIN_LEN, NULL), ERR_INVALID);
-    cr_assert_eq(memcmp(pin, back, PIN_LEN), 0, "untouched on failure");
 }
 
 Test(pin, sort_unique)
