@@ -6,10 +6,8 @@
 
 #include "base/buf.h"
 #include "report/cert.h"
+#include "report/pem_list.h"
 #include "report/pin.h"
-
-#define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
-#define PEM_END   "-----END CERTIFICATE-----"
 
 /* The whole file as a NUL-terminated string (new), or NULL. */
 static char *slurp(const char *path, size_t *len)
@@ -23,25 +21,23 @@ static char *slurp(const char *path, size_t *len)
     return buf_take(&b, len);
 }
 
-/* Every PEM certificate block of one file. Returns the number printed. */
-static int print_file(const char *path, const char *text, FILE *out)
+/* The pin of every certificate of one file, in file order. Returns the number printed. */
+static int print_file(const char *path, const char *text, size_t len, FILE *out)
 {
-    int count = 0;
-    for (const char *p = strstr(text, PEM_BEGIN); p != NULL; p = strstr(p, PEM_BEGIN)) {
-        const char *end = strstr(p, PEM_END);
-        if (end == NULL)
-            break;
-        end += strlen(PEM_END);
-        struct cert *c = NULL;
-        if (cert_from_pem(p, (size_t)(end - p), &c, NULL) == ERR_OK) {
-            char pin[PIN_B64_LEN + 1];
-            pin_to_base64(c->spki_sha256, pin);
-            fprintf(out, "pin-sha256=\"%s\"  %s  (%s)\n", pin, c->subject ? c->subject : "", path);
-            count++;
-            cert_free(c);
-        }
-        p = end;
+    struct pem_list list;
+    /* A block that does not decode is skipped, as "no certificate" reports the file. */
+    if (pem_list_read(text, len, PEM_LIST_SKIP_BAD, &list, NULL) != ERR_OK) {
+        pem_list_cleanup(&list);
+        return 0;
     }
+    for (size_t i = 0; i < list.n; i++) {
+        const struct cert *c = list.certs[i];
+        char pin[PIN_B64_LEN + 1];
+        pin_to_base64(c->spki_sha256, pin);
+        fprintf(out, "pin-sha256=\"%s\"  %s  (%s)\n", pin, c->subject ? c->subject : "", path);
+    }
+    int count = (int)list.n;
+    pem_list_cleanup(&list);
     return count;
 }
 
@@ -60,7 +56,7 @@ int cli_spki(int argc, char **argv, FILE *out, FILE *errors)
             status = 1;
             continue;
         }
-        if (print_file(argv[i], text, out) == 0) {
+        if (print_file(argv[i], text, len, out) == 0) {
             fprintf(errors, "pinwatch spki: no certificate in %s\n", argv[i]);
             status = 1;
         }

@@ -221,7 +221,7 @@ Test(catalog, kazakhstan_fixture_is_hostile)
     cr_assert_not_null(pem);
     struct cert *c = NULL;
     struct err err;
-    cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s", err.detail);
+    cr_assert_eq(cert_from_client_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s", err.detail);
     char hex[PIN_HEX_LEN + 1];
     codec_hex_encode(c->spki_sha256, 32, hex);
     cr_assert_str_eq(hex, KZ_SPKI);

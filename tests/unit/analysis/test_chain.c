@@ -239,7 +239,7 @@ static struct cert *load_kz(void)
     const char *pem = strstr(buf, "-----BEGIN CERTIFICATE-----");
     cr_assert_not_null(pem);
     struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, NULL), ERR_OK);
+    cr_assert_eq(cert_from_client_pem(pem, strlen(pem), &c, NULL), ERR_OK);
     return c;
 }
 

@@ -54,7 +54,8 @@ static struct cert *decode(const char *pem)
 {
     struct cert *c = NULL;
     struct err err = {0};
-    cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s: %s", err.key, err.detail);
+    cr_assert_eq(cert_from_client_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s: %s", err.key,
+                 err.detail);
     return c;
 }
 
@@ -127,7 +128,7 @@ Test(cert, qaznet_blocklist_file)
     size_t len;
     char *text = read_file(QAZNET, &len);
     struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(text, len, &c, NULL), ERR_OK);
+    cr_assert_eq(cert_from_client_pem(text, len, &c, NULL), ERR_OK);
     hex_eq(c->sha256, "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2");
     hex_eq(c->spki_sha256, "b5ba8dd7f89564c2889d3d6453c84998c77824919b64ea0835aa62986591be50");
     b64_eq(c->spki_sha256, "tbqN1/iVZMKInT1kU8hJmMd4JJGbZOoINapimGWRvlA=");
@@ -181,7 +182,7 @@ Test(cert, spki_matches_openssl_cli)
     size_t len;
     char *text = read_file(QAZNET, &len);
     struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(text, len, &c, NULL), ERR_OK);
+    cr_assert_eq(cert_from_client_pem(text, len, &c, NULL), ERR_OK);
     openssl_pin(QAZNET, want);
     pin_to_base64(c->spki_sha256, got);
     cr_assert_str_eq(got, want);
@@ -291,7 +292,8 @@ Test(cert, undecodable_inputs)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct cert *c = NULL;
         struct err err = {0};
-        cr_assert_eq(cert_from_pem(bad[i], strlen(bad[i]), &c, &err), ERR_INVALID, "input %zu", i);
+        cr_assert_eq(cert_from_client_pem(bad[i], strlen(bad[i]), &c, &err), ERR_INVALID,
+                     "input %zu", i);
         cr_assert_str_eq(err.key, "undecodable_certificate", "input %zu", i);
         cr_assert_null(c);
     }
