@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/addr.h"
+#include "base/utf8.h"
 
 struct network_db {
     MMDB_s mmdb;
@@ -109,6 +110,8 @@ static void lookup_asn(const struct network_db *db, const struct addr *a, struct
         data.has_data && data.type == MMDB_DATA_TYPE_UTF8_STRING) {
         size_t n =
             data.data_size < sizeof(out->as_org) - 1 ? data.data_size : sizeof(out->as_org) - 1;
+        /* Cut where no sequence is split: the name is stored as text, which must be UTF-8. */
+        n = utf8_valid_prefix(data.utf8_string, n);
         memcpy(out->as_org, data.utf8_string, n);
         out->as_org[n] = '\0';
     }
