@@ -6,7 +6,7 @@
 
 #include "analysis/groups.h"
 #include "api/api_context.h"
-#include "api/api_reports.h"
+#include "api/api_common.h"
 #include "base/timeparse.h"
 #include "db/db.h"
 #include "store/query.h"
@@ -113,40 +113,6 @@ static const char LIST_SQL[] =
 
 /* clang-format on */
 
-static PGconn *borrow(struct api_context *app, struct http_reply *reply)
-{
-    struct err e = {0};
-    PGconn *conn = api_reports_borrow(app, reply);
-    if (conn == NULL)
-        return NULL;
-    /* Verdicts of groups that changed since their last evaluation are brought up to date. */
-    unsigned n;
-    if (groups_evaluate(conn, app->expected, false, 10000, &n, &e) != ERR_OK) {
-        http_reply_err(reply, &e);
-        db_pool_release(app->pool, conn);
-        return NULL;
-    }
-    return conn;
-}
-
-/* Run a query returning one JSON text value and send it. */
-static void reply_sql(PGconn *conn, struct http_reply *reply, const char *sql, int n,
-                      const char *const *params, const char *not_found)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    struct err e = {0};
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        db_result_error(conn, res, "query", &e);
-        http_reply_err(reply, &e);
-    } else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-        http_reply_error(reply, 404, "not_found", "%s", not_found);
-    } else {
-        http_reply_bytes(reply, 200, "application/json", PQgetvalue(res, 0, 0),
-                         (size_t)PQgetlength(res, 0, 0));
-    }
-    PQclear(res);
-}
-
 static void window(const struct query_filters *f, char from[TIMEPARSE_FMT_LEN],
                    char to[TIMEPARSE_FMT_LEN])
 {
@@ -154,44 +120,37 @@ static void window(const struct query_filters *f, char from[TIMEPARSE_FMT_LEN],
     timeparse_format(f->to, to);
 }
 
+static enum err_code list(PGconn *conn, const struct api_common_request *r,
+                          struct http_reply *reply, struct err *err)
+{
+    (void)err;
+    const struct query_filters *f = r->filters;
+    char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
+    window(f, from, to);
+    const char *params[] = {from, to, f->hostname, f->app, f->verdict};
+    api_common_reply_sql(conn, reply, LIST_SQL, 5, params, "no groups");
+    return ERR_OK;
+}
+
 void api_groups_list(void *ctx, struct http_request *req, struct http_reply *reply)
 {
-    struct api_context *app = ctx;
-    struct query_filters f;
-    struct err e = {0};
-    if (query_filters_parse(api_query_param, req, req->received_at, &f, &e) != ERR_OK) {
-        http_reply_err(reply, &e);
-        return;
-    }
-    PGconn *conn = borrow(app, reply);
-    if (conn != NULL) {
-        char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
-        window(&f, from, to);
-        const char *params[] = {from, to, f.hostname, f.app, f.verdict};
-        reply_sql(conn, reply, LIST_SQL, 5, params, "no groups");
-        db_pool_release(app->pool, conn);
-    }
-    query_filters_cleanup(&f);
+    api_common_read(ctx, req, reply, API_COMMON_FILTERS | API_COMMON_GROUPS_CURRENT, list, NULL);
+}
+
+static enum err_code get(PGconn *conn, const struct api_common_request *r, struct http_reply *reply,
+                         struct err *err)
+{
+    (void)err;
+    char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
+    window(r->filters, from, to);
+    const char *params[] = {from, to, r->req->params[0]};
+    api_common_reply_sql(conn, reply, GROUP_SQL, 3, params, "no group with that id");
+    return ERR_OK;
 }
 
 void api_groups_get(void *ctx, struct http_request *req, struct http_reply *reply)
 {
-    struct api_context *app = ctx;
-    struct query_filters f;
-    struct err e = {0};
-    if (query_filters_parse(api_query_param, req, req->received_at, &f, &e) != ERR_OK) {
-        http_reply_err(reply, &e);
-        return;
-    }
-    PGconn *conn = borrow(app, reply);
-    if (conn != NULL) {
-        char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
-        window(&f, from, to);
-        const char *params[] = {from, to, req->params[0]};
-        reply_sql(conn, reply, GROUP_SQL, 3, params, "no group with that id");
-        db_pool_release(app->pool, conn);
-    }
-    query_filters_cleanup(&f);
+    api_common_read(ctx, req, reply, API_COMMON_FILTERS | API_COMMON_GROUPS_CURRENT, get, NULL);
 }
 
 /* The rollup that answers a trend: the one that has the dimension and every filter. */
@@ -235,9 +194,81 @@ static bool trend_source(const char *by, const char *bucket, const struct query_
     return true;
 }
 
+/* A trend request: its bucket and dimension, checked before the filters are read. */
+struct trend_request {
+    const char *bucket;
+    const char *by;
+    const char *expr; /* the dimension's SQL, from the fixed list */
+};
+
+static enum err_code trend(PGconn *conn, const struct api_common_request *r,
+                           struct http_reply *reply, struct err *err)
+{
+    (void)err;
+    const struct trend_request *t = r->ctx;
+    const struct query_filters *f = r->filters;
+    const char *why = NULL;
+    enum trend_source src;
+    if (!trend_source(t->by, t->bucket, f, &src, &why)) {
+        http_reply_error(reply, 400, "invalid_parameter", "%s", why);
+        return ERR_OK;
+    }
+    bool daily = src == TREND_VERSIONS_DAILY;
+    bool versions = src == TREND_VERSIONS_DAILY || src == TREND_VERSIONS_HOURLY;
+    bool networks = src == TREND_NETWORKS || src == TREND_NETWORKS_ALL;
+    char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
+    window(f, from, to);
+    char sql[4096];
+    int len = snprintf(
+        sql, sizeof(sql),
+        "SELECT json_build_object('bucket', $3::text, 'by', $4::text, 'series',"
+        " coalesce(json_agg(json_build_object('key', k.key, 'points', k.points)"
+        " ORDER BY k.total DESC, k.key), '[]'::json))::text FROM ("
+        "  SELECT p.key, sum(p.reports) AS total, json_agg(json_build_object("
+        "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices)"
+        "    ORDER BY p.t) AS points FROM ("
+        "   SELECT %s AS key, date_trunc($3, %s, 'UTC') AS t, sum(r.reports) AS reports,"
+        "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
+        "   FROM %s"
+        "   WHERE %s"
+        "   AND ($5::text IS NULL OR g.hostname = $5)"
+        "   AND ($6::text IS NULL OR g.app_bundle_id = $6)"
+        "   AND ($7::text IS NULL OR g.verdict = $7)"
+        "   AND ($8::text IS NULL OR r.platform = $8)"
+        "   AND ($9::text IS NULL OR r.group_id = $9)"
+        "   %s %s GROUP BY 1, 2) p GROUP BY p.key ORDER BY 2 DESC, 1 LIMIT $11::int) k",
+        t->expr, daily ? "(r.day::timestamp AT TIME ZONE 'UTC')" : "r.hour", trend_from[src],
+        daily ? "r.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"
+                " AND r.day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"
+              : "r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"
+                " AND r.hour <= $2::timestamptz",
+        versions   ? "AND ($10::text IS NULL OR r.app_version = $10)"
+        : networks ? "AND ($10::cidr IS NULL OR CASE WHEN r.network = '' THEN false"
+                     " ELSE r.network::cidr <<= $10::cidr END)"
+                   : "AND $10::text IS NULL",
+        /* By network: only the networks of the series, found by a bounded walk
+         * (pinwatch_trend_networks), are read; the key leads the table's index. */
+        strcmp(t->by, "network") == 0
+            ? "AND r.network = ANY((SELECT pinwatch_trend_networks($1::timestamptz,"
+              " $2::timestamptz, $11::int, $5, $6, $7, $8, $9, $10::cidr))::text[])"
+            : "");
+    char limit[16];
+    snprintf(limit, sizeof(limit), "%u", f->limit);
+    const char *params[] = {from,        to,
+                            t->bucket,   t->by,
+                            f->hostname, f->app,
+                            f->verdict,  f->platform,
+                            f->group,    f->app_version != NULL ? f->app_version : f->network,
+                            limit};
+    if (len < 0 || (size_t)len >= sizeof(sql))
+        http_reply_error(reply, 500, "internal", "trend query too long");
+    else
+        api_common_reply_sql(conn, reply, sql, 11, params, "no data");
+    return ERR_OK;
+}
+
 void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *reply)
 {
-    struct api_context *app = ctx;
     const char *bucket = http_request_query(req, "bucket");
     const char *by = http_request_query(req, "by");
     if (bucket == NULL)
@@ -264,73 +295,6 @@ void api_groups_trends(void *ctx, struct http_request *req, struct http_reply *r
                          "by: must be app_version, network, hostname, verdict or platform");
         return;
     }
-    struct query_filters f;
-    struct err e = {0};
-    if (query_filters_parse(api_query_param, req, req->received_at, &f, &e) != ERR_OK) {
-        http_reply_err(reply, &e);
-        return;
-    }
-    const char *why = NULL;
-    enum trend_source src;
-    if (!trend_source(by, bucket, &f, &src, &why)) {
-        http_reply_error(reply, 400, "invalid_parameter", "%s", why);
-        query_filters_cleanup(&f);
-        return;
-    }
-    bool daily = src == TREND_VERSIONS_DAILY;
-    bool versions = src == TREND_VERSIONS_DAILY || src == TREND_VERSIONS_HOURLY;
-    bool networks = src == TREND_NETWORKS || src == TREND_NETWORKS_ALL;
-    PGconn *conn = borrow(app, reply);
-    if (conn != NULL) {
-        char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
-        window(&f, from, to);
-        char sql[4096];
-        int len = snprintf(
-            sql, sizeof(sql),
-            "SELECT json_build_object('bucket', $3::text, 'by', $4::text, 'series',"
-            " coalesce(json_agg(json_build_object('key', k.key, 'points', k.points)"
-            " ORDER BY k.total DESC, k.key), '[]'::json))::text FROM ("
-            "  SELECT p.key, sum(p.reports) AS total, json_agg(json_build_object("
-            "    't', pinwatch_ts(p.t), 'reports', p.reports, 'devices', p.devices)"
-            "    ORDER BY p.t) AS points FROM ("
-            "   SELECT %s AS key, date_trunc($3, %s, 'UTC') AS t, sum(r.reports) AS reports,"
-            "     round(hll_cardinality(hll_union_agg(r.devices)))::bigint AS devices"
-            "   FROM %s"
-            "   WHERE %s"
-            "   AND ($5::text IS NULL OR g.hostname = $5)"
-            "   AND ($6::text IS NULL OR g.app_bundle_id = $6)"
-            "   AND ($7::text IS NULL OR g.verdict = $7)"
-            "   AND ($8::text IS NULL OR r.platform = $8)"
-            "   AND ($9::text IS NULL OR r.group_id = $9)"
-            "   %s %s GROUP BY 1, 2) p GROUP BY p.key ORDER BY 2 DESC, 1 LIMIT $11::int) k",
-            expr, daily ? "(r.day::timestamp AT TIME ZONE 'UTC')" : "r.hour", trend_from[src],
-            daily ? "r.day >= ($1::timestamptz AT TIME ZONE 'UTC')::date"
-                    " AND r.day <= ($2::timestamptz AT TIME ZONE 'UTC')::date"
-                  : "r.hour >= date_trunc('hour', $1::timestamptz, 'UTC')"
-                    " AND r.hour <= $2::timestamptz",
-            versions   ? "AND ($10::text IS NULL OR r.app_version = $10)"
-            : networks ? "AND ($10::cidr IS NULL OR CASE WHEN r.network = '' THEN false"
-                         " ELSE r.network::cidr <<= $10::cidr END)"
-                       : "AND $10::text IS NULL",
-            /* By network: only the networks of the series, found by a bounded walk
-             * (pinwatch_trend_networks), are read; the key leads the table's index. */
-            strcmp(by, "network") == 0
-                ? "AND r.network = ANY((SELECT pinwatch_trend_networks($1::timestamptz,"
-                  " $2::timestamptz, $11::int, $5, $6, $7, $8, $9, $10::cidr))::text[])"
-                : "");
-        char limit[16];
-        snprintf(limit, sizeof(limit), "%u", f.limit);
-        const char *params[] = {from,       to,
-                                bucket,     by,
-                                f.hostname, f.app,
-                                f.verdict,  f.platform,
-                                f.group,    f.app_version != NULL ? f.app_version : f.network,
-                                limit};
-        if (len < 0 || (size_t)len >= sizeof(sql))
-            http_reply_error(reply, 500, "internal", "trend query too long");
-        else
-            reply_sql(conn, reply, sql, 11, params, "no data");
-        db_pool_release(app->pool, conn);
-    }
-    query_filters_cleanup(&f);
+    struct trend_request t = {.bucket = bucket, .by = by, .expr = expr};
+    api_common_read(ctx, req, reply, API_COMMON_FILTERS | API_COMMON_GROUPS_CURRENT, trend, &t);
 }
