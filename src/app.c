@@ -10,6 +10,7 @@
 #include "analysis/groups.h"
 #include "analysis/keys_store.h"
 #include "analysis/trust_store.h"
+#include "api/api_allowlist.h"
 #include "api/api_export.h"
 #include "api/api_groups.h"
 #include "api/api_health.h"
@@ -107,6 +108,9 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
     }
     if ((rc = load_analysis(app, cfg, err)) != ERR_OK)
         goto fail;
+    if ((rc = api_allowlist_parse(cfg->allowed_apps, false, &app->allowed_apps, err)) != ERR_OK ||
+        (rc = api_allowlist_parse(cfg->allowed_hosts, true, &app->allowed_hosts, err)) != ERR_OK)
+        goto fail;
 
     PGconn *conn;
     if ((rc = db_pool_acquire(app->pool, 10000, &conn, err)) != ERR_OK)
@@ -159,6 +163,8 @@ void app_stop(struct api_context *app)
     catalog_free(app->catalog);
     trust_store_free(app->trust);
     ratelimit_free(app->ratelimit);
+    api_allowlist_cleanup(&app->allowed_apps);
+    api_allowlist_cleanup(&app->allowed_hosts);
     store_free(app->store);
     db_pool_free(app->pool);
     memset(app, 0, sizeof(*app));
