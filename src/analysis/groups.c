@@ -268,6 +268,20 @@ static const char AFFECTED_SQL[] =
     " WHERE r.hostname = $1 OR (left($1, 2) = '*.' AND length(r.hostname) > length($1) - 1"
     "   AND right(r.hostname, length($1) - 1) = substr($1, 2))";
 
+/* The columns of AFFECTED_SQL, in order. */
+enum affected_column {
+    AFFECTED_ID,
+    AFFECTED_APP,
+    AFFECTED_HOSTNAME,
+    AFFECTED_ANCHOR_SPKI, /* hex, NULL without a group anchor */
+    AFFECTED_GROUP_ID,
+    AFFECTED_CHAIN_KEYS,        /* hex SPKIs of every certificate of both chains, comma list */
+    AFFECTED_ANCHOR_KEYS,       /* hex SPKIs of both chains' anchors, comma list */
+    AFFECTED_LEAF_KEY,          /* hex SPKI of the judged chain's leaf */
+    AFFECTED_WAS_EXPECTED,      /* finding bit 3 as stored */
+    AFFECTED_WAS_LEAF_EXPECTED, /* finding bit 4 as stored */
+};
+
 static const char MOVE_SQL[] =
     "WITH u AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::boolean[], $4::boolean[])"
     "           AS u(id, gid, e, l)),"
@@ -335,21 +349,25 @@ enum err_code groups_rekey(PGconn *conn, const struct expected_keys *ek, const c
     for (size_t k = 0; rc == ERR_OK && k < 6; k++)
         rc = buf_append_str(all[k], "{");
     for (int i = 0; rc == ERR_OK && i < PQntuples(res); i++) {
-        const char *host = PQgetvalue(res, i, 2);
-        bool expected = any_expected(ek, host, PQgetvalue(res, i, 5)) ||
-                        any_expected(ek, host, PQgetvalue(res, i, 6));
-        bool leaf = any_expected(ek, host, PQgetvalue(res, i, 7));
+        const char *host = PQgetvalue(res, i, AFFECTED_HOSTNAME);
+        bool expected = any_expected(ek, host, PQgetvalue(res, i, AFFECTED_CHAIN_KEYS)) ||
+                        any_expected(ek, host, PQgetvalue(res, i, AFFECTED_ANCHOR_KEYS));
+        bool leaf = any_expected(ek, host, PQgetvalue(res, i, AFFECTED_LEAF_KEY));
         uint8_t anchor[32];
-        bool has_anchor = !PQgetisnull(res, i, 3) &&
-                          codec_hex_decode(PQgetvalue(res, i, 3), anchor, 32, NULL) == ERR_OK;
+        bool has_anchor =
+            !PQgetisnull(res, i, AFFECTED_ANCHOR_SPKI) &&
+            codec_hex_decode(PQgetvalue(res, i, AFFECTED_ANCHOR_SPKI), anchor, 32, NULL) == ERR_OK;
         char gid[33];
-        analysis_group_id(PQgetvalue(res, i, 1), host, has_anchor ? anchor : NULL, expected, gid);
-        const char *old = PQgetvalue(res, i, 4);
-        bool was_e = PQgetvalue(res, i, 8)[0] == 't', was_l = PQgetvalue(res, i, 9)[0] == 't';
+        analysis_group_id(PQgetvalue(res, i, AFFECTED_APP), host, has_anchor ? anchor : NULL,
+                          expected, gid);
+        const char *old = PQgetvalue(res, i, AFFECTED_GROUP_ID);
+        bool was_e = PQgetvalue(res, i, AFFECTED_WAS_EXPECTED)[0] == 't';
+        bool was_l = PQgetvalue(res, i, AFFECTED_WAS_LEAF_EXPECTED)[0] == 't';
         if (strcmp(gid, old) == 0 && was_e == expected && was_l == leaf)
             continue;
-        const char *vals[] = {PQgetvalue(res, i, 0), gid, expected ? "t" : "f", leaf ? "t" : "f",
-                              old[0] ? old : "none", gid};
+        const char *vals[] = {
+            PQgetvalue(res, i, AFFECTED_ID), gid, expected ? "t" : "f", leaf ? "t" : "f",
+            old[0] ? old : "none",           gid};
         for (size_t k = 0; rc == ERR_OK && k < 6; k++)
             rc = array_add(all[k], vals[k]);
         if (rc == ERR_OK)
