@@ -24,8 +24,7 @@ struct config_row {
     const char *help;
 };
 
-#define OFF(f)              offsetof(struct config, f)
-#define DEFAULT_TRUST_STORE "/etc/ssl/certs/ca-certificates.crt"
+#define OFF(f) offsetof(struct config, f)
 
 static const struct config_row rows[] = {
     {"listen", "PINWATCH_LISTEN", CT_STRING, OFF(listen), "127.0.0.1:8080", 0, 0, false,
@@ -67,8 +66,8 @@ static const struct config_row rows[] = {
      "comma list of hostnames, entries may start with *. (empty = all)"},
     {"store-client-ip", "PINWATCH_STORE_CLIENT_IP", CT_BOOL, OFF(store_client_ip), "0", 0, 1, false,
      "1 keeps full client addresses; default stores only the network prefix"},
-    {"trust-store", "PINWATCH_TRUST_STORE", CT_STRING, OFF(trust_store), DEFAULT_TRUST_STORE, 0, 0,
-     false, "PEM bundle of public roots"},
+    {"trust-store", "PINWATCH_TRUST_STORE", CT_STRING, OFF(trust_store), CONFIG_DEFAULT_TRUST_STORE,
+     0, 0, false, "PEM bundle of public roots"},
     {"expected-keys", "PINWATCH_EXPECTED_KEYS", CT_STRING, OFF(expected_keys), NULL, 0, 0, false,
      "JSON file of expected server keys per host pattern"},
     {"asn-db", "PINWATCH_ASN_DB", CT_STRING, OFF(asn_db), NULL, 0, 0, false,

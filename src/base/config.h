@@ -14,6 +14,9 @@
 
 #include "base/err.h"
 
+/* PINWATCH_TRUST_STORE when unset: the Debian system bundle of public roots. */
+#define CONFIG_DEFAULT_TRUST_STORE "/etc/ssl/certs/ca-certificates.crt"
+
 struct config_cidr {
     int family; /* AF_INET or AF_INET6 */
     unsigned char addr[16];
