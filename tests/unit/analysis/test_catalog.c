@@ -7,8 +7,10 @@
 #include "analysis/catalog.h"
 #include "base/codec.h"
 #include "report/cert.h"
+#include "report/pem_list.h"
 #include "report/pin.h"
 #include "testcert.h"
+#include "testenv.h"
 
 #define KZ_PEM                                                                                     \
     FIXTURES_DIR                                                                                   \
@@ -202,26 +204,18 @@ Test(catalog, hostile_spki_lookup)
     catalog_free(cat);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    static char buf[65536];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 Test(catalog, kazakhstan_fixture_is_hostile)
 {
-    const char *text = read_file(KZ_PEM);
+    size_t len;
+    char *text = testenv_read_file(KZ_PEM, &len);
     /* the fixture is an `openssl x509 -text` dump followed by the PEM */
-    const char *pem = strstr(text, "-----BEGIN CERTIFICATE-----");
-    cr_assert_not_null(pem);
-    struct cert *c = NULL;
+    struct pem_list list;
     struct err err;
-    cr_assert_eq(cert_from_client_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s", err.detail);
+    cr_assert_eq(pem_list_read(text, len, 0, &list, &err), ERR_OK, "%s", err.detail);
+    cr_assert_eq(list.n, 1);
+    struct cert *c = cert_ref(list.certs[0]);
+    pem_list_cleanup(&list);
+    free(text);
     char hex[PIN_HEX_LEN + 1];
     codec_hex_encode(c->spki_sha256, 32, hex);
     cr_assert_str_eq(hex, KZ_SPKI);

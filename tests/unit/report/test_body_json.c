@@ -42,32 +42,23 @@ static size_t same_as_whole(const char *body, size_t len, struct literal_cache *
     return n;
 }
 
+struct fixture_pass {
+    struct literal_cache *lc;
+    size_t literals;
+};
+
+static void fixture_parses(const char *path, const char *body, size_t len, void *ctx)
+{
+    struct fixture_pass *fp = ctx;
+    fp->literals += same_as_whole(body, len, fp->lc, path);
+    same_as_whole(body, len, fp->lc, path); /* again, from the cache */
+}
+
 Test(body_json, every_fixture_parses_as_a_whole_body_does)
 {
-    static const char *const dirs[] = {"trustkit-ios",  "trustkit-android",  "sentry-relay",
-                                       "reportd",       "w3c-nel",           "sentry",
-                                       "w3c-reporting", "chromium-blocklist"};
     struct literal_cache *lc = literal_cache_new(64, 1 << 20);
-    size_t files = 0, literals = 0;
-    for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
-        char dir[512];
-        snprintf(dir, sizeof(dir), "%s/%s", FIXTURES_DIR, dirs[d]);
-        DIR *dh = opendir(dir);
-        cr_assert_not_null(dh, "%s", dir);
-        for (struct dirent *e; (e = readdir(dh)) != NULL;) {
-            if (e->d_name[0] == '.')
-                continue;
-            char path[1024];
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            size_t len;
-            char *body = testenv_read_file(path, &len);
-            literals += same_as_whole(body, len, lc, path);
-            same_as_whole(body, len, lc, path); /* again, from the cache */
-            free(body);
-            files++;
-        }
-        closedir(dh);
-    }
+    struct fixture_pass fp = {.lc = lc};
+    size_t files = testenv_each_fixture(fixture_parses, &fp), literals = fp.literals;
     cr_assert_geq(files, 40);
     cr_assert_geq(literals, 20, "the fixtures carry certificate literals");
     unsigned long long hits, misses;

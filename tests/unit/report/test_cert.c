@@ -14,28 +14,13 @@
 #include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
+#include "testenv.h"
 
 #define IOS_FINAL                                                                                  \
     FIXTURES_DIR "/trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json"
 #define QAZNET                                                                                     \
     FIXTURES_DIR "/chromium-blocklist/"                                                            \
                  "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2.pem"
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len != NULL)
-        *len = (size_t)n;
-    return buf;
-}
 
 /* The i-th PEM string of the TrustKit iOS sample's validated chain (iOS CRLF 64-col form). */
 static char *ios_pem(size_t i)
@@ -126,7 +111,7 @@ Test(cert, trustkit_intermediate_and_root)
 Test(cert, qaznet_blocklist_file)
 {
     size_t len;
-    char *text = read_file(QAZNET, &len);
+    char *text = testenv_read_file(QAZNET, &len);
     struct cert *c = NULL;
     cr_assert_eq(cert_from_client_pem(text, len, &c, NULL), ERR_OK);
     hex_eq(c->sha256, "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2");
@@ -180,7 +165,7 @@ Test(cert, spki_matches_openssl_cli)
         free(pem);
     }
     size_t len;
-    char *text = read_file(QAZNET, &len);
+    char *text = testenv_read_file(QAZNET, &len);
     struct cert *c = NULL;
     cr_assert_eq(cert_from_client_pem(text, len, &c, NULL), ERR_OK);
     openssl_pin(QAZNET, want);

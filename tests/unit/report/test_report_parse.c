@@ -103,7 +103,7 @@ Test(report_parse, every_fixture_outcome)
     for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
         const struct outcome *o = &outcomes[i];
         size_t len;
-        char *body = t_read(o->path, &len);
+        char *body = testenv_read_file(o->path, &len);
         struct report_batch b;
         struct err err;
         enum err_code rc = t_parse(body, len, &b, &err);
@@ -131,7 +131,7 @@ Test(report_parse, every_fixture_outcome)
 static struct report *fixture_report(const char *path, struct report_batch *b, char **body)
 {
     size_t len;
-    *body = t_read(path, &len);
+    *body = testenv_read_file(path, &len);
     struct err err;
     cr_assert_eq(t_parse(*body, len, b, &err), ERR_OK, "%s: %s", err.key, err.detail);
     cr_assert_eq(b->n, 1);
@@ -436,7 +436,7 @@ Test(report_parse, real_shaped_trustkit_3)
 Test(report_parse, nel_tls_batch)
 {
     size_t len;
-    char *body = t_read(TEST_DATA_DIR "/parse/nel_tls_batch.json", &len);
+    char *body = testenv_read_file(TEST_DATA_DIR "/parse/nel_tls_batch.json", &len);
     struct report_batch b;
     struct err err;
     cr_assert_eq(t_parse(body, len, &b, &err), ERR_OK);
@@ -473,8 +473,8 @@ Test(report_parse, nel_tls_batch)
 Test(report_parse, invalid_json_detail_has_position)
 {
     size_t len;
-    char *body =
-        t_read(FX("trustkit-ios/docs_sample_report_2015-10-15_INVALID_smart-quote.json"), &len);
+    char *body = testenv_read_file(
+        FX("trustkit-ios/docs_sample_report_2015-10-15_INVALID_smart-quote.json"), &len);
     struct report_batch b;
     struct err err;
     cr_assert_eq(t_parse(body, len, &b, &err), ERR_INVALID);
