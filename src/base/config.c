@@ -73,6 +73,8 @@ static const struct config_row rows[] = {
      0, 0, false, "PEM bundle of public roots"},
     {"expected-keys", "PINWATCH_EXPECTED_KEYS", CT_STRING, OFF(expected_keys), NULL, 0, 0, false,
      "JSON file of expected server keys per host pattern"},
+    {"public-url", "PINWATCH_PUBLIC_URL", CT_STRING, OFF(public_url), NULL, 0, 0, false,
+     "this server's external URL (pin-policy checks flag report URIs elsewhere)"},
     {"asn-db", "PINWATCH_ASN_DB", CT_STRING, OFF(asn_db), NULL, 0, 0, false,
      "MaxMind-format .mmdb for ASN / organisation / country"},
     {"catalog", "PINWATCH_CATALOG", CT_STRING, OFF(catalog),

@@ -60,6 +60,7 @@ struct config {
     char *expected_keys;
     char *asn_db;
     char *catalog;
+    char *public_url; /* PINWATCH_PUBLIC_URL; NULL when unset */
     /* durability */
     char *spool_dir;
     size_t spool_max; /* bytes; beyond it the spool refuses (503) */

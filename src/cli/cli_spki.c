@@ -9,18 +9,6 @@
 #include "report/pem_list.h"
 #include "report/pin.h"
 
-/* The whole file as a NUL-terminated string (new), or NULL. */
-static char *slurp(const char *path, size_t *len)
-{
-    struct buf b;
-    buf_init(&b, 64u << 20);
-    if (buf_append_file(&b, path) != ERR_OK) {
-        buf_cleanup(&b);
-        return NULL;
-    }
-    return buf_take(&b, len);
-}
-
 /* The pin of every certificate of one file, in file order. Returns the number printed. */
 static int print_file(const char *path, const char *text, size_t len, FILE *out)
 {
@@ -50,7 +38,7 @@ int cli_spki(int argc, char **argv, FILE *out, FILE *errors)
     int status = 0;
     for (int i = 0; i < argc; i++) {
         size_t len = 0;
-        char *text = slurp(argv[i], &len);
+        char *text = buf_read_file(argv[i], 64u << 20, &len);
         if (text == NULL) {
             fprintf(errors, "pinwatch spki: cannot read %s: %s\n", argv[i], strerror(errno));
             status = 1;
