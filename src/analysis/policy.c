@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "analysis/expected_keys.h"
-#include "report/hostname.h"
 #include "report/pin.h"
 
 #define DAY_USEC (86400LL * 1000000)
