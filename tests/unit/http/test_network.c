@@ -7,8 +7,10 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/config.h"
+#include "base/utf8.h"
 #include "http/network.h"
 
 static struct sockaddr_storage peer(const char *text)
@@ -191,4 +193,33 @@ Test(network, asn_db_open_failure_is_reported)
     cr_assert_null(db);
     cr_assert_str_eq(err.key, "asn_db");
     network_db_free(NULL); /* accepts NULL */
+}
+
+/* An organisation name longer than the field is cut between characters: the name is stored
+ * as PostgreSQL text, which refuses a split UTF-8 sequence (and the whole batch with it). */
+Test(network, a_long_organisation_name_is_cut_between_characters)
+{
+    char path[] = "/tmp/pinwatch-asn-XXXXXX";
+    close(mkstemp(path));
+    char org[160];
+    memset(org, 'A', 126);
+    strcpy(org + 126, "\xc3\xa9-Telecom"); /* "é" straddles byte 127 */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "perl %s/make_mmdb.pl %s '198.51.100.0/24=64500:%s:KZ'",
+             TEST_SCRIPTS_DIR, path, org);
+    cr_assert_eq(system(cmd), 0, "cannot build the test .mmdb");
+    struct network_db *db = NULL;
+    struct err err = {0};
+    cr_assert_eq(network_db_open(path, &db, &err), ERR_OK, "%s", err.detail);
+    struct sockaddr_storage ss = peer("198.51.100.7");
+    struct network_info info;
+    network_identify((const struct sockaddr *)&ss, NULL, NULL, 0, db, &info);
+    cr_assert_eq(info.asn, 64500);
+    cr_assert_str_eq(info.country, "KZ");
+    size_t len = strlen(info.as_org);
+    cr_assert_geq(len, 126, "%s", info.as_org);
+    cr_assert_lt(len, sizeof(info.as_org));
+    cr_assert(utf8_valid(info.as_org, len), "cut inside a sequence: ...%s", info.as_org + 120);
+    network_db_free(db);
+    unlink(path);
 }
