@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <plist/plist.h>
+
 #include "testcert.h"
 #include "testenv.h"
 #include "testreport.h"
@@ -80,15 +82,18 @@ static char *plist(const struct testcert *a, const struct testcert *b)
     return text;
 }
 
-static int post_policy(const char *body, bool auth, struct testenv_response *r)
+static int post_bytes(const char *body, size_t len, bool auth, struct testenv_response *r)
 {
-    char h[160];
-    snprintf(h, sizeof(h), "%sContent-Type: application/xml\r\n", "");
+    char h[160] = "Content-Type: application/xml\r\n";
     if (auth)
         snprintf(h, sizeof(h), "Authorization: Bearer %s\r\nContent-Type: application/xml\r\n",
                  srv.token);
-    return testenv_http(srv.port, "POST", "/v1/pin-policies/check", h, body, strlen(body), false,
-                        r);
+    return testenv_http(srv.port, "POST", "/v1/pin-policies/check", h, body, len, false, r);
+}
+
+static int post_policy(const char *body, bool auth, struct testenv_response *r)
+{
+    return post_bytes(body, strlen(body), auth, r);
 }
 
 static bool has(const struct testenv_response *r, const char *code)
@@ -121,6 +126,24 @@ Test(pin_policies, reported_chains_stand_for_the_server)
     testenv_response_free(&r);
     free(good);
     free(bad);
+}
+
+Test(pin_policies, a_binary_plist_reads_as_its_xml)
+{
+    char *xml = plist(backup, other);
+    plist_t pl = NULL;
+    plist_from_xml(xml, (uint32_t)strlen(xml), &pl);
+    char *bin = NULL;
+    uint32_t len = 0;
+    plist_to_bin(pl, &bin, &len);
+    plist_free(pl);
+    cr_assert(len > 8 && memchr(bin, '\0', len) != NULL, "a binary plist carries NUL bytes");
+    struct testenv_response r;
+    cr_assert_eq(post_bytes(bin, len, true, &r), 200, "%s", r.body);
+    cr_assert(has(&r, "misses_current_key"), "%s", r.body);
+    testenv_response_free(&r);
+    free(bin);
+    free(xml);
 }
 
 Test(pin_policies, declared_keys_come_before_reported_chains)
