@@ -2,6 +2,7 @@
  * X-Forwarded-For walk from the right through trusted proxies, and every way a header can be
  * ignored (untrusted peer, no trusted proxies, garbage). */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -51,11 +52,14 @@ static struct network_info identify(const char *peer_text, const char *xff,
         cr_assert_str_eq((info).network, want_net);                                                \
     } while (0)
 
-Test(network, prefixes_v4_24_v6_48)
+/* Parameters hold their text: Criterion runs each one in a process of its own. */
+struct prefix_case {
+    char in[48], want[32];
+};
+
+ParameterizedTestParameters(network, prefixes_v4_24_v6_48)
 {
-    static const struct {
-        const char *in, *want;
-    } cases[] = {
+    static struct prefix_case cases[] = {
         {"203.0.113.7", "203.0.113.0/24"},
         {"198.51.100.255", "198.51.100.0/24"},
         {"0.0.0.0", "0.0.0.0/24"},
@@ -67,11 +71,14 @@ Test(network, prefixes_v4_24_v6_48)
         {"[2001:db8:5::1]:443", "2001:db8:5::/48"}, /* [v6]:port */
         {"  203.0.113.7\t", "203.0.113.0/24"},      /* header whitespace */
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char out[64] = "";
-        cr_assert(network_prefix_of(cases[i].in, out, sizeof(out)), "%s", cases[i].in);
-        cr_assert_str_eq(out, cases[i].want, "%s", cases[i].in);
-    }
+    return cr_make_param_array(struct prefix_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct prefix_case *c, network, prefixes_v4_24_v6_48)
+{
+    char out[64] = "";
+    cr_assert(network_prefix_of(c->in, out, sizeof(out)), "%s", c->in);
+    cr_assert_str_eq(out, c->want, "%s", c->in);
 }
 
 Test(network, ipv4_mapped_ipv6_is_plain_ipv4)
@@ -90,15 +97,22 @@ Test(network, ipv4_mapped_ipv6_is_plain_ipv4)
     EXPECT_CLIENT(info, "203.0.113.51", "203.0.113.0/24");
 }
 
-Test(network, not_addresses)
+struct not_an_address {
+    char in[48];
+};
+
+ParameterizedTestParameters(network, not_addresses)
 {
-    static const char *const bad[] = {"",        "   ",          "not-an-ip", "300.1.1.1",
-                                      "1.2.3",   "1.2.3.4.5",    "[::1",      "2001:db8::g",
-                                      "unknown", "1.2.3.4:80:1", "[]",        "-"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char out[64] = "untouched";
-        cr_assert_not(network_prefix_of(bad[i], out, sizeof(out)), "'%s'", bad[i]);
-    }
+    static struct not_an_address bad[] = {
+        {""},     {"   "},         {"not-an-ip"}, {"300.1.1.1"},    {"1.2.3"}, {"1.2.3.4.5"},
+        {"[::1"}, {"2001:db8::g"}, {"unknown"},   {"1.2.3.4:80:1"}, {"[]"},    {"-"}};
+    return cr_make_param_array(struct not_an_address, bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+ParameterizedTest(struct not_an_address *c, network, not_addresses)
+{
+    char out[64] = "untouched";
+    cr_assert_not(network_prefix_of(c->in, out, sizeof(out)), "'%s'", c->in);
 }
 
 Test(network, peer_without_proxies)
