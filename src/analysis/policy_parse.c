@@ -272,9 +272,29 @@ static enum err_code add_sha256_pin(struct policy_domain *d, const char *text, s
     return add_pin(d, text, true, err);
 }
 
-static enum err_code plist_domain(struct policy *p, const char *name, plist_t cfg, struct err *err)
+/* The line of the first <key>name</key> of an XML plist (libplist keeps no lines); 0 when
+ * there is no document (a binary plist) or no such key. */
+static int key_line(const xmlNode *n, const char *name)
 {
-    struct policy_domain *d = add_domain(p, name, 0, err);
+    for (; n != NULL; n = n->next) {
+        if (named(n, "key")) {
+            char *t = text_of(n);
+            bool same = t != NULL && strcmp(t, name) == 0;
+            xmlFree(t);
+            if (same)
+                return (int)xmlGetLineNo(n);
+        }
+        int line = n->children != NULL ? key_line(n->children, name) : 0;
+        if (line > 0)
+            return line;
+    }
+    return 0;
+}
+
+static enum err_code plist_domain(struct policy *p, const char *name, plist_t cfg,
+                                  const xmlNode *xml, struct err *err)
+{
+    struct policy_domain *d = add_domain(p, name, key_line(xml, name), err);
     if (d == NULL)
         return err->code;
     d->include_subdomains = plist_bool(cfg, "TSKIncludeSubdomains", false);
@@ -298,7 +318,8 @@ static enum err_code plist_domain(struct policy *p, const char *name, plist_t cf
     return rc;
 }
 
-static enum err_code parse_plist(plist_t root, struct policy *p, struct err *err)
+static enum err_code parse_plist(plist_t root, const xmlNode *xml, struct policy *p,
+                                 struct err *err)
 {
     p->format = POLICY_TRUSTKIT_PLIST;
     plist_t cfg = plist_dict_get_item(root, "TSKConfiguration");
@@ -323,7 +344,7 @@ static enum err_code parse_plist(plist_t root, struct policy *p, struct err *err
             rc = err_set(err, ERR_INVALID, "invalid_policy",
                          "TSKPinnedDomains: '%s' is not a dictionary", key);
         else
-            rc = plist_domain(p, key, val, err);
+            rc = plist_domain(p, key, val, xml, err);
         free(key);
         if (rc != ERR_OK)
             break;
@@ -360,7 +381,7 @@ static enum err_code parse_xml(const char *text, size_t len, struct policy *p, s
         plist_t pl = NULL;
         plist_from_xml(text, (uint32_t)len, &pl);
         rc = pl != NULL && plist_get_node_type(pl) == PLIST_DICT
-                 ? parse_plist(pl, p, err)
+                 ? parse_plist(pl, root, p, err)
                  : err_set(err, ERR_INVALID, "invalid_policy",
                            "line %d: the plist is not a dictionary", (int)xmlGetLineNo(root));
         plist_free(pl);
@@ -395,7 +416,7 @@ enum err_code policy_parse(const char *text, size_t len, struct policy **out, st
         plist_t pl = NULL;
         plist_from_bin(text, (uint32_t)len, &pl);
         rc = pl != NULL && plist_get_node_type(pl) == PLIST_DICT
-                 ? parse_plist(pl, p, err)
+                 ? parse_plist(pl, NULL, p, err)
                  : err_set(err, ERR_INVALID, "invalid_policy",
                            "binary plist: not a readable dictionary");
         plist_free(pl);

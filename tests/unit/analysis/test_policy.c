@@ -397,9 +397,9 @@ ParameterizedTestParameters(policy, unreadable_policies_name_the_line)
         {"<plist version=\"1.0\"><dict><key>TSKConfiguration</key><dict/></dict></plist>", 0,
          "TSKPinnedDomains"},
         {"<plist version=\"1.0\"><array/></plist>", 0, "not a dictionary"},
-        {"<plist><dict><key>TSKPinnedDomains</key><dict><key>a "
-         "b</key><dict/></dict></dict></plist>",
-         0, "'a b' is not a host name"},
+        {"<plist><dict><key>TSKPinnedDomains</key>\n<dict>\n<key>a b</key><dict/></dict></dict>"
+         "</plist>",
+         0, "line 3: 'a b' is not a host name"},
         {"bplist00\x01\x02\x03garbage", 18, "binary plist"},
         {"<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>", 0, "<x>"},
         {"not xml at all", 0, "line 1"},
