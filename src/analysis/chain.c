@@ -370,14 +370,15 @@ enum err_code chain_analysis_from_json(const json_t *j, struct chain_analysis **
 /* ---- per report ---------------------------------------------------------------------- */
 
 /*
- * Hostname coverage is OpenSSL's (RFC 6125): X509_check_ip for an IP literal, X509_check_host
- * for a name, full-label wildcards only ("*.example.com" stands for one label; "w*.example.com",
- * "*.com" and wildcards in A-labels never match). The subject CN is read only when the
- * certificate carries no DNS or IP SAN at all (RFC 6125 §6.4.4): OpenSSL alone would also read
- * it beside IP SANs, where iOS and Chrome, the clients that report, do not, so NEVER_CHECK_SUBJECT
- * is set whenever there is a SAN. A CN is never an IP identity (X509_check_ip reads SANs only).
+ * Coverage of hostname by the names of a leaf (has_sans: it carries a DNS or IP SAN), as
+ * OpenSSL decides it (RFC 6125): X509_check_ip for an IP literal, X509_check_host for a name,
+ * full-label wildcards only ("*.example.com" stands for one label; "w*.example.com", "*.com"
+ * and wildcards in A-labels never match). The subject CN is read only when the leaf has no DNS
+ * or IP SAN at all, as before: OpenSSL alone would also read it beside IP SANs, which is looser
+ * still than the reporting clients (iOS 13+ and Chrome take no name from the CN), so
+ * NEVER_CHECK_SUBJECT is set whenever there is a SAN. A CN is never an IP identity
+ * (X509_check_ip reads SANs only).
  */
-/* Coverage of hostname by the names of a leaf (has_sans: it carries a DNS or IP SAN). */
 static bool names_cover(X509 *names, bool has_sans, const char *hostname)
 {
     /* A leading dot would ask OpenSSL for "any subdomain of": no host is named that way. */
