@@ -7,10 +7,8 @@
 #include "analysis/catalog.h"
 #include "base/codec.h"
 #include "report/cert.h"
-#include "report/pem_list.h"
 #include "report/pin.h"
 #include "testcert.h"
-#include "testenv.h"
 
 #define KZ_PEM                                                                                     \
     FIXTURES_DIR                                                                                   \
@@ -206,16 +204,8 @@ Test(catalog, hostile_spki_lookup)
 
 Test(catalog, kazakhstan_fixture_is_hostile)
 {
-    size_t len;
-    char *text = testenv_read_file(KZ_PEM, &len);
     /* the fixture is an `openssl x509 -text` dump followed by the PEM */
-    struct pem_list list;
-    struct err err;
-    cr_assert_eq(pem_list_read(text, len, 0, &list, &err), ERR_OK, "%s", err.detail);
-    cr_assert_eq(list.n, 1);
-    struct cert *c = cert_ref(list.certs[0]);
-    pem_list_cleanup(&list);
-    free(text);
+    struct cert *c = testcert_load_pem_file(KZ_PEM);
     char hex[PIN_HEX_LEN + 1];
     codec_hex_encode(c->spki_sha256, 32, hex);
     cr_assert_str_eq(hex, KZ_SPKI);

@@ -230,16 +230,7 @@ Test(chain, missing_intermediate_wrong_order_and_forged_names)
 
 static struct cert *load_kz(void)
 {
-    FILE *f = fopen(KZ_PEM, "rb");
-    cr_assert_not_null(f);
-    static char buf[16384];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *pem = strstr(buf, "-----BEGIN CERTIFICATE-----");
-    cr_assert_not_null(pem);
-    struct cert *c = NULL;
-    cr_assert_eq(cert_from_client_pem(pem, strlen(pem), &c, NULL), ERR_OK);
+    struct cert *c = testcert_load_pem_file(KZ_PEM);
     return c;
 }
 
