@@ -29,7 +29,8 @@ PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail 
 [ -x "$PG_BIN/initdb" ] || { echo "pgcluster: PostgreSQL server binaries not found" >&2; exit 1; }
 
 is_root() { [ "$(id -u)" = 0 ]; }
-as_pg() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# From /: postgres may not be able to enter the current folder.
+as_pg() { if is_root; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 throwaway=0
 [ "${3:-}" = "--throwaway" ] && throwaway=1
