@@ -46,7 +46,7 @@ stop-db:
 # Sample reports (examples/) through the public ingest API into the server `make run` started.
 demo:
 	@$(MAKE) --no-print-directory deps PACKAGES="$(RUN_PACKAGES) $(DEMO_PACKAGES)"
-	@examples/demo.sh
+	@python3 examples/demo.py
 
 # Warnings as errors, AddressSanitizer + UndefinedBehaviorSanitizer, a throwaway PostgreSQL
 # (CTest fixture, removed even when tests fail), every test through ctest.
