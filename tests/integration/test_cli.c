@@ -166,3 +166,57 @@ Test(cli, bad_catalog_and_trust_store_name_their_setting)
         cr_assert(strstr(out, want) != NULL, "'%s' expected:\n%s", want, out);
     }
 }
+
+/* Migrations are forward-only: a file changed after it was applied stops `migrate` (and so the
+ * server's start), naming the file, and changes nothing. */
+Test(cli, a_changed_migration_is_refused)
+{
+    char admin[1024], cmd[4096], out[16384], dir[512], file[600];
+    snprintf(admin, sizeof(admin), "%s dbname=postgres", testenv_conninfo());
+    PGconn *c = PQconnectdb(admin);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    PQclear(PQexec(c, "DROP DATABASE IF EXISTS t_cli_migrate WITH (FORCE)"));
+    PGresult *r = PQexec(c, "CREATE DATABASE t_cli_migrate");
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    char url[1024];
+    snprintf(url, sizeof(url), "%s dbname=t_cli_migrate", testenv_conninfo());
+
+    snprintf(dir, sizeof(dir), "%s/migrations", workdir);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    snprintf(file, sizeof(file), "%s/0001_first.sql", dir);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("CREATE TABLE first_table (x integer);\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "%s migrate --migrations-dir %s --database-url \"%s\"", PINWATCH_BIN,
+             dir, url);
+    cr_assert_eq(run_in(workdir, cmd, out, sizeof(out)), 0, "%s", out);
+    cr_assert(strstr(out, "migrations applied: 1") != NULL, "%s", out);
+    cr_assert_eq(run_in(workdir, cmd, out, sizeof(out)), 0, "%s", out);
+    cr_assert(strstr(out, "migrations applied: 0") != NULL, "a second run applies nothing: %s",
+              out);
+
+    f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("CREATE TABLE first_table (x integer, y integer);\n", f);
+    fclose(f);
+    snprintf(file, sizeof(file), "%s/0002_second.sql", dir);
+    f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("CREATE TABLE second_table (x integer);\n", f);
+    fclose(f);
+    cr_assert_neq(run_in(workdir, cmd, out, sizeof(out)), 0, "%s", out);
+    cr_assert(strstr(out, "0001_first.sql was changed after it was applied") != NULL, "%s", out);
+
+    c = PQconnectdb(url);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    r = PQexec(c, "SELECT count(*) FROM schema_migrations");
+    cr_assert_str_eq(PQgetvalue(r, 0, 0), "1", "nothing applied after the refusal");
+    PQclear(r);
+    r = PQexec(c, "SELECT to_regclass('second_table') IS NULL");
+    cr_assert_str_eq(PQgetvalue(r, 0, 0), "t", "the later migration did not run");
+    PQclear(r);
+    PQfinish(c);
+}
