@@ -134,7 +134,7 @@ Test(cli, serve_flag_wins_over_the_environment)
 {
     char out[65536], cmd[1024];
     snprintf(cmd, sizeof(cmd),
-             "PINWATCH_MAX_BODY=10 DATABASE_URL='%s' PINWATCH_SPOOL_DIR=%s/spool timeout -s TERM 3 "
+             "PINWATCH_MAX_BODY=10 DATABASE_URL='%s' PINWATCH_SPOOL_DIR=%s/spool timeout -s TERM 8 "
              "%s serve --max-body 2000 --listen 127.0.0.1:0",
              testenv_conninfo(), workdir, PINWATCH_BIN);
     int rc = run_in(workdir, cmd, out, sizeof(out));
