@@ -76,15 +76,16 @@ static int cmd_migrate(int argc, char **argv)
     int rc = 1;
     struct err e = {0};
     PGconn *conn = NULL;
-    int applied = 0;
+    struct migrate_counts applied = {0, 0};
     if (cfg.database_url == NULL || cfg.database_url[0] == '\0') {
         config_print_no_database(stderr, "migrate");
         rc = 2;
     } else if (db_connect(cfg.database_url, &conn, &e) != ERR_OK ||
-               migrate_run(conn, cfg.migrations_dir, &applied, &e) != ERR_OK) {
+               migrate_run(conn, cfg.migrations_dir, cfg.functions_dir, &applied, &e) != ERR_OK) {
         fprintf(stderr, "pinwatch: migrate failed: %s\n", e.detail);
     } else {
-        printf("migrations applied: %d\n", applied);
+        printf("migrations applied: %d\nfunction files applied: %d\n", applied.migrations,
+               applied.repeatables);
         rc = 0;
     }
     PQfinish(conn);
@@ -120,7 +121,7 @@ struct command {
 static const struct command commands[] = {
     {"serve", cmd_serve, "[--flag value ...]", "apply pending migrations and serve HTTP", NULL,
      true},
-    {"migrate", cmd_migrate, "[--database-url URL]", "apply pending migrations and exit", NULL,
+    {"migrate", cmd_migrate, "[--database-url URL]", "apply pending migrations and changed sql/functions files, and exit", NULL,
      true},
     {"export", cli_export,
      "--out FILE|- [--hostname H] [--app A] [--app-version V] [--platform P] [--network CIDR]\n"
