@@ -121,8 +121,8 @@ struct command {
 static const struct command commands[] = {
     {"serve", cmd_serve, "[--flag value ...]", "apply pending migrations and serve HTTP", NULL,
      true},
-    {"migrate", cmd_migrate, "[--database-url URL]", "apply pending migrations and changed sql/functions files, and exit", NULL,
-     true},
+    {"migrate", cmd_migrate, "[--database-url URL]",
+     "apply pending migrations and changed sql/functions files, and exit", NULL, true},
     {"export", cli_export,
      "--out FILE|- [--hostname H] [--app A] [--app-version V] [--platform P] [--network CIDR]\n"
      "          [--verdict V] [--group ID] [--from T] [--to T] [--database-url URL]",

@@ -185,13 +185,17 @@ Test(cli, a_changed_migration_is_refused)
 
     snprintf(dir, sizeof(dir), "%s/migrations", workdir);
     cr_assert_eq(mkdir(dir, 0700), 0);
+    char functions[600];
+    snprintf(functions, sizeof(functions), "%s/functions", workdir);
+    cr_assert_eq(mkdir(functions, 0700), 0);
     snprintf(file, sizeof(file), "%s/0001_first.sql", dir);
     FILE *f = fopen(file, "w");
     cr_assert_not_null(f);
     fputs("CREATE TABLE first_table (x integer);\n", f);
     fclose(f);
-    snprintf(cmd, sizeof(cmd), "%s migrate --migrations-dir %s --database-url \"%s\"", PINWATCH_BIN,
-             dir, url);
+    snprintf(cmd, sizeof(cmd),
+             "%s migrate --migrations-dir %s --functions-dir %s --database-url \"%s\"",
+             PINWATCH_BIN, dir, functions, url);
     cr_assert_eq(run_in(workdir, cmd, out, sizeof(out)), 0, "%s", out);
     cr_assert(strstr(out, "migrations applied: 1") != NULL, "%s", out);
     cr_assert_eq(run_in(workdir, cmd, out, sizeof(out)), 0, "%s", out);
