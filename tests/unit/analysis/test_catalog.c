@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "analysis/catalog.h"
+#include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
 #include "testcert.h"
@@ -174,7 +175,7 @@ Test(catalog, hostile_spki_lookup)
 {
     struct catalog *cat = load_default();
     uint8_t spki[32];
-    cr_assert_eq(pin_hex_decode(KZ_SPKI, spki, 32, NULL), ERR_OK);
+    cr_assert_eq(codec_hex_decode(KZ_SPKI, spki, 32, NULL), ERR_OK);
     const struct catalog_hostile *h = catalog_hostile_spki(cat, spki);
     cr_assert_not_null(h);
     cr_assert(strstr(h->name, "Qaznet") != NULL, "%s", h->name);
@@ -188,7 +189,7 @@ Test(catalog, hostile_spki_lookup)
     json_array_foreach(json_object_get(doc, "hostile_spki"), i, item)
     {
         const char *hex = json_string_value(json_object_get(item, "spki_sha256"));
-        cr_assert_eq(pin_hex_decode(hex, spki, 32, NULL), ERR_OK);
+        cr_assert_eq(codec_hex_decode(hex, spki, 32, NULL), ERR_OK);
         h = catalog_hostile_spki(cat, spki);
         cr_assert_not_null(h, "%s not found", hex);
         cr_assert_str_eq(h->name, json_string_value(json_object_get(item, "name")));
@@ -201,28 +202,12 @@ Test(catalog, hostile_spki_lookup)
     catalog_free(cat);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    static char buf[65536];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 Test(catalog, kazakhstan_fixture_is_hostile)
 {
-    const char *text = read_file(KZ_PEM);
     /* the fixture is an `openssl x509 -text` dump followed by the PEM */
-    const char *pem = strstr(text, "-----BEGIN CERTIFICATE-----");
-    cr_assert_not_null(pem);
-    struct cert *c = NULL;
-    struct err err;
-    cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s", err.detail);
+    struct cert *c = testcert_load_pem_file(KZ_PEM);
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(c->spki_sha256, 32, hex);
+    codec_hex_encode(c->spki_sha256, 32, hex);
     cr_assert_str_eq(hex, KZ_SPKI);
 
     struct catalog *cat = load_default();
@@ -314,7 +299,7 @@ Test(catalog, every_chromium_blocklisted_key_is_hostile)
         char hex[65];
         uint8_t spki[32];
         cr_assert_eq(sscanf(line, "%64s", hex), 1);
-        cr_assert_eq(pin_hex_decode(hex, spki, 32, NULL), ERR_OK, "%s", hex);
+        cr_assert_eq(codec_hex_decode(hex, spki, 32, NULL), ERR_OK, "%s", hex);
         const struct catalog_hostile *h = catalog_hostile_spki(cat, spki);
         cr_assert_not_null(h, "blocklisted key %s is not in the catalog", hex);
         cr_assert(catalog_category_valid(h->category), "%s", h->category);
@@ -347,11 +332,7 @@ Test(catalog, kazakhstan_certificates_are_state_keys)
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char path[512];
         snprintf(path, sizeof(path), "%s/chromium-blocklist/%s.pem", FIXTURES_DIR, files[i]);
-        const char *pem = strstr(read_file(path), "-----BEGIN CERTIFICATE-----");
-        cr_assert_not_null(pem, "%s", path);
-        struct cert *c = NULL;
-        struct err err;
-        cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s: %s", path, err.detail);
+        struct cert *c = testcert_load_pem_file(path);
         cr_assert(strstr(c->subject, "C=KZ") != NULL, "%s", c->subject);
         const struct catalog_hostile *h = catalog_hostile_spki(cat, c->spki_sha256);
         cr_assert_not_null(h, "%s", files[i]);
@@ -381,10 +362,7 @@ Test(catalog, interception_product_certificates)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[512];
         snprintf(path, sizeof(path), "%s/chromium-blocklist/%s.pem", FIXTURES_DIR, cases[i].file);
-        const char *pem = strstr(read_file(path), "-----BEGIN CERTIFICATE-----");
-        cr_assert_not_null(pem, "%s", path);
-        struct cert *c = NULL;
-        cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, NULL), ERR_OK, "%s", path);
+        struct cert *c = testcert_load_pem_file(path);
         cr_assert(strstr(c->subject, cases[i].name) != NULL, "%s", c->subject);
         const struct catalog_hostile *h = catalog_hostile_spki(cat, c->spki_sha256);
         cr_assert_not_null(h, "%s", cases[i].file);
