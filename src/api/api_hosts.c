@@ -88,11 +88,8 @@ static enum err_code chain(PGconn *conn, const struct api_common_request *r,
 {
     (void)err;
     const char *params[] = {r->ctx};
-    api_common_reply_sql(conn, reply,
-                         "SELECT json_build_object('sha256', encode(sha256, 'hex'), 'certificates',"
-                         " pinwatch_chain_certs_json(sha256), 'findings', analysis)::text"
-                         " FROM chains WHERE sha256 = decode($1, 'hex')",
-                         1, params, "no chain with that id");
+    api_common_reply_sql(conn, reply, "SELECT * FROM pinwatch_chain_json(decode($1, 'hex'))", 1,
+                         params, "no chain with that id");
     return ERR_OK;
 }
 
