@@ -71,11 +71,13 @@ static const char GROUP_SQL[] =
     " || jsonb_build_object('chains', ("
     "   SELECT coalesce(jsonb_agg(jsonb_build_object('sha256', encode(c.sha, 'hex'),"
     "     'reports', c.n, 'certificates', pinwatch_chain_certs_json(c.sha),"
-    "     'findings', ch.analysis) ORDER BY c.n DESC), '[]'::jsonb)"
-    "   FROM (SELECT coalesce(r.validated_chain, r.served_chain) AS sha, count(*) AS n"
+    "     'findings', ch.analysis, 'pin_matched', c.pin) ORDER BY c.n DESC), '[]'::jsonb)"
+    "   FROM (SELECT coalesce(r.validated_chain, r.served_chain) AS sha, count(*) AS n,"
+    "           bool_or(pinwatch_flag(r.flags, 2)) AS pin"
     "         FROM reports r WHERE r.group_id = g.id"
     "         AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL"
-    "         GROUP BY 1) c LEFT JOIN chains ch ON ch.sha256 = c.sha)))::text"
+    "         GROUP BY 1) c LEFT JOIN chains ch ON ch.sha256 = c.sha),"
+    "   'heatmap', pinwatch_group_heatmap(g.id, $1::timestamptz, $2::timestamptz, 10)))::text"
     " FROM groups g"
     " LEFT JOIN (SELECT sum(n) AS reports FROM (" WINDOW_REPORTS("group_id = $3") ") u) r"
     "   ON true"
@@ -86,30 +88,36 @@ static const char GROUP_SQL[] =
 /* Every group with reports in the window; window counts and top-network devices computed for
  * all groups in one aggregate each (per group, each paid an executor and hash-table set-up).
  * Top networks: pinwatch_top_network_list (0008). */
+#define LIST_QUERY                                                                             \
+    "WITH r AS (SELECT group_id, sum(n) AS reports FROM (" WINDOW_REPORTS("true") ") u"         \
+    "   GROUP BY group_id HAVING sum(n) > 0),"                                                  \
+    " s AS (SELECT r.group_id, r.reports, d.devices, d.networks FROM r"                         \
+    "   JOIN groups g ON g.id = r.group_id"                                                     \
+    "   LEFT JOIN (" WINDOW_DISTINCTS("true") ") d ON d.group_id = r.group_id"                  \
+    "   WHERE ($3::text IS NULL OR g.hostname = $3)"                                            \
+    "   AND ($4::text IS NULL OR g.app_bundle_id = $4)"                                         \
+    "   AND ($5::text IS NULL OR g.verdict = $5)),"                                             \
+    " t AS (SELECT s.group_id, x.net, x.n, x.ord FROM s"                                        \
+    "   CROSS JOIN LATERAL pinwatch_top_network_list(s.group_id, " DAY_FROM ", " DAY_TO ", 10) l" \
+    "   CROSS JOIN LATERAL unnest(l.networks, l.counts) WITH ORDINALITY AS x(net, n, ord)),"    \
+    " n AS (SELECT t.group_id, json_agg(" NETWORK_JSON " ORDER BY t.ord) AS top"                \
+    "   FROM (SELECT t.group_id, t.net, t.n, t.ord, max(d.asn) AS asn,"                         \
+    "           round(hll_cardinality(hll_union_agg(d.devices)))::bigint AS d"                  \
+    "         FROM t JOIN rollup_network_daily d ON d.group_id = t.group_id"                    \
+    "           AND d.network = t.net AND d.day >= " DAY_FROM " AND d.day <= " DAY_TO           \
+    "         GROUP BY 1, 2, 3, 4) t"                                                           \
+    "   GROUP BY t.group_id)"                                                                   \
+    " SELECT json_build_object('groups', coalesce(json_agg("                                    \
+    GROUP_JSON(VERSIONS_OF_G, "coalesce(n.top, '[]')")                                          \
+    "   ORDER BY s.reports DESC, g.id), '[]'::json))::text"                                     \
+    " FROM s JOIN groups g ON g.id = s.group_id"                                                \
+    " LEFT JOIN n ON n.group_id = s.group_id"
+
+/* The list plus the overview's figures (pinwatch_window_totals, 0016). */
 static const char LIST_SQL[] =
-    "WITH r AS (SELECT group_id, sum(n) AS reports FROM (" WINDOW_REPORTS("true") ") u"
-    "   GROUP BY group_id HAVING sum(n) > 0),"
-    " s AS (SELECT r.group_id, r.reports, d.devices, d.networks FROM r"
-    "   JOIN groups g ON g.id = r.group_id"
-    "   LEFT JOIN (" WINDOW_DISTINCTS("true") ") d ON d.group_id = r.group_id"
-    "   WHERE ($3::text IS NULL OR g.hostname = $3)"
-    "   AND ($4::text IS NULL OR g.app_bundle_id = $4)"
-    "   AND ($5::text IS NULL OR g.verdict = $5)),"
-    " t AS (SELECT s.group_id, x.net, x.n, x.ord FROM s"
-    "   CROSS JOIN LATERAL pinwatch_top_network_list(s.group_id, " DAY_FROM ", " DAY_TO ", 10) l"
-    "   CROSS JOIN LATERAL unnest(l.networks, l.counts) WITH ORDINALITY AS x(net, n, ord)),"
-    " n AS (SELECT t.group_id, json_agg(" NETWORK_JSON " ORDER BY t.ord) AS top"
-    "   FROM (SELECT t.group_id, t.net, t.n, t.ord, max(d.asn) AS asn,"
-    "           round(hll_cardinality(hll_union_agg(d.devices)))::bigint AS d"
-    "         FROM t JOIN rollup_network_daily d ON d.group_id = t.group_id"
-    "           AND d.network = t.net AND d.day >= " DAY_FROM " AND d.day <= " DAY_TO
-    "         GROUP BY 1, 2, 3, 4) t"
-    "   GROUP BY t.group_id)"
-    " SELECT json_build_object('groups', coalesce(json_agg("
-    GROUP_JSON(VERSIONS_OF_G, "coalesce(n.top, '[]')")
-    "   ORDER BY s.reports DESC, g.id), '[]'::json))::text"
-    " FROM s JOIN groups g ON g.id = s.group_id"
-    " LEFT JOIN n ON n.group_id = s.group_id";
+    "SELECT (x.j::jsonb || jsonb_build_object('totals',"
+    "  pinwatch_window_totals($1, $2, x.j::jsonb -> 'groups')))::text"
+    " FROM (" LIST_QUERY ") x(j)";
 
 /* clang-format on */
 
