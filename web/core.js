@@ -56,7 +56,13 @@ window.PW = (function () {
   }
   // Download an authenticated resource as a file (a plain link cannot carry the token).
   async function download(path, filename) {
-    const r = await request(path);
+    let r;
+    try {
+      r = await request(path);
+    } catch (e) {
+      if (e instanceof AuthError) render(); // says the token was refused
+      throw e;
+    }
     if (!r.ok) throw new HttpError(r.status, "http_" + r.status, "download failed");
     const url = URL.createObjectURL(await r.blob());
     const a = el("a", { href: url, download: filename });

@@ -71,7 +71,14 @@
     let list = groups.groups || [];
     // /v1/groups has no version filter: keep the groups that saw that version.
     if (f.version) list = list.filter((g) => (g.versions || []).some((v) => v.version === f.version));
-    const t = groups.totals || {};
+    let t = groups.totals || {};
+    // The server's figures cover whole groups; for one version, add up that version's rows
+    // (devices then count once per group).
+    if (f.version) {
+      const rows = list.flatMap((g) => (g.versions || []).filter((v) => v.version === f.version));
+      t = { reports: rows.reduce((n, v) => n + v.reports, 0), devices: rows.reduce((n, v) => n + v.devices, 0),
+        networks: null, new_groups: list.filter((g) => g.first_seen >= r.from).length };
+    }
     const chart = trend.series.length === 0
       ? empty("No failure reports in this window.",
         "Point your apps' report URI at /v1/reports (or /report), widen the window, or load examples with make demo.")

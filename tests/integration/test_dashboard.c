@@ -170,3 +170,96 @@ Test(dashboard, every_page_shows_the_seeded_population)
     int rc = system(cmd);
     cr_assert_eq(rc, 0, "the dashboard end-to-end script failed (exit %d): see its output", rc);
 }
+
+static json_t *group_with(json_t *groups, const char *verdict)
+{
+    size_t i;
+    json_t *g;
+    json_array_foreach(groups, i, g)
+    {
+        if (strcmp(json_string_value(json_object_get(g, "verdict")), verdict) == 0 &&
+            strcmp(json_string_value(json_object_get(g, "app")), "web") != 0)
+            return g;
+    }
+    return NULL;
+}
+
+static long cell_reports(json_t *heatmap, const char *version, const char *network, long *devices)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(heatmap, i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "version")), version) == 0 &&
+            strcmp(json_string_value(json_object_get(c, "network")), network) == 0) {
+            *devices = (long)json_integer_value(json_object_get(c, "devices"));
+            return (long)json_integer_value(json_object_get(c, "reports"));
+        }
+    }
+    return -1;
+}
+
+/* What the pages read, against the population itself: the overview's figures (distinct over
+ * groups), the heatmap's version x network cells with their ASN, and whether a pin matched. */
+Test(dashboard, the_api_counts_what_the_pages_show)
+{
+    populate();
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, "/v1/groups", &r), 200, "%s", r.body);
+    json_t *t = json_object_get(r.json, "totals");
+    cr_assert_not_null(t, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(t, "reports")), 12 + 30 + 3);
+    /* 12 stale devices, 6 behind the proxy, one browser user agent on one network. */
+    cr_assert_eq(json_integer_value(json_object_get(t, "devices")), 19);
+    cr_assert_eq(json_integer_value(json_object_get(t, "networks")), 12 + 2 + 1);
+    cr_assert_eq(json_integer_value(json_object_get(t, "groups")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(t, "new_groups")), 3);
+    char path[256];
+    json_t *forti = group_with(json_object_get(r.json, "groups"), "interception");
+    json_t *stale = group_with(json_object_get(r.json, "groups"), "misconfiguration");
+    cr_assert(forti != NULL && stale != NULL);
+    snprintf(path, sizeof(path), "/v1/groups/%s", json_string_value(json_object_get(forti, "id")));
+    char *stale_id = strdup(json_string_value(json_object_get(stale, "id")));
+    testenv_response_free(&r);
+
+    cr_assert_eq(testenv_get(&srv, path, &r), 200, "%s", r.body);
+    json_t *hm = json_object_get(r.json, "heatmap");
+    cr_assert_eq(json_array_size(hm), 10, "5 versions x 2 networks: %s", r.body);
+    for (int v = 0; v < 5; v++) {
+        long dev = 0;
+        /* Devices 0, 2, 4 post from 198.51.100.x and 1, 3, 5 from 198.51.101.x. */
+        cr_assert_eq(cell_reports(hm, versions[v], "198.51.100.0/24", &dev), 3);
+        cr_assert_eq(dev, 3);
+        cr_assert_eq(cell_reports(hm, versions[v], "198.51.101.0/24", &dev), 3);
+    }
+    json_t *c0 = json_array_get(hm, 0);
+    json_int_t asn = json_integer_value(json_object_get(c0, "asn"));
+    const char *org = json_string_value(json_object_get(c0, "as_org"));
+    cr_assert(asn == 64500 || asn == 64501);
+    cr_assert_str_eq(org, asn == 64500 ? "Example-Telecom" : "Acme-Corp-Net");
+    json_t *chain = json_array_get(json_object_get(r.json, "chains"), 0);
+    cr_assert(json_is_false(json_object_get(chain, "pin_matched")), "%s", r.body);
+    testenv_response_free(&r);
+
+    /* A window that holds none of the reports: the group answers, its heatmap is empty. */
+    snprintf(path + strlen(path), sizeof(path) - strlen(path),
+             "?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z");
+    cr_assert_eq(testenv_get(&srv, path, &r), 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "heatmap")), 0, "%s", r.body);
+    testenv_response_free(&r);
+
+    /* The stale group's 12 networks: the 10 with most reports are kept. */
+    snprintf(path, sizeof(path), "/v1/groups/%s", stale_id);
+    cr_assert_eq(testenv_get(&srv, path, &r), 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "heatmap")), 10, "%s", r.body);
+    testenv_response_free(&r);
+    free(stale_id);
+
+    /* A window with no group: the figures are zeros, not missing. */
+    cr_assert_eq(testenv_get(&srv, "/v1/groups?hostname=nothing.example", &r), 200);
+    t = json_object_get(r.json, "totals");
+    cr_assert_eq(json_integer_value(json_object_get(t, "reports")), 0, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(t, "devices")), 0, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "groups")), 0);
+    testenv_response_free(&r);
+}

@@ -414,6 +414,19 @@ def run(b, api, base, a, assets_bytes):
     eq([k["label"] for k in api.get("/v1/hosts/api.example.com/keys")["keys"]], ["current"], "an edit is saved")
     b.shot(os.path.join(shots, "6-keys.png"))
 
+    # ---- empty states say what to do ----
+    b.go(base + "/?hostname=nothing.example")
+    b.wait_page("^\\/$")
+    texts = b.js("return [...document.querySelectorAll('.empty')].map(e => e.textContent)")
+    check(len(texts) >= 2 and any("No group has reports" in x for x in texts)
+          and any("report URI" in x for x in texts), "the empty overview says what to do (%r)" % texts)
+    eq(b.js("return document.querySelector('#fig-reports .figure-value').textContent"), "0", "an empty window counts 0 reports")
+    eq(b.js("return document.querySelector('input[name=hostname]').value"), "nothing.example", "the filter is read from the query string")
+    b.js("document.querySelector('select[name=verdict]').value = 'interception'; document.querySelector('form.filters button').click()")
+    b.wait_page("^\\/$")
+    eq(urllib.parse.parse_qs(urllib.parse.urlparse(b.js("return location.href")).query),
+       {"hostname": ["nothing.example"], "verdict": ["interception"]}, "applied filters go into the query string")
+
     # ---- 400 px wide ----
     b.size(400, 900)
     b.go(base + "/")
