@@ -85,6 +85,7 @@ class Browser:
             except OSError:
                 time.sleep(0.1)
         profile = tempfile.mkdtemp(prefix="profile-", dir=work)
+        self.downloads = tempfile.mkdtemp(prefix="downloads-", dir=work)
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -93,7 +94,9 @@ class Browser:
                          "--no-first-run", "--disable-background-networking",
                          "--disable-component-update", "--disable-sync",
                          "--disable-dev-shm-usage", "--lang=en-US",
-                         "--user-data-dir=" + profile, "--window-size=1280,900"]}}}}
+                         "--user-data-dir=" + profile, "--window-size=1280,900"],
+                "prefs": {"download.default_directory": self.downloads,
+                          "download.prompt_for_download": False}}}}}
         self.sid = self._call("POST", "/session", caps)["sessionId"]
 
     def _call(self, method, path, body=None):
@@ -345,6 +348,14 @@ def run(b, api, base, a, assets_bytes):
               "the export link downloads an evidence bundle")
         b.shot(os.path.join(shots, name))
         b.size(1280, 900)
+    # The button downloads the bundle with the token (a plain link could not carry it).
+    b.js("document.getElementById('export').click()")
+    want_file = os.path.join(b.downloads, "pinwatch-evidence-%s.tar.gz" % stale["id"])
+    end = time.time() + 30
+    while time.time() < end and not (os.path.exists(want_file) and os.path.getsize(want_file) > 0):
+        time.sleep(0.2)
+    check(os.path.exists(want_file) and open(want_file, "rb").read(2) == b"\x1f\x8b",
+          "Export evidence downloads the group's bundle")
     pin = b.js("return [...document.querySelectorAll('#chains dd')].map(d => d.textContent)")
     check("no" in pin, "the stale-pins chain says no pin matched")
     check(detail["chains"][0]["pin_matched"] is False, "the API agrees: no pin matched")
@@ -352,6 +363,16 @@ def run(b, api, base, a, assets_bytes):
     eq(len({c["network"] for c in forti_detail["heatmap"]}), 2, "interception heatmap: 2 networks")
     eq(len({c["version"] for c in forti_detail["heatmap"]}), 5, "interception heatmap: 5 versions")
     eq(forti_detail["heatmap"][0].get("asn") in (64500, 64501), True, "heatmap columns carry their ASN")
+
+    # ---- the browser group: no chain, no app version ----
+    web = next(g for g in groups["groups"] if g["app"] == "web")
+    b.go(base + "/groups/" + web["id"])
+    b.wait_page("^\\/groups\\/([^/]+)$")
+    rows = b.js("return [...document.querySelectorAll('#heatmap tbody th')].map(th => th.textContent)")
+    eq(rows, ["browser (no app version)"], "the browser group's heatmap row names no version")
+    check("no certificate chain" in b.js("return document.body.innerText"), "the browser group says it has no chain")
+    b.go(base + "/groups/" + stale["id"])
+    b.wait_page("^\\/groups\\/([^/]+)$")
 
     # ---- report page, from the group's latest reports ----
     reports = api.get("/v1/reports?group=%s&limit=20&%s" % (stale["id"], q))["reports"]
@@ -364,6 +385,14 @@ def run(b, api, base, a, assets_bytes):
     eq(b.js("return [...document.querySelectorAll('#served td.subject')].map(td => td.textContent)"),
        [c["subject"] for c in rep["served_chain"]], "report served-chain subjects")
     eq(b.js("return document.getElementById('raw').dataset.href"), "/v1/reports/%s/raw" % rid, "raw body link")
+    b.js("document.getElementById('raw').click()")
+    raw_file = os.path.join(b.downloads, "report-%s.json" % rid)
+    end = time.time() + 30
+    while time.time() < end and not (os.path.exists(raw_file) and os.path.getsize(raw_file) > 0):
+        time.sleep(0.2)
+    st, _, raw = api.raw("GET", "/v1/reports/%s/raw" % rid)
+    check(st == 200 and os.path.exists(raw_file) and open(raw_file, "rb").read() == raw,
+          "the raw body downloads byte for byte")
     problems = b.js("return [...document.querySelectorAll('#problems li')].length")
     eq(problems, len(rep.get("problems") or []), "report problems listed")
     check(b.js("return document.getElementById('findings').textContent").find(rep["findings"]["anchor"]["subject"]) >= 0,
