@@ -181,11 +181,18 @@ window.PW = (function () {
   }
 
   // ---- charts (Chart.js from Debian's libjs-chart.js) ----
+  // Hours in the viewer's zone; days are UTC days (the rollups' grain), so labelled as such.
   function bucketLabel(t, bucket) {
     const d = new Date(t);
     return bucket === "hour"
       ? d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" })
-      : d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+      : d.toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
+  }
+  function bucketTitle(t, bucket) {
+    const d = new Date(t);
+    return bucket === "hour"
+      ? d.toLocaleString() + " (" + d.toISOString().slice(11, 16) + " UTC)"
+      : d.toISOString().slice(0, 10) + " (UTC day)";
   }
   // A stacked bar chart of series [{key, points:[{t, reports, devices}]}]; returns the box.
   function stackedChart(trend, colorOf, label) {
@@ -210,7 +217,7 @@ window.PW = (function () {
         options: {
           responsive: true, maintainAspectRatio: false, animation: false,
           scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
-          plugins: { tooltip: { callbacks: { title: (items) => new Date(times[items[0].dataIndex]).toUTCString() } } },
+          plugins: { tooltip: { callbacks: { title: (items) => bucketTitle(times[items[0].dataIndex], trend.bucket) } } },
         },
       });
       canvas.dataset.ready = "1";

@@ -214,6 +214,11 @@ def test_server_answers(api):
         ct = h.get("Content-Type")
         check(ct.startswith("text/javascript") if a.split("?")[0].endswith(".js")
               else ct.startswith("text/css"), "%s has content type %s" % (a, ct))
+    for accept, want in (("gzip;q=0", None), ("identity", None), ("deflate, gzip", "gzip"),
+                         ("GZIP;q=0.5", "gzip"), (None, None)):
+        st, h, body = api.raw("GET", "/", token=False, headers={"Accept-Encoding": accept} if accept else {})
+        eq(h.get("Content-Encoding"), want, "Accept-Encoding %r gets Content-Encoding %r" % (accept, want))
+        check(want == "gzip" or body.startswith(b"<!doctype html>"), "a client without gzip gets the plain page")
     st, _, _ = api.raw("GET", "/assets/nothing.js", token=False)
     eq(st, 404, "an unknown asset is 404")
     return total
