@@ -22,7 +22,9 @@
       nets.set(c.network, n);
     }
     const cols = [...nets.values()].sort((a, b) => b.reports - a.reports);
-    const versions = [...new Set(cells.map((c) => c.version))];
+    // Newest version on top ("10.0" after "9.2"); no version (browsers) last.
+    const versions = [...new Set(cells.map((c) => c.version))].sort((a, b) =>
+      a == null ? 1 : b == null ? -1 : b.localeCompare(a, undefined, { numeric: true }));
     const at = new Map(cells.map((c) => [c.version + "\u0000" + c.network, c]));
     const max = Math.max(...cells.map((c) => c.reports));
     const colLabel = (n) => el("th", { scope: "col", "data-network": n.network || "" },

@@ -51,10 +51,11 @@
       : el("ul", { class: "alerts" }, alerts.slice(0, 10).map((a) => {
         const g = a.group || (a.subject && a.subject.group) || null;
         const text = a.summary || a.text || a.rule;
+        const state = a.state || a.delivery_state || (a.delivery && a.delivery.state) || a.status;
         return el("li", {}, time(a.fired_at || a.created_at), " ",
           el("span", { class: "rule", text: a.rule || "" }), " ",
           g && g.id ? link(withFilters("/groups/" + encodeURIComponent(g.id)), text) : text,
-          a.state || a.delivery_state ? el("span", { class: "muted", text: " (" + (a.state || a.delivery_state) + ")" }) : null);
+          state ? el("span", { class: "muted", text: " (" + state + ")" }) : null);
       })));
     p.id = "alerts";
     return p;

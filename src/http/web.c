@@ -2,6 +2,7 @@
 
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -21,18 +22,19 @@ static const struct web_asset *find_asset(const char *name)
     return NULL;
 }
 
-/* Whether Accept-Encoding lists gzip with a non-zero quality. */
+/* Whether Accept-Encoding lists gzip with a quality above 0 (RFC 9110 12.5.3). */
 static bool accepts_gzip(const char *accept)
 {
-    for (const char *p = accept; p != NULL && *p != '\0';) {
+    for (const char *p = accept; p != NULL; p = strchr(p, ',')) {
         p += strspn(p, " \t,");
         size_t n = strcspn(p, " \t;,");
-        if (n == 4 && strncasecmp(p, "gzip", 4) == 0) {
-            const char *q = p + n + strspn(p + n, " \t");
-            if (strncmp(q, ";q=0", 4) != 0 || strspn(q + 4, "0.") != strcspn(q + 4, ","))
-                return true;
-        }
-        p = strchr(p, ',');
+        if (n != 4 || strncasecmp(p, "gzip", 4) != 0)
+            continue;
+        const char *params = p + n;
+        const char *q = strstr(params, "q=");
+        if (q == NULL || q >= params + strcspn(params, ","))
+            return true;
+        return strtod(q + 2, NULL) > 0;
     }
     return false;
 }

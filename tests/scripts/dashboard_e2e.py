@@ -136,13 +136,15 @@ class Browser:
                   "charts")
 
     def size(self, width, height):
-        self.cmd("POST", "/window/rect", {"width": width, "height": height})
+        """The viewport, exactly (a headless window has a minimum width of its own)."""
+        self.width = width
+        self.cmd("POST", "/goog/cdp/execute", {"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}})
 
     def shot(self, path, full=True):
         if full:
             h = self.js("return Math.max(document.documentElement.scrollHeight, 600)")
-            w = self.js("return window.outerWidth")
-            self.size(w, min(int(h) + 140, 6000))
+            self.size(getattr(self, "width", 1280), min(int(h), 6000))
             time.sleep(0.3)
         png = base64.b64decode(self.cmd("GET", "/screenshot"))
         with open(path, "wb") as f:
@@ -244,6 +246,7 @@ def main():
     assets_bytes = test_server_answers(api)
     b = Browser(a.work)
     try:
+        b.size(1280, 900)
         run(b, api, base, a, assets_bytes)
     finally:
         b.quit()
@@ -465,6 +468,7 @@ def run(b, api, base, a, assets_bytes):
     b.size(400, 900)
     b.go(base + "/")
     b.wait_page("^\\/$")
+    eq(b.js("return window.innerWidth"), 400, "the viewport is 400 px wide")
     over = b.js("return document.documentElement.scrollWidth")
     check(over <= 400, "the overview fits 400 px (scroll width %d)" % over)
     b.shot(os.path.join(shots, "7-overview-400px.png"))
