@@ -97,7 +97,7 @@ window.PW = (function () {
     const d = new Date(t);
     const local = d.toLocaleString(undefined, Object.assign(
       { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }, opts || {}));
-    return el("time", { datetime: t, title: d.toISOString().replace(/\.000Z$/, "Z") + " (UTC)", text: local });
+    return el("time", { datetime: t, title: d.toISOString().replace(/\.\d+Z$/, "Z") + " (UTC)", text: local });
   }
 
   function badge(verdict) {

@@ -26,6 +26,7 @@ import urllib.parse
 import urllib.request
 
 CHECKS = []
+VIEWER_TZ = "Asia/Kolkata"
 
 
 def check(cond, what):
@@ -75,7 +76,9 @@ class Browser:
         self.port = s.getsockname()[1]
         s.close()
         self.log = open(os.path.join(work, "chromedriver.log"), "w")
-        self.proc = subprocess.Popen(["chromedriver", "--port=%d" % self.port],
+        # A zone far from UTC, with a half hour, so that local times cannot pass for UTC.
+        env = dict(os.environ, TZ=VIEWER_TZ)
+        self.proc = subprocess.Popen(["chromedriver", "--port=%d" % self.port], env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self.url = "http://127.0.0.1:%d" % self.port
         for _ in range(100):
@@ -401,6 +404,19 @@ def run(b, api, base, a, assets_bytes):
     st, _, raw = api.raw("GET", "/v1/reports/%s/raw" % rid)
     check(st == 200 and os.path.exists(raw_file) and open(raw_file, "rb").read() == raw,
           "the raw body downloads byte for byte")
+    # Times in the viewer's zone, UTC on hover.
+    zone = b.js("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+    check(zone in (VIEWER_TZ, "Asia/Calcutta"), "the browser runs in %s (%s)" % (VIEWER_TZ, zone))
+    shown_t = b.js("const t = document.querySelector('dl.facts time'); return [t.textContent, t.title, t.getAttribute('datetime')]")
+    import datetime
+    import zoneinfo
+    at = datetime.datetime.fromisoformat(rep["received_at"].replace("Z", "+00:00"))
+    local = at.astimezone(zoneinfo.ZoneInfo(VIEWER_TZ))
+    check(shown_t[2] == rep["received_at"] and shown_t[1].startswith(at.strftime("%Y-%m-%dT%H:%M:%S")) and "UTC" in shown_t[1],
+          "the time's tooltip is UTC (%r)" % shown_t[1])
+    hour12 = local.strftime("%I:%M").lstrip("0")
+    check(hour12 in shown_t[0] and local.strftime("%b") in shown_t[0],
+          "the time reads in the viewer's zone (%r for %s)" % (shown_t[0], local.isoformat()))
     problems = b.js("return [...document.querySelectorAll('#problems li')].length")
     eq(problems, len(rep.get("problems") or []), "report problems listed")
     check(b.js("return document.getElementById('findings').textContent").find(rep["findings"]["anchor"]["subject"]) >= 0,
@@ -450,6 +466,18 @@ def run(b, api, base, a, assets_bytes):
     b.wait("return document.getElementById('keys-msg').className === 'ok' || null", "saved edit")
     eq([k["label"] for k in api.get("/v1/hosts/api.example.com/keys")["keys"]], ["current"], "an edit is saved")
     b.shot(os.path.join(shots, "6-keys.png"))
+
+    # ---- a 24-hour window counts per hour ----
+    b.go(base + "/?window=24h")
+    b.wait_page("^\\/$")
+    to = time.time()
+    fmt = lambda x: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(x))
+    hourly = api.get("/v1/trends?bucket=hour&by=verdict&from=%s&to=%s" % (fmt(to - 86400), fmt(to)))
+    check("per hour" in b.js("return document.querySelector('#trend').closest('section').querySelector('h2').textContent"),
+          "a 24-hour window charts hours")
+    shown = b.js("return Object.fromEntries([...document.querySelectorAll('#trend .series-totals li')]"
+                 ".map(li => [li.dataset.series, Number(li.querySelector('strong').textContent.replace(/\\D/g, ''))]))")
+    eq(shown, series_totals(hourly), "hourly chart totals per verdict")
 
     # ---- empty states say what to do ----
     b.go(base + "/?hostname=nothing.example")
