@@ -113,7 +113,7 @@ static const char GROUP_SQL[] =
     " FROM s JOIN groups g ON g.id = s.group_id"                                                \
     " LEFT JOIN n ON n.group_id = s.group_id"
 
-/* The list plus the overview's figures (pinwatch_window_totals, 0016). */
+/* The list plus the overview's figures (sql/functions/60_dashboard.sql). */
 static const char LIST_SQL[] =
     "SELECT (x.j::jsonb || jsonb_build_object('totals',"
     "  pinwatch_window_totals($1, $2, x.j::jsonb -> 'groups')))::text"

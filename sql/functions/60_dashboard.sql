@@ -1,5 +1,8 @@
--- Reads the dashboard needs that the rollups cannot answer.
+-- sql/functions/60_dashboard.sql: reads of the dashboard that the rollups cannot answer.
 --
+-- A repeatable file (see 50_networks.sql): nothing but CREATE OR REPLACE FUNCTION, applied
+-- after the migrations and again whenever it changes.
+
 -- pinwatch_group_heatmap: a group's reports over [p_from, p_to] by app version x network, the
 -- picture that tells our mistakes (few versions, many networks) from interception (few
 -- networks, every version). No rollup crosses the two dimensions, so it reads the group's
@@ -7,8 +10,8 @@
 -- reports in the window are kept, each with its ASN and organisation when an ASN database
 -- named them. Devices are counted like the rollups count them (vendor id, else network + user
 -- agent).
-CREATE FUNCTION pinwatch_group_heatmap(p_group text, p_from timestamptz, p_to timestamptz,
-                                       p_k int)
+CREATE OR REPLACE FUNCTION pinwatch_group_heatmap(p_group text, p_from timestamptz,
+                                                  p_to timestamptz, p_k int)
 RETURNS jsonb LANGUAGE sql STABLE AS $fn$
     WITH r AS (
         SELECT nullif(app_version, '') AS version, coalesce(network::text, '') AS network,
@@ -33,7 +36,8 @@ $fn$;
 -- "groups" array, for the window [p_from, p_to]): reports, and distinct devices and
 -- networks over the window's whole UTC days (HLL union of the daily group rollups, so a device
 -- seen in two groups counts once), groups, and groups first seen inside the window.
-CREATE FUNCTION pinwatch_window_totals(p_from timestamptz, p_to timestamptz, p_groups jsonb)
+CREATE OR REPLACE FUNCTION pinwatch_window_totals(p_from timestamptz, p_to timestamptz,
+                                                  p_groups jsonb)
 RETURNS jsonb LANGUAGE sql STABLE AS $fn$
     WITH ids AS (SELECT x ->> 'id' AS id, (x ->> 'reports')::bigint AS reports,
                         x ->> 'first_seen' AS first_seen
