@@ -275,6 +275,15 @@ window.PW = (function () {
         showLogin("The admin token was refused: it is wrong or no longer valid. Enter the current one (make run keeps it in var/admin-token).");
         return;
       }
+      if (e instanceof HttpError && e.status === 404) {
+        main.replaceChildren(empty("Not found: " + e.message,
+          "A group id changes when its reports are re-grouped, and retention drops old reports. Go back to the overview."),
+          el("p", {}, link(withFilters("/"), "Overview")));
+        main.removeAttribute("aria-busy");
+        document.body.dataset.page = "not-found";
+        document.body.dataset.loaded = String(gen);
+        return;
+      }
       main.replaceChildren(el("div", { class: "error", role: "alert" },
         el("p", { text: "Could not load this page: " + e.message }),
         el("p", { class: "muted", text: "Check that the server and its database are up, then reload." })));

@@ -37,6 +37,18 @@
         time(g.last_seen)));
   }
 
+  // The first 50 cards, then the rest on demand (a wide window may hold hundreds of groups).
+  function groupList(ordered, from) {
+    const ul = el("ul", { class: "groups", id: "groups" }, ordered.slice(0, 50).map((g) => groupCard(g, from)));
+    if (ordered.length <= 50) return ul;
+    const more = el("button", { type: "button", text: "Show the other " + (ordered.length - 50) + " groups" });
+    more.addEventListener("click", () => {
+      ul.append(...ordered.slice(50).map((g) => groupCard(g, from)));
+      more.remove();
+    });
+    return el("div", {}, ul, more);
+  }
+
   async function alertsPanel() {
     let body;
     try {
@@ -97,7 +109,7 @@
       section("Groups needing attention",
         ordered.length === 0
           ? empty("No group has reports in this window.", "Widen the window or clear the filters; groups appear as soon as reports arrive.")
-          : el("ul", { class: "groups", id: "groups" }, ordered.map((g) => groupCard(g, r.from)))),
+          : groupList(ordered, r.from)),
     ];
   });
 })();

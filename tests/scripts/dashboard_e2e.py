@@ -480,6 +480,11 @@ def run(b, api, base, a, assets_bytes):
                  ".map(li => [li.dataset.series, Number(li.querySelector('strong').textContent.replace(/\\D/g, ''))]))")
     eq(shown, series_totals(hourly), "hourly chart totals per verdict")
 
+    # ---- a group that does not exist ----
+    b.go(base + "/groups/0000000000000000")
+    b.wait_page("not-found")
+    check("Not found" in b.js("return document.querySelector('#view .empty').textContent"), "an unknown group says it is not found")
+
     # ---- empty states say what to do ----
     b.go(base + "/?hostname=nothing.example")
     b.wait_page("^\\/$")
