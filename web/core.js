@@ -195,8 +195,20 @@ window.PW = (function () {
       : d.toISOString().slice(0, 10) + " (UTC day)";
   }
   // A stacked bar chart of series [{key, points:[{t, reports, devices}]}]; returns the box.
-  function stackedChart(trend, colorOf, label) {
-    const times = [...new Set(trend.series.flatMap((s) => s.points.map((p) => p.t)))].sort();
+  // Every bucket of the window, so that quiet hours or days show as gaps (the API lists only
+  // buckets with reports); times as the API writes them (UTC, no fraction).
+  function bucketsOf(win, bucket) {
+    const step = bucket === "hour" ? 3600000 : 86400000;
+    const out = [];
+    for (let t = Math.floor(Date.parse(win.from) / step) * step; t <= Date.parse(win.to); t += step)
+      out.push(new Date(t).toISOString().replace(/\.\d+Z$/, "Z"));
+    return out;
+  }
+  // A stacked bar chart of series [{key, points:[{t, reports, devices}]}] over the window win
+  // ({from, to}); returns its box.
+  function stackedChart(trend, colorOf, label, win) {
+    const seen = trend.series.flatMap((s) => s.points.map((p) => p.t));
+    const times = [...new Set(seen.concat(win ? bucketsOf(win, trend.bucket) : []))].sort();
     const canvas = el("canvas", { role: "img", "aria-label": label });
     const box = el("div", { class: "chart" }, canvas);
     const palette = ["#3f51b5", "#009688", "#8e24aa", "#6d4c41", "#546e7a", "#f4511e", "#7cb342", "#00acc1"];

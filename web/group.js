@@ -138,7 +138,7 @@
       ]),
       section("Reports per " + r.bucket + " by app version", (() => {
         const c = trend.series.length === 0 ? empty("No reports in this window.", "Widen the window.")
-          : PW.stackedChart(trend, null, "Reports of this group per " + r.bucket + " by app version");
+          : PW.stackedChart(trend, null, "Reports of this group per " + r.bucket + " by app version", r);
         c.id = "trend";
         return c;
       })()),

@@ -95,7 +95,7 @@
     const chart = trend.series.length === 0
       ? empty("No failure reports in this window.",
         "Point your apps' report URI at /v1/reports (or /report), widen the window, or load examples with make demo.")
-      : PW.stackedChart(trend, (k) => PW.COLORS[k], "Failure reports per " + r.bucket + " by verdict");
+      : PW.stackedChart(trend, (k) => PW.COLORS[k], "Failure reports per " + r.bucket + " by verdict", r);
     chart.id = "trend";
     const ordered = attentionOrder(list, r.from);
     return [

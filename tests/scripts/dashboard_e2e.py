@@ -287,6 +287,8 @@ def run(b, api, base, a, assets_bytes):
     chart = b.js("const c = Chart.getChart(document.querySelector('#trend canvas'));"
                  "return Object.fromEntries(c.data.datasets.map(d => [d.label, d.data.reduce((x, y) => x + y, 0)]))")
     eq(chart, want, "overview chart series totals per verdict")
+    labels = b.js("return Chart.getChart(document.querySelector('#trend canvas')).data.labels.length")
+    check(labels in (7, 8), "the chart shows every day of the window, quiet ones too (%d)" % labels)
     t = groups["totals"]
     for k, id in (("reports", "fig-reports"), ("devices", "fig-devices"), ("networks", "fig-networks"),
                   ("new_groups", "fig-new-groups")):
