@@ -514,6 +514,13 @@ def run(b, api, base, a, assets_bytes):
     over = b.js("return document.documentElement.scrollWidth")
     check(over <= 400, "the group page fits 400 px (scroll width %d)" % over)
     b.shot(os.path.join(shots, "8-group-400px.png"))
+    b.size(400, 900)
+    for path, page in (("/reports/" + rid, "^\\/reports\\/([^/]+)$"), ("/pinsets", "^\\/pinsets$"),
+                       ("/hosts/api.example.com/keys", "^\\/hosts\\/([^/]+)\\/keys$")):
+        b.go(base + path)
+        b.wait_page(page)
+        over = b.js("return document.documentElement.scrollWidth")
+        check(over <= 400, "%s fits 400 px (scroll width %d)" % (path, over))
     eq(b.js("return PW.errors"), [], "no script error or CSP violation on any page")
 
     # An expired token in the tab: the next load says so.
