@@ -14,7 +14,9 @@ window.PW = (function () {
   const errors = [];
   window.addEventListener("error", (e) => errors.push(String(e.message)));
   window.addEventListener("unhandledrejection", (e) => errors.push("unhandled: " + String(e.reason)));
-  document.addEventListener("securitypolicyviolation", (e) => errors.push("CSP " + e.violatedDirective + ": " + e.blockedURI));
+  document.addEventListener("securitypolicyviolation", (e) =>
+    errors.push("CSP " + e.violatedDirective + ": " + e.blockedURI),
+  );
 
   // ---- token ----
   // Take a #token=... from the address bar (once), and remove it from there.
@@ -48,7 +50,11 @@ window.PW = (function () {
   async function api(path, opts) {
     const r = await request(path, opts);
     let body = null;
-    try { body = await r.json(); } catch (e) { body = null; }
+    try {
+      body = await r.json();
+    } catch (e) {
+      body = null;
+    }
     if (!r.ok) {
       throw new HttpError(r.status, (body && body.error) || "http_" + r.status, body && body.detail);
     }
@@ -95,9 +101,18 @@ window.PW = (function () {
   function time(t, opts) {
     if (!t) return el("span", { class: "muted", text: "–" });
     const d = new Date(t);
-    const local = d.toLocaleString(undefined, Object.assign(
-      { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }, opts || {}));
-    return el("time", { datetime: t, title: d.toISOString().replace(/\.\d+Z$/, "Z") + " (UTC)", text: local });
+    const local = d.toLocaleString(
+      undefined,
+      Object.assign(
+        { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
+        opts || {},
+      ),
+    );
+    return el("time", {
+      datetime: t,
+      title: d.toISOString().replace(/\.\d+Z$/, "Z") + " (UTC)",
+      text: local,
+    });
   }
 
   function badge(verdict) {
@@ -114,8 +129,12 @@ window.PW = (function () {
     return app === "web" ? "browser (no app version)" : "unknown version";
   }
   function empty(title, hint) {
-    return el("div", { class: "empty", role: "status" }, el("p", { class: "empty-title", text: title }),
-      hint ? el("p", { class: "muted", text: hint }) : null);
+    return el(
+      "div",
+      { class: "empty", role: "status" },
+      el("p", { class: "empty-title", text: title }),
+      hint ? el("p", { class: "muted", text: hint }) : null,
+    );
   }
   function section(title, ...children) {
     return el("section", { class: "panel" }, el("h2", { text: title }), ...children);
@@ -142,23 +161,46 @@ window.PW = (function () {
   function apiQuery(f, extra, names) {
     const r = range(f);
     const q = new URLSearchParams({ from: r.from, to: r.to });
-    const map = Object.assign({ hostname: "hostname", app: "app", version: "app_version", verdict: "verdict" }, names || {});
+    const map = Object.assign(
+      { hostname: "hostname", app: "app", version: "app_version", verdict: "verdict" },
+      names || {},
+    );
     for (const [k, p] of Object.entries(map)) if (p && f[k]) q.set(p, f[k]);
     for (const [k, v] of Object.entries(extra || {})) if (v != null) q.set(k, v);
     return q.toString();
   }
   function filterForm(f, keys) {
     const form = el("form", { class: "filters", role: "search", "aria-label": "Filters" });
-    const input = (k, label, ph) => el("label", {}, label,
-      el("input", { name: k, value: f[k], placeholder: ph, autocomplete: "off" }));
+    const input = (k, label, ph) =>
+      el("label", {}, label, el("input", { name: k, value: f[k], placeholder: ph, autocomplete: "off" }));
     const parts = {
       hostname: () => input("hostname", "Hostname", "all hosts"),
       app: () => input("app", "App", "all apps"),
       version: () => input("version", "App version", "all versions"),
-      verdict: () => el("label", {}, "Verdict", el("select", { name: "verdict" },
-        ["", ...VERDICTS].map((v) => el("option", { value: v, selected: f.verdict === v }, v || "any")))),
-      window: () => el("label", {}, "Window", el("select", { name: "window" },
-        Object.keys(WINDOWS).map((w) => el("option", { value: w, selected: f.window === w }, "last " + w)))),
+      verdict: () =>
+        el(
+          "label",
+          {},
+          "Verdict",
+          el(
+            "select",
+            { name: "verdict" },
+            ["", ...VERDICTS].map((v) => el("option", { value: v, selected: f.verdict === v }, v || "any")),
+          ),
+        ),
+      window: () =>
+        el(
+          "label",
+          {},
+          "Window",
+          el(
+            "select",
+            { name: "window" },
+            Object.keys(WINDOWS).map((w) =>
+              el("option", { value: w, selected: f.window === w }, "last " + w),
+            ),
+          ),
+        ),
     };
     for (const k of keys || FILTERS) form.append(parts[k]());
     form.append(el("button", { type: "submit", text: "Apply" }));
@@ -166,7 +208,8 @@ window.PW = (function () {
       e.preventDefault();
       const q = new URLSearchParams(new URLSearchParams(location.search));
       for (const [k, v] of new FormData(form)) {
-        if (v && !(k === "window" && v === "7d")) q.set(k, v); else q.delete(k);
+        if (v && !(k === "window" && v === "7d")) q.set(k, v);
+        else q.delete(k);
       }
       navigate(location.pathname + (q.toString() ? "?" + q : ""));
     });
@@ -227,18 +270,33 @@ window.PW = (function () {
         type: "bar",
         data: { labels: times.map((t) => bucketLabel(t, trend.bucket)), datasets },
         options: {
-          responsive: true, maintainAspectRatio: false, animation: false,
+          responsive: true,
+          maintainAspectRatio: false,
+          animation: false,
           scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
-          plugins: { tooltip: { callbacks: { title: (items) => bucketTitle(times[items[0].dataIndex], trend.bucket) } } },
+          plugins: {
+            tooltip: {
+              callbacks: { title: (items) => bucketTitle(times[items[0].dataIndex], trend.bucket) },
+            },
+          },
         },
       });
       canvas.dataset.ready = "1";
       box.chart = chart;
     });
-    const legend = el("ul", { class: "series-totals", "aria-label": "Totals per series" },
-      datasets.map((d) => el("li", { "data-series": d.label },
-        el("span", { class: "swatch", style: null, "data-color": d.backgroundColor }),
-        d.label + ": ", el("strong", { text: fmtInt(d.data.reduce((a, b) => a + b, 0)) }))));
+    const legend = el(
+      "ul",
+      { class: "series-totals", "aria-label": "Totals per series" },
+      datasets.map((d) =>
+        el(
+          "li",
+          { "data-series": d.label },
+          el("span", { class: "swatch", "data-color": d.backgroundColor }),
+          d.label + ": ",
+          el("strong", { text: fmtInt(d.data.reduce((a, b) => a + b, 0)) }),
+        ),
+      ),
+    );
     for (const s of legend.querySelectorAll(".swatch")) s.style.background = s.dataset.color;
     box.append(legend);
     return box;
@@ -246,10 +304,15 @@ window.PW = (function () {
 
   // ---- routing on location.pathname ----
   const routes = [];
-  function route(re, render) { routes.push({ re, render }); }
+  function route(re, render) {
+    routes.push({ re, render });
+  }
+  // A link followed inside the page: new address, new view, focus at the top of the content
+  // (where a keyboard or screen-reader user expects to continue).
   function navigate(href) {
     history.pushState(null, "", href);
-    render();
+    window.scrollTo(0, 0);
+    render().then(() => document.getElementById("main").focus({ preventScroll: true }));
   }
   let generation = 0;
   async function render() {
@@ -267,10 +330,15 @@ window.PW = (function () {
     view.hidden = false;
     for (const a of document.querySelectorAll("nav a")) {
       const here = a.getAttribute("href") === location.pathname;
-      if (here) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+      if (here) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
     }
     const r = routes.find((x) => x.re.test(location.pathname));
-    const main = el("div", { class: "page", "aria-busy": "true" }, el("p", { class: "muted", text: "Loading…" }));
+    const main = el(
+      "div",
+      { class: "page", "aria-busy": "true" },
+      el("p", { class: "muted", text: "Loading…" }),
+    );
     view.replaceChildren(main);
     try {
       const args = r ? location.pathname.match(r.re).slice(1).map(decodeURIComponent) : [];
@@ -284,21 +352,32 @@ window.PW = (function () {
       if (gen !== generation) return;
       if (e instanceof AuthError) {
         sessionStorage.removeItem(TOKEN_KEY);
-        showLogin("The admin token was refused: it is wrong or no longer valid. Enter the current one (make run keeps it in var/admin-token).");
+        showLogin(
+          "The admin token was refused: it is wrong or no longer valid. Enter the current one (make run keeps it in var/admin-token).",
+        );
         return;
       }
       if (e instanceof HttpError && e.status === 404) {
-        main.replaceChildren(empty("Not found: " + e.message,
-          "A group id changes when its reports are re-grouped, and retention drops old reports. Go back to the overview."),
-          el("p", {}, link(withFilters("/"), "Overview")));
+        main.replaceChildren(
+          empty(
+            "Not found: " + e.message,
+            "A group id changes when its reports are re-grouped, and retention drops old reports. Go back to the overview.",
+          ),
+          el("p", {}, link(withFilters("/"), "Overview")),
+        );
         main.removeAttribute("aria-busy");
         document.body.dataset.page = "not-found";
         document.body.dataset.loaded = String(gen);
         return;
       }
-      main.replaceChildren(el("div", { class: "error", role: "alert" },
-        el("p", { text: "Could not load this page: " + e.message }),
-        el("p", { class: "muted", text: "Check that the server and its database are up, then reload." })));
+      main.replaceChildren(
+        el(
+          "div",
+          { class: "error", role: "alert" },
+          el("p", { text: "Could not load this page: " + e.message }),
+          el("p", { class: "muted", text: "Check that the server and its database are up, then reload." }),
+        ),
+      );
       main.removeAttribute("aria-busy");
       document.body.dataset.loaded = String(gen);
     }
@@ -336,13 +415,40 @@ window.PW = (function () {
     });
     window.addEventListener("popstate", render);
     // A #token=... link opened in a tab that already shows the page.
-    window.addEventListener("hashchange", () => { if (takeTokenFromHash()) render(); });
+    window.addEventListener("hashchange", () => {
+      if (takeTokenFromHash()) render();
+    });
     render();
   }
 
   return {
-    VERDICTS, COLORS, api, request, download, el, plural, fmtInt, time, badge, kindText,
-    versionLabel, empty, section, link, filters, range, apiQuery, filterForm, withFilters,
-    stackedChart, route, navigate, render, start, HttpError, AuthError, errors,
+    VERDICTS,
+    COLORS,
+    api,
+    request,
+    download,
+    el,
+    plural,
+    fmtInt,
+    time,
+    badge,
+    kindText,
+    versionLabel,
+    empty,
+    section,
+    link,
+    filters,
+    range,
+    apiQuery,
+    filterForm,
+    withFilters,
+    stackedChart,
+    route,
+    navigate,
+    render,
+    start,
+    HttpError,
+    AuthError,
+    errors,
   };
 })();
