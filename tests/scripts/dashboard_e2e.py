@@ -121,7 +121,7 @@ class Browser:
     def js(self, script, *args):
         return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
 
-    def wait(self, script, what, timeout=20):
+    def wait(self, script, what, timeout=45):
         end = time.time() + timeout
         while time.time() < end:
             v = self.js(script)
