@@ -2,6 +2,7 @@
 
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,7 +40,7 @@ static bool accepts_gzip(const char *accept)
     return false;
 }
 
-/* Whether If-None-Match names etag (or is "*"). */
+/* Whether If-None-Match names etag, weak or strong (or is "*"). */
 static bool etag_matches(const char *inm, const char *etag)
 {
     if (inm == NULL)
@@ -73,7 +74,10 @@ static void serve(struct http_request *req, struct http_reply *reply, const stru
     if (gzip)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, a->etag);
+    /* Weak: the raw and the gzip-encoded bytes share it (either may answer a revalidation). */
+    char etag[40];
+    snprintf(etag, sizeof(etag), "W/%s", a->etag);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (page) {

@@ -8,7 +8,7 @@
 struct web_asset {
     const char *name;         /* "index.html", "app.js", ... */
     const char *content_type; /* with charset for text */
-    const char *etag;         /* quoted, from the SHA-256 of the served bytes */
+    const char *etag;         /* quoted, from the SHA-256 of the raw bytes */
     const unsigned char *data;
     size_t len;
     const unsigned char *gz; /* gzip -9 -n of data */

@@ -216,6 +216,7 @@ def test_server_answers(api):
         total += len(body)
         st2, _, _ = api.raw("GET", a, token=False, headers={"If-None-Match": h["ETag"]})
         eq(st2, 304, "%s revalidates to 304" % a)
+        check(h["ETag"].startswith('W/"'), "%s has a weak ETag (shared by both encodings)" % a)
         ct = h.get("Content-Type")
         check(ct.startswith("text/javascript") if a.split("?")[0].endswith(".js")
               else ct.startswith("text/css"), "%s has content type %s" % (a, ct))
