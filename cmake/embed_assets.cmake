@@ -1,5 +1,5 @@
 # Turn the dashboard's files into one C table (src/http/web_assets.h), each asset raw and
-# gzip-compressed, with a strong ETag from its SHA-256:
+# gzip-compressed, with an ETag from its SHA-256:
 #   cmake -DASSETS="name=path|..." -DINDEX=path -DOUT=file.c -DWORK=dir -P embed_assets.cmake
 # INDEX is the page; every "/assets/<name>" it names gets "?v=<hash>" appended, so that the
 # assets can be cached for good and a new build is fetched at once.
