@@ -3,7 +3,7 @@
 
 DEBIAN_PACKAGES := build-essential cmake pkg-config ca-certificates openssl curl python3 \
 	libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libidn2-dev libarchive-dev \
-	libmaxminddb-dev zlib1g-dev libcriterion-dev postgresql-15 postgresql-client-15 postgresql-15-hll \
+	libmaxminddb-dev zlib1g-dev libxml2-dev libplist-dev libcriterion-dev postgresql-15 postgresql-client-15 postgresql-15-hll \
 	libmaxmind-db-writer-perl clang-format docker-compose \
 	libjs-chart.js chromium chromium-driver
 BENCH_PACKAGES := wrk

@@ -9,13 +9,16 @@
 #include "analysis/expected_keys.h"
 #include "analysis/groups.h"
 #include "analysis/keys_store.h"
+#include "analysis/policy.h"
 #include "analysis/trust_store.h"
+#include "api/api_allowlist.h"
 #include "api/api_export.h"
 #include "api/api_groups.h"
 #include "api/api_health.h"
 #include "api/api_hosts.h"
 #include "api/api_ingest.h"
 #include "api/api_pinsets.h"
+#include "api/api_policy.h"
 #include "api/api_reports.h"
 #include "base/log.h"
 #include "db/db.h"
@@ -59,6 +62,7 @@ static const struct http_route routes[] = {
     {"GET", "/v1/pinsets", 0, NULL, api_pinsets_list},
     {"POST", "/v1/hosts/{hostname}/rotation-check", HTTP_ROUTE_BODY, NULL,
      api_pinsets_rotation_check},
+    {"POST", "/v1/pin-policies/check", HTTP_ROUTE_BODY, NULL, api_policy_check},
 };
 
 static enum err_code load_analysis(struct api_context *app, const struct config *cfg,
@@ -113,6 +117,10 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
     }
     if ((rc = load_analysis(app, cfg, err)) != ERR_OK)
         goto fail;
+    policy_init();
+    if ((rc = api_allowlist_parse(cfg->allowed_apps, false, &app->allowed_apps, err)) != ERR_OK ||
+        (rc = api_allowlist_parse(cfg->allowed_hosts, true, &app->allowed_hosts, err)) != ERR_OK)
+        goto fail;
 
     PGconn *conn;
     if ((rc = db_pool_acquire(app->pool, 10000, &conn, err)) != ERR_OK)
@@ -166,6 +174,8 @@ void app_stop(struct api_context *app)
     catalog_free(app->catalog);
     trust_store_free(app->trust);
     ratelimit_free(app->ratelimit);
+    api_allowlist_cleanup(&app->allowed_apps);
+    api_allowlist_cleanup(&app->allowed_hosts);
     store_free(app->store);
     db_pool_free(app->pool);
     memset(app, 0, sizeof(*app));

@@ -10,6 +10,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "cli/cli_export.h"
+#include "cli/cli_policy.h"
 #include "cli/cli_rotation.h"
 #include "cli/cli_spki.h"
 #include "db/db.h"
@@ -27,6 +28,8 @@ static void usage(FILE *out)
                  "  rotation-check --host H CHAIN.pem\n"
                  "            exit 1 when the chain would break a pin set seen in 30 days\n"
                  "  spki      print the pin-sha256 of every certificate in PEM files\n"
+                 "  check-policy [--chain FILE | --chain HOST=FILE ...] [--json] POLICY\n"
+                 "            an app's pin policy against the chains served; exit 1 on an error\n"
                  "  version   print the version\n"
                  "  help      this text and the settings table\n\n");
     config_print_help(out);
@@ -117,6 +120,8 @@ int main(int argc, char **argv)
         return cli_export(argc - 2, argv + 2);
     if (strcmp(cmd, "verify") == 0)
         return cli_verify(argc - 2, argv + 2);
+    if (strcmp(cmd, "check-policy") == 0)
+        return cli_check_policy(argc - 2, argv + 2, stdout, stderr);
     if (strcmp(cmd, "rotation-check") == 0)
         return cli_rotation_check(argc - 2, argv + 2);
     if (strcmp(cmd, "spki") == 0)

@@ -102,7 +102,7 @@ static json_t *pem_spellings(void)
     const char *ios =
         json_string_value(json_array_get(json_object_get(o, "validated-certificate-chain"), 0));
     struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(ios, strlen(ios), &c, NULL), ERR_OK);
+    cr_assert_eq(cert_from_client_pem(ios, strlen(ios), &c, NULL), ERR_OK);
     size_t n = 4 * ((c->der_len + 2) / 3);
     char *b64 = malloc(n + 1);
     EVP_EncodeBlock((unsigned char *)b64, c->der, (int)c->der_len);
