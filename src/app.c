@@ -65,16 +65,31 @@ static const struct http_route routes[] = {
     {"POST", "/v1/pin-policies/check", HTTP_ROUTE_BODY, NULL, api_policy_check},
 };
 
+/* A file a setting points at could not be used: say which setting, then why. */
+static enum err_code name_setting(enum err_code rc, const char *env, struct err *err)
+{
+    if (rc == ERR_OK || err == NULL)
+        return rc;
+    char name[80];
+    char key[sizeof(err->key)];
+    char detail[sizeof(err->detail)];
+    config_setting_name(env, name, sizeof(name));
+    snprintf(key, sizeof(key), "%s", err->key);
+    snprintf(detail, sizeof(detail), "%s", err->detail);
+    return err_set(err, rc, key, "%s: %s", name, detail);
+}
+
 static enum err_code load_analysis(struct api_context *app, const struct config *cfg,
                                    struct err *err)
 {
-    enum err_code rc = trust_store_load(cfg->trust_store, &app->trust, err);
+    enum err_code rc = name_setting(trust_store_load(cfg->trust_store, &app->trust, err),
+                                    "PINWATCH_TRUST_STORE", err);
     if (rc == ERR_OK)
-        rc = catalog_load(cfg->catalog, &app->catalog, err);
+        rc = name_setting(catalog_load(cfg->catalog, &app->catalog, err), "PINWATCH_CATALOG", err);
     if (rc == ERR_OK && (app->expected = expected_keys_new()) == NULL)
         rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
     if (rc == ERR_OK && cfg->asn_db != NULL && cfg->asn_db[0] != '\0')
-        rc = network_db_open(cfg->asn_db, &app->asn_db, err);
+        rc = name_setting(network_db_open(cfg->asn_db, &app->asn_db, err), "PINWATCH_ASN_DB", err);
     if (rc == ERR_OK &&
         (app->analysis = analysis_new(app->trust, app->catalog, app->expected)) == NULL)
         rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
@@ -90,7 +105,8 @@ static enum err_code load_expected_keys(PGconn *conn, const struct config *cfg,
     if (cfg->expected_keys != NULL && cfg->expected_keys[0] != '\0') {
         if ((file_ek = expected_keys_new()) == NULL)
             return err_set(err, ERR_NOMEM, NULL, "out of memory");
-        rc = expected_keys_load_file(file_ek, cfg->expected_keys, err);
+        rc = name_setting(expected_keys_load_file(file_ek, cfg->expected_keys, err),
+                          "PINWATCH_EXPECTED_KEYS", err);
     }
     if (rc == ERR_OK)
         rc = keys_store_sync(conn, file_ek, ek, err);

@@ -420,13 +420,6 @@ static void run_or_fail(const char *cmd)
     cr_assert_eq(rc, 0, "command failed (%d): %s", rc, cmd);
 }
 
-static const char *pg_bin_cmd(void)
-{
-    return "PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); "
-           "as_pg() { if [ \"$(id -u)\" = 0 ]; then runuser -u postgres -- \"$@\"; "
-           "else \"$@\"; fi; }; ";
-}
-
 void testenv_pg_create(struct testenv_pg *pg, const char *name)
 {
     snprintf(pg->dir, sizeof(pg->dir), "%s/private-%s", TEST_STATE_DIR, name);
@@ -441,22 +434,24 @@ void testenv_pg_create(struct testenv_pg *pg, const char *name)
     free(base);
 }
 
-void testenv_pg_stop(struct testenv_pg *pg)
+/* scripts/pgcluster.sh finds the cluster of a state folder wherever it lives (as root, in a
+ * folder the postgres user can reach). */
+static void pgcluster(const char *what, const struct testenv_pg *pg)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "bash -c '%s as_pg $PG_BIN/pg_ctl -D %s/pg -m fast -w stop' >/dev/null", pg_bin_cmd(),
-             pg->dir);
+    snprintf(cmd, sizeof(cmd), "%s/../../scripts/pgcluster.sh %s %s >/dev/null", TEST_SCRIPTS_DIR,
+             what, pg->dir);
     run_or_fail(cmd);
+}
+
+void testenv_pg_stop(struct testenv_pg *pg)
+{
+    pgcluster("stop", pg);
 }
 
 void testenv_pg_start(struct testenv_pg *pg)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "bash -c '%s as_pg $PG_BIN/pg_ctl -D %s/pg -l %s/pg/server.log -w start' >/dev/null",
-             pg_bin_cmd(), pg->dir, pg->dir);
-    run_or_fail(cmd);
+    pgcluster("start", pg);
 }
 
 void testenv_pg_destroy(struct testenv_pg *pg)

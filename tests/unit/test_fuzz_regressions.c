@@ -1,7 +1,10 @@
 /* Replays, under this build's ASan/UBSan, every input a fuzzer once failed on (each file under
  * fuzz/regressions/<harness>/) through that harness with all its invariants, and every real
- * fixture through the body harnesses. The harness sources are included as they are, with their
- * entry points renamed and FUZZ_CHECK turned into a Criterion assertion naming the input. */
+ * fixture through the body harnesses. Besides the fuzzers' findings, each folder holds edge cases
+ * cut from the fixtures or written by hand (the same as fuzz/seeds.py adds), so that every
+ * harness replays something under the sanitizers of every `make test`. The harness sources are
+ * included as they are, with their entry points renamed and FUZZ_CHECK turned into a Criterion
+ * assertion naming the input. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -78,11 +81,15 @@ static size_t replay_dir(const char *dir, replay_fn *fn)
     return count;
 }
 
+/* Replay one harness's folder; a folder that replays nothing (missing, renamed, emptied) is a
+ * failure, not a pass. */
 static size_t replay_regressions(const char *harness, replay_fn *fn)
 {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/fuzz/regressions/%s", PINWATCH_SOURCE_DIR, harness);
-    return replay_dir(dir, fn);
+    size_t n = replay_dir(dir, fn);
+    cr_assert_geq(n, 1, "%s replayed no file", dir);
+    return n;
 }
 
 Test(fuzz_regressions, report_parse)
