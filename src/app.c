@@ -34,7 +34,13 @@
 #include "store/store.h"
 
 static const struct http_route routes[] = {
+    /* The dashboard: one page for each of its routes, and its assets. GET only: HEAD is 405. */
     {"GET", "/", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/groups/{id}", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/reports/{id}", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/pinsets", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/hosts/{hostname}/keys", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/assets/{name}", HTTP_ROUTE_PUBLIC, NULL, web_asset},
     {"GET", "/healthz", HTTP_ROUTE_PUBLIC, NULL, api_health_healthz},
     {"GET", "/readyz", HTTP_ROUTE_PUBLIC, NULL, api_health_readyz},
     {"GET", "/metrics", HTTP_ROUTE_PUBLIC, NULL, api_health_metrics},

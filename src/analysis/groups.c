@@ -13,9 +13,9 @@
 #include "analysis/keys_store.h"
 #include "analysis/verdict.h"
 #include "base/buf.h"
-#include "base/codec.h"
 #include "base/log.h"
 #include "db/db.h"
+#include "base/codec.h"
 
 /* The columns of pinwatch_groups_evidence (sql/functions/65_verdicts.sql) that the verdict
  * reads, by name. */

@@ -4,11 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/groups.h"
-#include "api/api_context.h"
 #include "api/api_common.h"
 #include "base/timeparse.h"
-#include "db/db.h"
 #include "store/query.h"
 
 /* The queries are functions of sql/functions/60_groups.sql (psql and EXPLAIN reach them). */

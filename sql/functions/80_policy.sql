@@ -1,7 +1,14 @@
--- sql/functions/60_policy.sql: what pin-policy checks read (SPEC §11).
+-- sql/functions/80_policy.sql: what pin-policy checks read (SPEC §11).
 --
 -- A repeatable file: the one current definition of each function in it, nothing but
--- CREATE OR REPLACE FUNCTION (see 50_networks.sql for the rules).
+-- CREATE OR REPLACE FUNCTION. migrations/ holds the DDL and data moves (forward only); the
+-- files here are applied after them, in name order, each again whenever its checksum changes
+-- (schema_repeatables) and all again after any new migration. So:
+-- * to change a function, edit it here (never in a migration);
+-- * a new function goes into the file of its area, or a new NN_area.sql;
+-- * a LANGUAGE sql function is checked when created: put it after the functions it calls;
+-- * a changed signature or return type, or a function removed, needs a DROP FUNCTION in a new
+--   migration (CREATE OR REPLACE would add an overload or fail).
 
 -- The keys a hostname's server has been seen serving since p_since: every certificate of the
 -- chains reported for it that anchor at a public root (an intercepted chain is not the
