@@ -4,9 +4,11 @@
 
 RUN_PACKAGES := build-essential cmake pkg-config ca-certificates openssl curl python3 \
 	libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libidn2-dev libarchive-dev \
-	libmaxminddb-dev zlib1g-dev postgresql-15 postgresql-client-15 postgresql-15-hll
+	libmaxminddb-dev zlib1g-dev libxml2-dev libplist-dev postgresql-15 postgresql-client-15 postgresql-15-hll \
+	libjs-chart.js
 DEMO_PACKAGES := jq
-TEST_PACKAGES := libcriterion-dev libmaxmind-db-writer-perl clang-format docker-compose
+TEST_PACKAGES := libcriterion-dev libmaxmind-db-writer-perl clang-format docker-compose \
+	chromium chromium-driver
 # Everything CI installs on a fresh machine.
 DEBIAN_PACKAGES := $(RUN_PACKAGES) $(DEMO_PACKAGES) $(TEST_PACKAGES)
 BENCH_PACKAGES := wrk

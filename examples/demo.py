@@ -33,6 +33,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -321,7 +322,57 @@ def write_outputs(pki, out):
                         ("new-chain.pem", ["leaf-next", "shop-issuing"])):
         with open(os.path.join(out, name), "w") as f:
             f.write("".join(pki.pem(c) for c in chain))
+    write_policies(pki, out)
     return keys
+
+
+def write_policies(pki, out):
+    """Two app pin policies for check-policy: the Android one pins the issuing CA and a backup
+    key (sound), the iOS one still pins the old leaf key and the backup (broken by the rotation)."""
+    expires = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 365 * 86400))
+    report_uri = "http://127.0.0.1:8080/v1/reports"
+    with open(os.path.join(out, "network_security_config.xml"), "w") as f:
+        f.write(f"""<?xml version="1.0" encoding="utf-8"?>
+<network-security-config>
+  <domain-config>
+    <domain includeSubdomains="true">{HOST}</domain>
+    <pin-set expiration="{expires}">
+      <pin digest="SHA-256">{pki.pin("shop-issuing")}</pin>
+      <pin digest="SHA-256">{pki.pin("backup")}</pin>
+    </pin-set>
+    <trustkit-config enforcePinning="true" disableDefaultReportUri="true">
+      <report-uri>{report_uri}</report-uri>
+    </trustkit-config>
+  </domain-config>
+</network-security-config>
+""")
+    with open(os.path.join(out, "Info.plist"), "w") as f:
+        f.write(f"""<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+  <key>TSKConfiguration</key>
+  <dict>
+    <key>TSKPinnedDomains</key>
+    <dict>
+      <key>{HOST}</key>
+      <dict>
+        <key>TSKIncludeSubdomains</key><true/>
+        <key>TSKEnforcePinning</key><true/>
+        <key>TSKPublicKeyHashes</key>
+        <array>
+          <string>{pki.pin("leaf-old")}</string>
+          <string>{pki.pin("backup")}</string>
+        </array>
+        <key>TSKReportUris</key>
+        <array><string>{report_uri}</string></array>
+        <key>TSKExpirationDate</key><string>{expires}</string>
+      </dict>
+    </dict>
+  </dict>
+</dict>
+</plist>
+""")
 
 
 def main():

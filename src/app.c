@@ -9,13 +9,16 @@
 #include "analysis/expected_keys.h"
 #include "analysis/groups.h"
 #include "analysis/keys_store.h"
+#include "analysis/policy.h"
 #include "analysis/trust_store.h"
+#include "api/api_allowlist.h"
 #include "api/api_export.h"
 #include "api/api_groups.h"
 #include "api/api_health.h"
 #include "api/api_hosts.h"
 #include "api/api_ingest.h"
 #include "api/api_pinsets.h"
+#include "api/api_policy.h"
 #include "api/api_reports.h"
 #include "base/log.h"
 #include "db/db.h"
@@ -31,7 +34,13 @@
 #include "store/store.h"
 
 static const struct http_route routes[] = {
+    /* The dashboard: one page for each of its routes, and its assets. GET only: HEAD is 405. */
     {"GET", "/", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/groups/{id}", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/reports/{id}", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/pinsets", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/hosts/{hostname}/keys", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/assets/{name}", HTTP_ROUTE_PUBLIC, NULL, web_asset},
     {"GET", "/healthz", HTTP_ROUTE_PUBLIC, NULL, api_health_healthz},
     {"GET", "/readyz", HTTP_ROUTE_PUBLIC, NULL, api_health_readyz},
     {"GET", "/metrics", HTTP_ROUTE_PUBLIC, NULL, api_health_metrics},
@@ -53,6 +62,7 @@ static const struct http_route routes[] = {
     {"GET", "/v1/pinsets", 0, NULL, api_pinsets_list},
     {"POST", "/v1/hosts/{hostname}/rotation-check", HTTP_ROUTE_BODY, NULL,
      api_pinsets_rotation_check},
+    {"POST", "/v1/pin-policies/check", HTTP_ROUTE_BODY, NULL, api_policy_check},
 };
 
 /* A file a setting points at could not be used: say which setting, then why. */
@@ -123,6 +133,10 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
     }
     if ((rc = load_analysis(app, cfg, err)) != ERR_OK)
         goto fail;
+    policy_init();
+    if ((rc = api_allowlist_parse(cfg->allowed_apps, false, &app->allowed_apps, err)) != ERR_OK ||
+        (rc = api_allowlist_parse(cfg->allowed_hosts, true, &app->allowed_hosts, err)) != ERR_OK)
+        goto fail;
 
     PGconn *conn;
     if ((rc = db_pool_acquire(app->pool, 10000, &conn, err)) != ERR_OK)
@@ -176,6 +190,8 @@ void app_stop(struct api_context *app)
     catalog_free(app->catalog);
     trust_store_free(app->trust);
     ratelimit_free(app->ratelimit);
+    api_allowlist_cleanup(&app->allowed_apps);
+    api_allowlist_cleanup(&app->allowed_hosts);
     store_free(app->store);
     db_pool_free(app->pool);
     memset(app, 0, sizeof(*app));

@@ -11,6 +11,8 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "cli/cli_export.h"
+#include "cli/cli_policy.h"
+#include "cli/cli_policy.h"
 #include "cli/cli_rotation.h"
 #include "cli/cli_spki.h"
 #include "db/db.h"
@@ -109,6 +111,11 @@ static int cmd_spki(int argc, char **argv)
     return cli_spki(argc, argv, stdout, stderr);
 }
 
+static int cmd_check_policy(int argc, char **argv)
+{
+    return cli_check_policy(argc, argv, stdout, stderr);
+}
+
 struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -140,6 +147,13 @@ static const struct command commands[] = {
      "CHAIN.pem: the candidate chain, leaf first. Exit 1 when any pin set would break, 0 when\n"
      "none, 2 on bad usage or no database (DATABASE_URL, --database-url, or the database\n"
      "`make run` recorded in var/database-url).\n",
+     false},
+    {"check-policy", cmd_check_policy, "[--chain FILE | --chain HOST=FILE ...] [--json] POLICY",
+     "check an app's pin policy against the chains it will meet",
+     "POLICY: an Android network_security_config.xml (with TrustKit-Android's trustkit-config)\n"
+     "or a TrustKit Info.plist (XML or binary). --chain: PEM, leaf first; a bare FILE applies to\n"
+     "every domain. Exit 1 when any finding is an error, 0 otherwise, 2 when the policy cannot\n"
+     "be read.\n",
      false},
     {"spki", cmd_spki, "FILE.pem...", "print the pin-sha256 of every certificate in PEM files",
      NULL, false},

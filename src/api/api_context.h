@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "api/api_allowlist.h"
 #include "base/config.h"
 #include "base/err.h"
 
@@ -42,6 +43,8 @@ struct api_context {
     struct network_db *asn_db;      /* NULL without PINWATCH_ASN_DB */
     struct ratelimit *ratelimit;
     struct http_server *http;
+    struct api_allowlist allowed_apps;  /* PINWATCH_ALLOWED_APPS, parsed at start */
+    struct api_allowlist allowed_hosts; /* PINWATCH_ALLOWED_HOSTS */
     /* ingest counters (atomic), for /metrics */
     unsigned long long reports_accepted;
     unsigned long long reports_ignored;

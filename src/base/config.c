@@ -1,16 +1,15 @@
 #include "base/config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/addr.h"
 #include "base/log.h"
 
 enum config_type { CT_STRING, CT_UINT, CT_SIZE, CT_BOOL };
@@ -26,8 +25,7 @@ struct config_row {
     const char *help;
 };
 
-#define OFF(f)              offsetof(struct config, f)
-#define DEFAULT_TRUST_STORE "/etc/ssl/certs/ca-certificates.crt"
+#define OFF(f) offsetof(struct config, f)
 
 static const struct config_row rows[] = {
     {"listen", "PINWATCH_LISTEN", CT_STRING, OFF(listen), "127.0.0.1:8080", 0, 0, false,
@@ -72,10 +70,12 @@ static const struct config_row rows[] = {
      "comma list of hostnames, entries may start with *. (empty = all)"},
     {"store-client-ip", "PINWATCH_STORE_CLIENT_IP", CT_BOOL, OFF(store_client_ip), "0", 0, 1, false,
      "1 keeps full client addresses; default stores only the network prefix"},
-    {"trust-store", "PINWATCH_TRUST_STORE", CT_STRING, OFF(trust_store), DEFAULT_TRUST_STORE, 0, 0,
-     false, "PEM bundle of public roots"},
+    {"trust-store", "PINWATCH_TRUST_STORE", CT_STRING, OFF(trust_store), CONFIG_DEFAULT_TRUST_STORE,
+     0, 0, false, "PEM bundle of public roots"},
     {"expected-keys", "PINWATCH_EXPECTED_KEYS", CT_STRING, OFF(expected_keys), NULL, 0, 0, false,
      "JSON file of expected server keys per host pattern"},
+    {"public-url", "PINWATCH_PUBLIC_URL", CT_STRING, OFF(public_url), NULL, 0, 0, false,
+     "this server's external URL (pin-policy checks flag report URIs elsewhere)"},
     {"asn-db", "PINWATCH_ASN_DB", CT_STRING, OFF(asn_db), NULL, 0, 0, false,
      "MaxMind-format .mmdb for ASN / organisation / country"},
     {"catalog", "PINWATCH_CATALOG", CT_STRING, OFF(catalog),
@@ -189,46 +189,27 @@ enum err_code config_parse_listen(const char *text, struct sockaddr_storage *ss,
         return err_set(err, ERR_INVALID, "invalid_listen", "port must be 0-65535");
     if (strcmp(host, "localhost") == 0)
         snprintf(host, sizeof(host), "127.0.0.1");
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        *len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*v6);
-    } else {
+    struct addr a;
+    if (!addr_parse_str(host, &a))
         return err_set(err, ERR_INVALID, "invalid_listen", "'%s' is not an IP address", host);
-    }
+    addr_to_sockaddr(&a, (uint16_t)port, ss, len);
     return ERR_OK;
 }
 
 static enum err_code parse_one_cidr(const char *item, struct config_cidr *c, struct err *err)
 {
-    char addr[64];
     const char *slash = strchr(item, '/');
     size_t alen = slash != NULL ? (size_t)(slash - item) : strlen(item);
-    if (alen == 0 || alen >= sizeof(addr))
+    struct addr a;
+    if (!addr_parse(item, alen, &a))
         return err_set(err, ERR_INVALID, "invalid_cidr", "'%s' is not a CIDR prefix", item);
-    memcpy(addr, item, alen);
-    addr[alen] = '\0';
     memset(c, 0, sizeof(*c));
-    int max;
-    if (inet_pton(AF_INET, addr, c->addr) == 1) {
-        c->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
-        c->family = AF_INET6;
-        max = 128;
-    } else {
-        return err_set(err, ERR_INVALID, "invalid_cidr", "'%s' is not a CIDR prefix", item);
-    }
-    c->prefix = max;
+    c->family = a.family;
+    memcpy(c->addr, a.bytes, sizeof(c->addr));
+    c->prefix = (int)addr_bits(&a);
     if (slash != NULL) {
         unsigned long long p;
-        if (!parse_uint(slash + 1, &p) || p > (unsigned long long)max)
+        if (!parse_uint(slash + 1, &p) || p > addr_bits(&a))
             return err_set(err, ERR_INVALID, "invalid_cidr", "bad prefix length in '%s'", item);
         c->prefix = (int)p;
     }
@@ -273,32 +254,9 @@ out:
 
 bool config_cidr_contains(const struct config_cidr *c, const struct sockaddr *sa)
 {
-    const unsigned char *a;
-    unsigned char mapped[4];
-    if (sa->sa_family == AF_INET) {
-        a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-        if (c->family != AF_INET)
-            return false;
-    } else if (sa->sa_family == AF_INET6) {
-        a = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (c->family == AF_INET) {
-            /* IPv4-mapped IPv6 peer (::ffff:a.b.c.d) against an IPv4 prefix. */
-            static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-            if (memcmp(a, prefix, 12) != 0)
-                return false;
-            memcpy(mapped, a + 12, 4);
-            a = mapped;
-        }
-    } else {
-        return false;
-    }
-    int bits = c->prefix;
-    for (int i = 0; bits > 0; i++, bits -= 8) {
-        unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
-        if ((a[i] & mask) != (c->addr[i] & mask))
-            return false;
-    }
-    return true;
+    struct addr a, net = {.family = c->family};
+    memcpy(net.bytes, c->addr, sizeof(net.bytes));
+    return addr_from_sockaddr(sa, &a) && addr_in_prefix(&a, &net, (unsigned)c->prefix);
 }
 
 enum err_code config_parse_rate(const char *text, unsigned *count, unsigned *period,

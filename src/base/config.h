@@ -14,6 +14,9 @@
 
 #include "base/err.h"
 
+/* PINWATCH_TRUST_STORE when unset: the Debian system bundle of public roots. */
+#define CONFIG_DEFAULT_TRUST_STORE "/etc/ssl/certs/ca-certificates.crt"
+
 struct config_cidr {
     int family; /* AF_INET or AF_INET6 */
     unsigned char addr[16];
@@ -57,6 +60,7 @@ struct config {
     char *expected_keys;
     char *asn_db;
     char *catalog;
+    char *public_url; /* PINWATCH_PUBLIC_URL; NULL when unset */
     /* durability */
     char *spool_dir;
     size_t spool_max; /* bytes; beyond it the spool refuses (503) */

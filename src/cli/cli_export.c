@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/codec.h"
 #include "base/config.h"
 #include "db/db.h"
 #include "report/pin.h"
@@ -314,7 +315,7 @@ static bool read_member(struct verify *v, struct archive *a, const char *name, c
     if (ok)
         ok = EVP_DigestFinal_ex(md, d, NULL) == 1;
     if (ok)
-        pin_hex_encode(d, 32, hex);
+        codec_hex_encode(d, 32, hex);
     if (ok && is_ndjson && v->line.len > 0)
         ok = ndjson_line(v, v->line.data, v->line.len);
     EVP_MD_CTX_free(md);

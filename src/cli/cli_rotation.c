@@ -12,18 +12,6 @@
 #include "db/db.h"
 #include "report/hostname.h"
 
-/* The whole file as a NUL-terminated string (new), or NULL. */
-static char *slurp(const char *path, size_t *len)
-{
-    struct buf b;
-    buf_init(&b, 16u << 20);
-    if (buf_append_file(&b, path) != ERR_OK) {
-        buf_cleanup(&b);
-        return NULL;
-    }
-    return buf_take(&b, len);
-}
-
 static int64_t now_usec(void)
 {
     struct timespec ts;
@@ -78,7 +66,7 @@ int cli_rotation_check(int argc, char **argv)
         fprintf(stderr, "pinwatch rotation-check: %s\n", e.detail);
         goto out;
     }
-    if ((pem = slurp(file, &len)) == NULL) {
+    if ((pem = buf_read_file(file, 16u << 20, &len)) == NULL) {
         fprintf(stderr, "pinwatch rotation-check: cannot read %s\n", file);
         goto out;
     }

@@ -39,6 +39,9 @@ static char replay_current[1024];
 #define FUZZ_ENTRY fuzz_network_one
 #include "../../fuzz/fuzz_network.c"
 #undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_policy_one
+#include "../../fuzz/fuzz_policy.c"
+#undef FUZZ_ENTRY
 
 typedef int replay_fn(const uint8_t *data, size_t size);
 
@@ -124,12 +127,19 @@ Test(fuzz_regressions, network)
     replay_regressions("fuzz_network", fuzz_network_one);
 }
 
+Test(fuzz_regressions, policy)
+{
+    replay_regressions("fuzz_policy", fuzz_policy_one);
+    /* the policy templates of the unit tests are seeds too */
+    cr_assert_geq(replay_dir(TEST_DATA_DIR "/policy", fuzz_policy_one), 2);
+}
+
 Test(fuzz_regressions, the_regression_folders_exist)
 {
     /* A renamed harness would silently replay nothing: every folder names a harness here. */
     static const char *const known[] = {"fuzz_report_parse", "fuzz_cert_pem",  "fuzz_hostname",
                                         "fuzz_pin",          "fuzz_timeparse", "fuzz_rawbody",
-                                        "fuzz_network"};
+                                        "fuzz_network",      "fuzz_policy"};
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/fuzz/regressions", PINWATCH_SOURCE_DIR);
     DIR *d = opendir(dir);

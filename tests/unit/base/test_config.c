@@ -2,6 +2,7 @@
  * and config_load from the environment and flags: every bad setting gives exactly one
  * message that names it, and secrets never reach the log. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -45,29 +46,30 @@ Test(config, listen_good)
     cr_assert_eq(ntohs(v6->sin6_port), 65535);
 }
 
-Test(config, listen_bad)
-{
-    static const char *const bad[] = {"",
-                                      "127.0.0.1",
-                                      "127.0.0.1:",
-                                      "127.0.0.1:65536",
-                                      "127.0.0.1:-1",
-                                      "127.0.0.1:80x",
-                                      "127.0.0.1: 80",
-                                      ":8080",
-                                      "example.com:80",
-                                      "300.1.1.1:80",
-                                      "[::1]",
-                                      "[::1]8080",
-                                      "[::1:8080"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = 0;
-        struct err err = {0};
-        cr_assert_eq(config_parse_listen(bad[i], &ss, &len, &err), ERR_INVALID, "'%s'", bad[i]);
-        cr_assert_str_eq(err.key, "invalid_listen", "'%s'", bad[i]);
-        cr_assert_neq(err.detail[0], '\0');
+/* Parameters hold their text: Criterion runs each one in a process of its own. */
+struct bad_text {
+    char text[32];
+};
+
+#define BAD_TEXTS(suite, name, ...)                                                                \
+    ParameterizedTestParameters(suite, name)                                                       \
+    {                                                                                              \
+        static struct bad_text bad[] = {__VA_ARGS__};                                              \
+        return cr_make_param_array(struct bad_text, bad, sizeof(bad) / sizeof(bad[0]));            \
     }
+
+BAD_TEXTS(config, listen_bad, {""}, {"127.0.0.1"}, {"127.0.0.1:"}, {"127.0.0.1:65536"},
+          {"127.0.0.1:-1"}, {"127.0.0.1:80x"}, {"127.0.0.1: 80"}, {":8080"}, {"example.com:80"},
+          {"300.1.1.1:80"}, {"[::1]"}, {"[::1]8080"}, {"[::1:8080"})
+
+ParameterizedTest(struct bad_text *b, config, listen_bad)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    struct err err = {0};
+    cr_assert_eq(config_parse_listen(b->text, &ss, &len, &err), ERR_INVALID, "'%s'", b->text);
+    cr_assert_str_eq(err.key, "invalid_listen", "'%s'", b->text);
+    cr_assert_neq(err.detail[0], '\0');
 }
 
 /* ---- config_parse_cidrs / config_cidr_contains ---- */
@@ -161,21 +163,19 @@ Test(config, cidrs_separated_by_whitespace_only)
     free(list);
 }
 
-Test(config, cidrs_bad)
+BAD_TEXTS(config, cidrs_bad, {"10.0.0.0/33"}, {"::/129"}, {"10.0.0.0/"}, {"10.0.0.0/8x"},
+          {"10.0.0.0/-8"}, {"banana"}, {"10.0.0/8"}, {"10.0.0.0/8, x"}, {"/8"}, {"2001:db8::g/32"},
+          {"10.0.0.0/ 8"}, {"10.0.0.0//8"})
+
+ParameterizedTest(struct bad_text *b, config, cidrs_bad)
 {
-    static const char *const bad[] = {"10.0.0.0/33",    "::/129",        "10.0.0.0/",
-                                      "10.0.0.0/8x",    "10.0.0.0/-8",   "banana",
-                                      "10.0.0/8",       "10.0.0.0/8, x", "/8",
-                                      "2001:db8::g/32", "10.0.0.0/ 8",   "10.0.0.0//8"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct config_cidr *list = (struct config_cidr *)1;
-        size_t n = 99;
-        struct err err = {0};
-        cr_assert_eq(config_parse_cidrs(bad[i], &list, &n, &err), ERR_INVALID, "'%s'", bad[i]);
-        cr_assert_str_eq(err.key, "invalid_cidr", "'%s'", bad[i]);
-        cr_assert_null(list, "'%s'", bad[i]);
-        cr_assert_eq(n, 0);
-    }
+    struct config_cidr *list = (struct config_cidr *)1;
+    size_t n = 99;
+    struct err err = {0};
+    cr_assert_eq(config_parse_cidrs(b->text, &list, &n, &err), ERR_INVALID, "'%s'", b->text);
+    cr_assert_str_eq(err.key, "invalid_cidr", "'%s'", b->text);
+    cr_assert_null(list, "'%s'", b->text);
+    cr_assert_eq(n, 0);
 }
 
 /* ---- config_parse_rate ---- */
@@ -204,17 +204,16 @@ Test(config, rate_good)
     }
 }
 
-Test(config, rate_bad)
+BAD_TEXTS(config, rate_bad, {""}, {"5"}, {"/min"}, {"0/min"}, {"5/day"}, {"abc/min"}, {"-5/min"},
+          {"5/"}, {"5/min "}, {" 5/min"}, {"1.5/s"}, {"100000001/s"}, {"5/MIN/s"},
+          {"99999999999999999999/s"})
+
+ParameterizedTest(struct bad_text *b, config, rate_bad)
 {
-    static const char *const bad[] = {
-        "",   "5",      "/min",   "0/min", "5/day",       "abc/min", "-5/min",
-        "5/", "5/min ", " 5/min", "1.5/s", "100000001/s", "5/MIN/s", "99999999999999999999/s"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        unsigned c = 0, p = 0;
-        struct err err = {0};
-        cr_assert_eq(config_parse_rate(bad[i], &c, &p, &err), ERR_INVALID, "'%s'", bad[i]);
-        cr_assert_str_eq(err.key, "invalid_rate", "'%s'", bad[i]);
-    }
+    unsigned c = 0, p = 0;
+    struct err err = {0};
+    cr_assert_eq(config_parse_rate(b->text, &c, &p, &err), ERR_INVALID, "'%s'", b->text);
+    cr_assert_str_eq(err.key, "invalid_rate", "'%s'", b->text);
 }
 
 /* ---- config_parse_size ---- */
@@ -235,27 +234,16 @@ Test(config, size_good)
     }
 }
 
-Test(config, size_bad)
+BAD_TEXTS(config, size_bad, {""}, {"k"}, {"-1"}, {"1.5m"}, {"1t"}, {"1kbb"}, {"1 k"}, {" 1"},
+          {"0x10"}, {"99999999999999999999"}, {"17179869184g"}, {"1e6"})
+
+ParameterizedTest(struct bad_text *b, config, size_bad)
 {
-    static const char *const bad[] = {"",
-                                      "k",
-                                      "-1",
-                                      "1.5m",
-                                      "1t",
-                                      "1kbb",
-                                      "1 k",
-                                      " 1",
-                                      "0x10",
-                                      "99999999999999999999",
-                                      "17179869184g",
-                                      "1e6"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        size_t v = 12345;
-        struct err err = {0};
-        cr_assert_eq(config_parse_size(bad[i], &v, &err), ERR_INVALID, "'%s'", bad[i]);
-        cr_assert_str_eq(err.key, "invalid_size", "'%s'", bad[i]);
-        cr_assert_eq(v, 12345, "'%s': output untouched", bad[i]);
-    }
+    size_t v = 12345;
+    struct err err = {0};
+    cr_assert_eq(config_parse_size(b->text, &v, &err), ERR_INVALID, "'%s'", b->text);
+    cr_assert_str_eq(err.key, "invalid_size", "'%s'", b->text);
+    cr_assert_eq(v, 12345, "'%s': output untouched", b->text);
 }
 
 /* ---- config_load ---- */
