@@ -17,6 +17,7 @@
 #include "api/api_ingest.h"
 #include "api/api_pinsets.h"
 #include "api/api_reports.h"
+#include "api/api_spool.h"
 #include "base/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
@@ -51,6 +52,7 @@ static const struct http_route routes[] = {
     {"GET", "/v1/hosts/{hostname}/keys", 0, NULL, api_hosts_keys_get},
     {"PUT", "/v1/hosts/{hostname}/keys", HTTP_ROUTE_BODY, NULL, api_hosts_keys_put},
     {"GET", "/v1/pinsets", 0, NULL, api_pinsets_list},
+    {"GET", "/v1/spool/quarantine", 0, NULL, api_spool_quarantine},
     {"POST", "/v1/hosts/{hostname}/rotation-check", HTTP_ROUTE_BODY, NULL,
      api_pinsets_rotation_check},
 };
