@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testcert.h"
 #include "testenv.h"
 
 /* Real reports of three formats, so units carry certificates, chains and opaque entries. */
@@ -747,4 +748,69 @@ Test(durability, a_unit_postgres_refuses_goes_to_the_quarantine_listed_and_count
     testenv_response_free(&q);
     cr_assert_eq(testenv_server_stop(&srv), 0);
     free(good.v);
+}
+
+/* ---- certificate text that is not UTF-8 (SPEC 4, 9) ---- */
+
+/* A TrustKit report whose validated chain is one new self-signed certificate with a Latin-1
+ * byte in a DNS SAN (new string). */
+static char *latin1_report(void)
+{
+    struct testcert *tc = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "cafe.example.com",
+                                .sans = (const char *[]){"caf\xe9.example.com", NULL}},
+        NULL);
+    cr_assert_not_null(tc);
+    char pin[45], known[64];
+    testcert_pin(tc, pin);
+    snprintf(known, sizeof(known), "pin-sha256=\"%s\"", pin);
+    json_t *doc = json_pack("{s:s, s:s, s:[s], s:[s]}", "app-bundle-id", "com.example.latin1",
+                            "hostname", "cafe.example.com", "known-pins", known,
+                            "validated-certificate-chain", testcert_pem(tc));
+    char *body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    testcert_free(tc);
+    return body;
+}
+
+static void post_latin1(struct ids *all)
+{
+    char *body = latin1_report();
+    struct testenv_response r;
+    int st = testenv_post_report(&srv, body, strlen(body), NULL, &r);
+    cr_assert_eq(st, 200, "%d %s", st, r.body);
+    ids_add(all, json_string_value(json_array_get(json_object_get(r.json, "accepted"), 0)));
+    testenv_response_free(&r);
+    free(body);
+}
+
+static void assert_latin1_read_back(const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/reports/%s", id);
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, path, &r), 200, "%s", r.body);
+    json_t *cert = json_array_get(json_object_get(r.json, "validated_chain"), 0);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(cert, "sans"), 0)),
+                     "caf\\E9.example.com", "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "certificate_text_not_utf8"), "%s", r.body);
+    testenv_response_free(&r);
+}
+
+Test(durability, a_san_that_is_not_utf8_is_stored_live_and_through_the_spool)
+{
+    testenv_server_start(&srv, NULL);
+    struct ids all = {0};
+    post_latin1(&all); /* PostgreSQL up */
+    testenv_pg_stop(&pg);
+    post_latin1(&all); /* spooled */
+    post_latin1(&all);
+    testenv_pg_start(&pg);
+    wait_ready(&srv, 60);
+    assert_exactly_stored(&all);
+    for (size_t i = 0; i < all.n; i++)
+        assert_latin1_read_back(all.v[i]);
+    cr_assert_eq(metric("pinwatch_spool_quarantine_units"), 0);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    free(all.v);
 }
