@@ -163,9 +163,11 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
         goto out;
     }
     struct network_info net;
-    network_identify((const struct sockaddr *)&req->peer,
-                     http_request_header(req, "X-Forwarded-For"), cfg->trusted_proxies,
+    /* Every X-Forwarded-For line: a proxy may add its own after the client's forged one. */
+    char *xff = http_request_header_joined(req, "X-Forwarded-For");
+    network_identify((const struct sockaddr *)&req->peer, xff, cfg->trusted_proxies,
                      cfg->n_trusted_proxies, app->asn_db, &net);
+    free(xff);
 
     rejected = json_array();
     accepted = json_array();

@@ -112,6 +112,39 @@ const char *http_request_header(const struct http_request *req, const char *name
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct joined {
+    const char *name;
+    struct buf *out;
+    bool oom;
+};
+
+static enum MHD_Result join_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    struct joined *j = cls;
+    if (key == NULL || value == NULL || strcasecmp(key, j->name) != 0)
+        return MHD_YES;
+    if ((j->out->len > 0 && buf_append(j->out, ", ", 2) != ERR_OK) ||
+        buf_append_str(j->out, value) != ERR_OK)
+        j->oom = true;
+    return MHD_YES;
+}
+
+char *http_request_header_joined(const struct http_request *req, const char *name)
+{
+    struct buf out;
+    buf_init(&out, 0);
+    struct joined j = {name, &out, false};
+    /* MHD keeps the headers in the order they came, and iterates them all. */
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, join_value, &j);
+    if (j.oom || out.len == 0 || buf_append(&out, "", 1) != ERR_OK) {
+        buf_cleanup(&out);
+        return NULL;
+    }
+    return out.data; /* the buffer's bytes, NUL-terminated, now the caller's */
+}
+
 const char *http_request_query(const struct http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);

@@ -89,6 +89,9 @@ void http_server_status_counts(const struct http_server *srv, uint64_t counts[60
 /* Request helpers, valid inside handlers. */
 const char *http_request_header(const struct http_request *req, const char *name);
 const char *http_request_query(const struct http_request *req, const char *name);
+/* Every header of that name in the order received, joined with ", " (what RFC 9110 5.3 says
+ * several lines of one field mean), as a new string; NULL when there is none. */
+char *http_request_header_joined(const struct http_request *req, const char *name);
 
 /* Reply helpers. */
 void http_reply_json(struct http_reply *reply, int status, json_t *take);

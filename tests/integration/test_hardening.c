@@ -466,6 +466,38 @@ Test(hardening, rate_limit_per_network_behind_a_trusted_proxy)
     assert_alive("rate limit");
 }
 
+/* A proxy that adds its own X-Forwarded-For line (HAProxy "option forwardfor") leaves the
+ * client's forged line first: every line counts, in order, and the right-most address that is
+ * not a trusted proxy is the client. */
+Test(hardening, xff_lines_are_joined_and_a_forged_first_line_changes_nothing)
+{
+    static const char *const env[] = {"PINWATCH_RATE_LIMIT=5/min",
+                                      "PINWATCH_TRUSTED_PROXIES=127.0.0.0/8", NULL};
+    start(env);
+    size_t len;
+    char *body = fixture(FINAL_IOS, &len);
+    struct testenv_response r;
+    for (int i = 0; i < 6; i++) {
+        char h[256];
+        /* a fresh forged network each time, then the line our proxy added */
+        snprintf(h, sizeof(h),
+                 "X-Forwarded-For: 203.0.%d.66\r\nX-Forwarded-For: 198.51.100.7, 127.0.0.2\r\n", i);
+        int st = testenv_post_report(&srv, body, len, h, &r);
+        cr_assert_eq(st, i < 5 ? 200 : 429, "report %d: %d %s", i, st, r.body);
+        testenv_response_free(&r);
+    }
+    cr_assert_eq(testenv_db_long("SELECT count(*) FROM reports WHERE network = '198.51.100.0/24'"),
+                 5);
+    cr_assert_eq(testenv_db_long("SELECT count(*) FROM reports"), 5);
+    /* Nor can a forged line drain another network's bucket. */
+    char h[128];
+    snprintf(h, sizeof(h), "X-Forwarded-For: 198.51.100.9\r\nX-Forwarded-For: 192.0.2.1\r\n");
+    cr_assert_eq(testenv_post_report(&srv, body, len, h, &r), 200, "%s", r.body);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_db_long("SELECT count(*) FROM reports WHERE network = '192.0.2.0/24'"), 1);
+    free(body);
+}
+
 Test(hardening, xff_is_ignored_without_trusted_proxies)
 {
     static const char *const env[] = {"PINWATCH_RATE_LIMIT=5/min", NULL};
