@@ -7,6 +7,8 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
@@ -23,6 +25,8 @@ static const struct {
     {CHAIN_WEAK_SHA1_SIGNATURE, "sha1_signature"},
     {CHAIN_WEAK_MD5_SIGNATURE, "md5_signature"},
     {CHAIN_WEAK_RSA_1024, "rsa_1024"},
+    {CHAIN_WEAK_UNUSUAL_KEY, "unusual_key"},
+    {CHAIN_WEAK_UNVERIFIED_LINKS, "unverified_links"},
 };
 #define N_WEAK (sizeof(weak_names) / sizeof(weak_names[0]))
 
@@ -69,13 +73,58 @@ static bool chain_id(struct cert *const *certs, size_t n, uint8_t out[32])
     return ok;
 }
 
-/* child names parent as issuer and parent's key verifies child's signature. */
-static bool issued_by(X509 *child, X509 *parent)
+/* Whether a signature check with key costs what real certificates cost: an RSA public
+ * exponent of 32 bits at most (a ~3070-bit one makes each check a full exponentiation) and a
+ * modulus of 8192 bits at most, a named NIST curve, Ed25519 or Ed448. */
+static bool key_usual(EVP_PKEY *key)
+{
+    switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS: {
+        BIGNUM *e = NULL;
+        bool ok = EVP_PKEY_get_bits(key) <= 8192 &&
+                  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
+                  BN_num_bits(e) <= 32;
+        BN_free(e);
+        return ok;
+    }
+    case EVP_PKEY_EC: {
+        char curve[64];
+        size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
+                                           &len) != 1)
+            return false; /* explicit parameters */
+        return strcmp(curve, "prime256v1") == 0 || strcmp(curve, "secp384r1") == 0 ||
+               strcmp(curve, "secp521r1") == 0;
+    }
+    case EVP_PKEY_ED25519:
+    case EVP_PKEY_ED448:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* child names parent as issuer and parent's key verifies child's signature. A check costs one
+ * unit of *budget; with none left, or with an unusual key, the link is not checked (and not
+ * linked) and *weak says why. */
+static bool issued_by(X509 *child, X509 *parent, unsigned *budget, unsigned *weak)
 {
     if (X509_NAME_cmp(X509_get_issuer_name(child), X509_get_subject_name(parent)) != 0)
         return false;
     EVP_PKEY *key = X509_get0_pubkey(parent);
-    return key != NULL && X509_verify(child, key) == 1;
+    if (key == NULL)
+        return false;
+    if (!key_usual(key)) {
+        *weak |= CHAIN_WEAK_UNUSUAL_KEY;
+        return false;
+    }
+    if (*budget == 0) {
+        *weak |= CHAIN_WEAK_UNVERIFIED_LINKS;
+        return false;
+    }
+    (*budget)--;
+    return X509_verify(child, key) == 1;
 }
 
 static unsigned weak_signature(const X509 *x)
@@ -167,8 +216,9 @@ enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct tr
     }
 
     a->linked = true;
+    unsigned budget = CHAIN_MAX_VERIFY;
     for (size_t i = 0; i + 1 < n && a->linked; i++)
-        a->linked = issued_by(x[i], x[i + 1]);
+        a->linked = issued_by(x[i], x[i + 1], &budget, &a->weak);
 
     const struct cert *last = certs[n - 1];
     const struct cert *store_anchor = last->self_issued ? NULL : trust_store_find_issuer(ts, last);

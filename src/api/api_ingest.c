@@ -107,6 +107,22 @@ static void count_reject(struct api_context *app, const char *key)
     __atomic_add_fetch(&app->reports_rejected[api_context_reject_slot(key)], 1, __ATOMIC_RELAXED);
 }
 
+/* Take n tokens of the network's bucket, or answer 429 and return false. */
+static bool charge(struct api_context *app, struct http_reply *reply, const char *network,
+                   unsigned n, int64_t now_usec)
+{
+    unsigned retry = 0;
+    if (ratelimit_take(app->ratelimit, network, n, now_usec, &retry))
+        return true;
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u", retry);
+    count_reject(app, "rate_limited");
+    http_reply_error(reply, 429, "rate_limited",
+                     "too many reports from this network; retry after %u s", retry);
+    http_reply_header(reply, "Retry-After", ra);
+    return false;
+}
+
 /* Turn the accepted reports into one store unit. */
 static enum err_code build_unit(struct api_context *app, struct http_request *req,
                                 struct report **reports, size_t n, struct rawbody_split *split,
@@ -143,6 +159,7 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
 
     struct report_batch batch;
     struct rawbody_split split;
+    memset(&split, 0, sizeof(split)); /* cleaned up on every path */
     struct err e = {0};
     json_t *accepted = NULL, *rejected = NULL;
     struct store_unit *unit = NULL;
@@ -150,6 +167,16 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
     const char *body = req->body.data != NULL ? req->body.data : "";
     memset(&batch, 0, sizeof(batch));
     cors(reply);
+    struct network_info net;
+    /* Every X-Forwarded-For line: a proxy may add its own after the client's forged one. */
+    char *xff = http_request_header_joined(req, "X-Forwarded-For");
+    network_identify((const struct sockaddr *)&req->peer, xff, cfg->trusted_proxies,
+                     cfg->n_trusted_proxies, app->asn_db, &net);
+    free(xff);
+    /* A body costs one report before it is parsed (certificates decoded, chains analysed):
+     * the expensive work is never free; the rest is charged once the count is known. */
+    if (!charge(app, reply, net.network, 1, req->received_at))
+        goto out;
     /* Split first: the template is what gets stored, and what the JSON is parsed through. */
     if (rawbody_split(body, req->body.len, &split, &e) != ERR_OK) {
         http_reply_err(reply, &e);
@@ -162,13 +189,6 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
         http_reply_err(reply, &e);
         goto out;
     }
-    struct network_info net;
-    /* Every X-Forwarded-For line: a proxy may add its own after the client's forged one. */
-    char *xff = http_request_header_joined(req, "X-Forwarded-For");
-    network_identify((const struct sockaddr *)&req->peer, xff, cfg->trusted_proxies,
-                     cfg->n_trusted_proxies, app->asn_db, &net);
-    free(xff);
-
     rejected = json_array();
     accepted = json_array();
     for (size_t i = 0; i < batch.n_rejected; i++) {
@@ -230,20 +250,12 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
         }
         goto out;
     }
-    unsigned retry = 0;
     /* A body with more reports than one period allows costs a full bucket, not forever. */
     unsigned cost = (unsigned)n_ok;
     if (cfg->rate_limit_count > 0 && cost > cfg->rate_limit_count)
         cost = cfg->rate_limit_count;
-    if (!ratelimit_take(app->ratelimit, net.network, cost, req->received_at, &retry)) {
-        char ra[16];
-        snprintf(ra, sizeof(ra), "%u", retry);
-        count_reject(app, "rate_limited");
-        http_reply_error(reply, 429, "rate_limited",
-                         "too many reports from this network; retry after %u s", retry);
-        http_reply_header(reply, "Retry-After", ra);
+    if (cost > 1 && !charge(app, reply, net.network, cost - 1, req->received_at))
         goto out;
-    }
     unit = store_unit_new();
     if (unit == NULL || build_unit(app, req, ok, n_ok, &split, unit, &e) != ERR_OK) {
         if (unit == NULL)

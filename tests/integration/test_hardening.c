@@ -498,6 +498,26 @@ Test(hardening, xff_lines_are_joined_and_a_forged_first_line_changes_nothing)
     free(body);
 }
 
+/* The rate limit is charged before the body is parsed (certificates decoded, chains analysed):
+ * a network over its limit costs no parsing, whatever it sends. */
+Test(hardening, a_network_over_its_limit_is_refused_before_its_body_is_parsed)
+{
+    static const char *const env[] = {"PINWATCH_RATE_LIMIT=3/min", NULL};
+    start(env);
+    size_t len;
+    char *body = fixture(FINAL_IOS, &len);
+    struct testenv_response r;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(testenv_post_report(&srv, body, len, NULL, &r), 200, "%s", r.body);
+        testenv_response_free(&r);
+    }
+    static const char broken[] = "{\"hostname\": ";
+    cr_assert_eq(testenv_post_report(&srv, broken, strlen(broken), NULL, &r), 429, "%s", r.body);
+    cr_assert_str_eq(error_of(&r), "rate_limited");
+    testenv_response_free(&r);
+    free(body);
+}
+
 Test(hardening, xff_is_ignored_without_trusted_proxies)
 {
     static const char *const env[] = {"PINWATCH_RATE_LIMIT=5/min", NULL};
