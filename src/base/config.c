@@ -58,6 +58,8 @@ static const struct config_row rows[] = {
      "open HTTP connections per TCP peer address"},
     {"connection-timeout", "PINWATCH_CONNECTION_TIMEOUT", CT_UINT, OFF(connection_timeout), "15", 1,
      3600, false, "seconds a connection may stay idle"},
+    {"header-timeout", "PINWATCH_HEADER_TIMEOUT", CT_UINT, OFF(header_timeout), "10", 1, 3600,
+     false, "seconds to send a whole request header (from the connection, or the previous answer)"},
     {"trusted-proxies", "PINWATCH_TRUSTED_PROXIES", CT_STRING, OFF(trusted_proxies_text), "", 0, 0,
      false, "CIDR list whose X-Forwarded-For is believed"},
     {"rate-limit", "PINWATCH_RATE_LIMIT", CT_STRING, OFF(rate_limit_text), "600/min", 0, 0, false,

@@ -28,6 +28,7 @@ struct config {
     unsigned max_connections;
     unsigned max_connections_per_ip;
     unsigned connection_timeout; /* seconds of inactivity */
+    unsigned header_timeout;     /* seconds to send a request's whole header */
     /* database */
     char *database_url;
     char *migrations_dir;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "http/header_deadline.h"
 
 /* Bytes of an oversized body drained before giving up on answering it with 413. */
 #define HTTP_DRAIN_MIN          (64u << 20)
@@ -34,6 +35,7 @@ struct http_server {
     uint64_t status_counts[600]; /* atomic */
     unsigned char token_digest[SHA256_DIGEST_LENGTH];
     bool has_token;
+    struct header_deadline *headers; /* the whole-header deadline */
 };
 
 static int64_t now_usec(void)
@@ -352,6 +354,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     memset(&reply, 0, sizeof(reply));
 
     if (req == NULL) {
+        header_deadline_began(srv->headers, conn);
         req = request_new(srv, conn, url, method);
         if (req == NULL)
             return MHD_NO;
@@ -400,9 +403,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct http_server *srv = cls;
     struct http_request *req = *con_cls;
+    header_deadline_ended(srv->headers, conn); /* a kept-alive connection waits for headers */
     if (req == NULL)
         return;
     int64_t ms = (now_usec() - req->received_at) / 1000;
@@ -432,6 +435,10 @@ enum err_code http_server_start(const struct config *cfg, const struct http_rout
                srv->token_digest);
         srv->has_token = true;
     }
+    if ((srv->headers = header_deadline_new(cfg->header_timeout)) == NULL) {
+        free(srv);
+        return err_set(err, ERR_NOMEM, NULL, "cannot start the header deadline thread");
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     uint16_t port;
@@ -448,8 +455,10 @@ enum err_code http_server_start(const struct config *cfg, const struct http_rout
         cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)(512 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_END);
+        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, header_deadline_notify, srv->headers,
+        MHD_OPTION_END);
     if (srv->daemon == NULL) {
+        header_deadline_free(srv->headers);
         free(srv);
         return err_set(err, ERR_INVALID, "listen_failed",
                        "cannot listen on %s (address in use or not available)", cfg->listen);
@@ -487,6 +496,7 @@ void http_server_stop(struct http_server *srv)
         MHD_stop_daemon(srv->daemon);
     if (srv->quiesced_fd != MHD_INVALID_SOCKET)
         close(srv->quiesced_fd);
+    header_deadline_free(srv->headers); /* after the daemon reported every close */
     free(srv);
 }
 

@@ -4,6 +4,7 @@
  * trusted proxies, idle connections, the admin token gate, allow-lists, and full client
  * addresses kept out of the database and the log. */
 #include <criterion/criterion.h>
+#include <poll.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -540,6 +541,48 @@ Test(hardening, xff_is_ignored_without_trusted_proxies)
 }
 
 /* ---- connections ---- */
+
+/* Seconds until the server closes a connection that sends one header byte every `every_ms`,
+ * or a negative number when it is still open after `give_up_s`. */
+static double dribble_until_closed(unsigned every_ms, double give_up_s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    static const char start_line[] = "POST /v1/reports HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    cr_assert_eq(send(fd, start_line, sizeof(start_line) - 1, MSG_NOSIGNAL),
+                 (ssize_t)sizeof(start_line) - 1);
+    double t0 = now_s(), closed = -1;
+    while (closed < 0 && now_s() - t0 < give_up_s) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)every_ms) > 0) {
+            char c;
+            if (recv(fd, &c, 1, 0) <= 0)
+                closed = now_s() - t0;
+            continue;
+        }
+        if (send(fd, "a", 1, MSG_NOSIGNAL) != 1)
+            closed = now_s() - t0;
+    }
+    close(fd);
+    return closed;
+}
+
+/* The idle timeout restarts on every byte; the header deadline does not. */
+Test(hardening, a_header_sent_one_byte_a_second_is_cut_at_the_deadline)
+{
+    static const char *const env[] = {"PINWATCH_HEADER_TIMEOUT=2", "PINWATCH_CONNECTION_TIMEOUT=30",
+                                      NULL};
+    start(env);
+    double closed = dribble_until_closed(1000, 8);
+    cr_assert_geq(closed, 0, "the connection was still open after 8 s of a 1 byte/s header");
+    cr_assert(closed >= 1.5 && closed < 4.5, "closed after %.1f s, the deadline is 2 s", closed);
+    /* and the server goes on answering */
+    assert_alive("after a cut header");
+}
 
 Test(hardening, idle_connections_do_not_block_a_request)
 {
