@@ -83,18 +83,25 @@ static const char GROUP_SQL[] =
     " CROSS JOIN LATERAL (SELECT r.reports, d.devices, d.networks) s"
     " WHERE g.id = $3";
 
-/* Every group with reports in the window; window counts and top-network devices computed for
- * all groups in one aggregate each (per group, each paid an executor and hash-table set-up).
- * Top networks: pinwatch_top_network_list (0008). */
+/* A page of the groups with reports in the window, most reports first ($6 groups after the
+ * cursor $7 reports, $8 id); window counts and top-network devices computed for the page's
+ * groups in one aggregate each (per group, each paid an executor and hash-table set-up).
+ * Top networks: pinwatch_top_network_list (0008). The page is read one group past $6: when
+ * that one exists, next_cursor names the last group shown. */
 static const char LIST_SQL[] =
     "WITH r AS (SELECT group_id, sum(n) AS reports FROM (" WINDOW_REPORTS("true") ") u"
     "   GROUP BY group_id HAVING sum(n) > 0),"
-    " s AS (SELECT r.group_id, r.reports, d.devices, d.networks FROM r"
+    " p AS (SELECT r.group_id, r.reports,"
+    "     row_number() OVER (ORDER BY r.reports DESC, r.group_id) AS rn FROM r"
     "   JOIN groups g ON g.id = r.group_id"
-    "   LEFT JOIN (" WINDOW_DISTINCTS("true") ") d ON d.group_id = r.group_id"
     "   WHERE ($3::text IS NULL OR g.hostname = $3)"
     "   AND ($4::text IS NULL OR g.app_bundle_id = $4)"
-    "   AND ($5::text IS NULL OR g.verdict = $5)),"
+    "   AND ($5::text IS NULL OR g.verdict = $5)"
+    "   AND ($7::bigint IS NULL OR r.reports < $7 OR (r.reports = $7 AND r.group_id > $8))"
+    "   ORDER BY r.reports DESC, r.group_id LIMIT $6::int + 1),"
+    " s AS (SELECT p.group_id, p.reports, d.devices, d.networks FROM p"
+    "   LEFT JOIN (" WINDOW_DISTINCTS("group_id IN (SELECT group_id FROM p WHERE rn <= $6::int)")
+    "   ) d ON d.group_id = p.group_id WHERE p.rn <= $6::int),"
     " t AS (SELECT s.group_id, x.net, x.n, x.ord FROM s"
     "   CROSS JOIN LATERAL pinwatch_top_network_list(s.group_id, " DAY_FROM ", " DAY_TO ", 10) l"
     "   CROSS JOIN LATERAL unnest(l.networks, l.counts) WITH ORDINALITY AS x(net, n, ord)),"
@@ -105,11 +112,14 @@ static const char LIST_SQL[] =
     "           AND d.network = t.net AND d.day >= " DAY_FROM " AND d.day <= " DAY_TO
     "         GROUP BY 1, 2, 3, 4) t"
     "   GROUP BY t.group_id)"
-    " SELECT json_build_object('groups', coalesce(json_agg("
+    " SELECT json_build_object('groups', coalesce((SELECT json_agg("
     GROUP_JSON(VERSIONS_OF_G, "coalesce(n.top, '[]')")
-    "   ORDER BY s.reports DESC, g.id), '[]'::json))::text"
-    " FROM s JOIN groups g ON g.id = s.group_id"
-    " LEFT JOIN n ON n.group_id = s.group_id";
+    "   ORDER BY s.reports DESC, g.id)"
+    "   FROM s JOIN groups g ON g.id = s.group_id"
+    "   LEFT JOIN n ON n.group_id = s.group_id), '[]'::json),"
+    "   'next_cursor', (SELECT 'g' || l.reports || '.' || l.group_id FROM p l"
+    "     WHERE l.rn = $6::int AND EXISTS (SELECT 1 FROM p WHERE rn = $6::int + 1))"
+    " )::text";
 
 /* clang-format on */
 
@@ -154,21 +164,57 @@ static void window(const struct query_filters *f, char from[TIMEPARSE_FMT_LEN],
     timeparse_format(f->to, to);
 }
 
+/* The query parameters without "cursor": a group list's cursor is not a report list's. */
+static const char *param_but_cursor(void *req, const char *name)
+{
+    return strcmp(name, "cursor") == 0 ? NULL : api_query_param(req, name);
+}
+
+/* A group list cursor, "g<reports>.<group id>": the last group of the previous page. */
+static bool parse_cursor(const char *v, char reports[24], char id[72])
+{
+    const char *dot = v[0] == 'g' ? strchr(v, '.') : NULL;
+    size_t nlen = dot != NULL ? (size_t)(dot - v - 1) : 0;
+    size_t idlen = dot != NULL ? strlen(dot + 1) : 0;
+    if (nlen == 0 || nlen >= 20 || idlen == 0 || idlen >= 72 ||
+        strspn(v + 1, "0123456789") != nlen || strspn(dot + 1, "0123456789abcdef") != idlen)
+        return false;
+    memcpy(reports, v + 1, nlen);
+    reports[nlen] = '\0';
+    memcpy(id, dot + 1, idlen + 1);
+    return true;
+}
+
 void api_groups_list(void *ctx, struct http_request *req, struct http_reply *reply)
 {
     struct api_context *app = ctx;
     struct query_filters f;
     struct err e = {0};
-    if (query_filters_parse(api_query_param, req, req->received_at, &f, &e) != ERR_OK) {
+    if (query_filters_parse(param_but_cursor, req, req->received_at, &f, &e) != ERR_OK) {
         http_reply_err(reply, &e);
         return;
     }
+    const char *cursor = http_request_query(req, "cursor");
+    char c_reports[24] = "", c_id[72] = "", limit[16];
+    if (cursor != NULL && cursor[0] != '\0' && !parse_cursor(cursor, c_reports, c_id)) {
+        http_reply_error(reply, 400, "invalid_parameter", "cursor: not a cursor from this API");
+        query_filters_cleanup(&f);
+        return;
+    }
+    snprintf(limit, sizeof(limit), "%u", f.limit);
     PGconn *conn = borrow(app, reply);
     if (conn != NULL) {
         char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
         window(&f, from, to);
-        const char *params[] = {from, to, f.hostname, f.app, f.verdict};
-        reply_sql(conn, reply, LIST_SQL, 5, params, "no groups");
+        const char *params[] = {from,
+                                to,
+                                f.hostname,
+                                f.app,
+                                f.verdict,
+                                limit,
+                                c_reports[0] ? c_reports : NULL,
+                                c_reports[0] ? c_id : NULL};
+        reply_sql(conn, reply, LIST_SQL, 8, params, "no groups");
         db_pool_release(app->pool, conn);
     }
     query_filters_cleanup(&f);
