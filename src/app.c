@@ -57,6 +57,11 @@ static const struct http_route routes[] = {
      api_pinsets_rotation_check},
 };
 
+/* PINWATCH_METRICS_LISTEN: /metrics with every counter, for a scraper on a private address. */
+static const struct http_route metrics_routes[] = {
+    {"GET", "/metrics", HTTP_ROUTE_PUBLIC, NULL, api_health_metrics_full},
+};
+
 static enum err_code load_analysis(struct api_context *app, const struct config *cfg,
                                    struct err *err)
 {
@@ -132,6 +137,9 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
     if ((rc = groups_evaluator_start(cfg, app->expected, 2000, &app->evaluator, err)) != ERR_OK)
         goto fail;
     rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, &app->http, err);
+    if (rc == ERR_OK && cfg->metrics_listen != NULL && cfg->metrics_listen[0] != '\0')
+        rc = http_server_start_at(cfg, &cfg->metrics_listen_addr, cfg->metrics_listen,
+                                  metrics_routes, 1, app, &app->metrics_http, err);
     if (rc != ERR_OK)
         goto fail;
     return ERR_OK;
@@ -150,6 +158,8 @@ void app_stop(struct api_context *app)
     app->batcher = NULL;
     groups_evaluator_stop(app->evaluator);
     app->evaluator = NULL;
+    http_server_stop(app->metrics_http);
+    app->metrics_http = NULL;
     http_server_stop(app->http);
     app->http = NULL;
     spool_close(app->spool);

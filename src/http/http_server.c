@@ -216,7 +216,7 @@ static const struct http_route *find_route(struct http_server *srv, struct http_
     return NULL;
 }
 
-static bool token_ok(struct http_server *srv, struct http_request *req)
+static bool token_ok(const struct http_server *srv, const struct http_request *req)
 {
     if (!srv->has_token)
         return false;
@@ -230,6 +230,11 @@ static bool token_ok(struct http_server *srv, struct http_request *req)
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)tok, strlen(tok), digest);
     return CRYPTO_memcmp(digest, srv->token_digest, sizeof(digest)) == 0;
+}
+
+bool http_server_authorized(const struct http_server *srv, const struct http_request *req)
+{
+    return srv != NULL && token_ok(srv, req);
 }
 
 static bool is_admin_path(const char *path)
@@ -420,6 +425,15 @@ enum err_code http_server_start(const struct config *cfg, const struct http_rout
                                 size_t n_routes, void *ctx, struct http_server **out,
                                 struct err *err)
 {
+    return http_server_start_at(cfg, &cfg->listen_addr, cfg->listen, routes, n_routes, ctx, out,
+                                err);
+}
+
+enum err_code http_server_start_at(const struct config *cfg, const struct sockaddr_storage *addr,
+                                   const char *addr_text, const struct http_route *routes,
+                                   size_t n_routes, void *ctx, struct http_server **out,
+                                   struct err *err)
+{
     struct http_server *srv = calloc(1, sizeof(*srv));
     if (srv == NULL)
         return err_set(err, ERR_NOMEM, NULL, "out of memory");
@@ -442,26 +456,25 @@ enum err_code http_server_start(const struct config *cfg, const struct http_rout
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     uint16_t port;
-    if (cfg->listen_addr.ss_family == AF_INET6) {
+    if (addr->ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
-        port = ntohs(((const struct sockaddr_in6 *)&cfg->listen_addr)->sin6_port);
+        port = ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
     } else {
-        port = ntohs(((const struct sockaddr_in *)&cfg->listen_addr)->sin_port);
+        port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
     }
     srv->daemon = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->listen_addr,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)(512 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, header_deadline_notify, srv->headers,
-        MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr, MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, header_deadline_notify, srv->headers, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         header_deadline_free(srv->headers);
         free(srv);
         return err_set(err, ERR_INVALID, "listen_failed",
-                       "cannot listen on %s (address in use or not available)", cfg->listen);
+                       "cannot listen on %s (address in use or not available)", addr_text);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di != NULL ? di->port : port;

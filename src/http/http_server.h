@@ -76,6 +76,13 @@ struct http_route {
 enum err_code http_server_start(const struct config *cfg, const struct http_route *routes,
                                 size_t n_routes, void *ctx, struct http_server **out,
                                 struct err *err) ERR_MUSTCHECK;
+/* The same on another address (addr_text names it in errors), e.g. PINWATCH_METRICS_LISTEN. */
+enum err_code http_server_start_at(const struct config *cfg, const struct sockaddr_storage *addr,
+                                   const char *addr_text, const struct http_route *routes,
+                                   size_t n_routes, void *ctx, struct http_server **out,
+                                   struct err *err) ERR_MUSTCHECK;
+/* Whether the request carries the admin bearer token (constant-time comparison). */
+bool http_server_authorized(const struct http_server *srv, const struct http_request *req);
 /* The port actually bound (useful with port 0). */
 uint16_t http_server_port(const struct http_server *srv);
 /* Stop accepting new connections, wait up to timeout_ms for in-flight requests. */

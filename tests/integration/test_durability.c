@@ -373,6 +373,29 @@ Test(durability, a_refused_merge_rolls_back_and_the_connection_commits_on)
     free(all.v);
 }
 
+/* /readyz is unauthenticated: the reason code, never libpq's text (socket path, user,
+ * database name, pg_hba rule); the log has that. */
+Test(durability, readyz_gives_the_reason_not_the_database_error)
+{
+    testenv_server_start(&srv, NULL);
+    testenv_pg_stop(&pg);
+    struct testenv_response r;
+    cr_assert_eq(testenv_http(srv.port, "GET", "/readyz", NULL, NULL, 0, false, &r), 503);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "reason")), "database_unreachable");
+    static const char *const leaks[] = {
+        "socket", "PGSQL", "connection to server", "FATAL", "postgres", pg.dir, NULL};
+    for (size_t i = 0; leaks[i] != NULL; i++)
+        cr_assert_null(strstr(r.body, leaks[i]), "/readyz tells '%s': %s", leaks[i], r.body);
+    testenv_response_free(&r);
+    size_t len = 0;
+    char *log = testenv_read_file(srv.log_path, &len);
+    cr_assert_not_null(strstr(log, "readyz: database unreachable"), "the log has the cause");
+    free(log);
+    testenv_pg_start(&pg);
+    wait_ready(&srv, 30);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+}
+
 Test(durability, load_while_the_spool_drains_queues_behind_it_and_is_stored_once)
 {
     /* Two writers: both spool while PostgreSQL is away, writer 0 replays when it is back, and

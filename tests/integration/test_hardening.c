@@ -540,6 +540,41 @@ Test(hardening, xff_is_ignored_without_trusted_proxies)
     free(body);
 }
 
+/* ---- what unauthenticated endpoints tell (SPEC 7) ---- */
+
+/* The content-cache counters tell whether a given chain was reported lately: only with the
+ * admin token, or on PINWATCH_METRICS_LISTEN. */
+Test(hardening, public_metrics_keep_the_cache_counters_to_the_admin)
+{
+    unsigned mport = testenv_free_port();
+    char listen[64];
+    snprintf(listen, sizeof(listen), "PINWATCH_METRICS_LISTEN=127.0.0.1:%u", mport);
+    const char *env[] = {listen, NULL};
+    start(env);
+    size_t len;
+    char *body = fixture(FINAL_IOS, &len);
+    struct testenv_response r;
+    cr_assert_eq(testenv_post_report(&srv, body, len, NULL, &r), 200, "%s", r.body);
+    testenv_response_free(&r);
+    free(body);
+    static const char cache[] = "pinwatch_content_cache_lookups_total";
+    cr_assert_eq(testenv_http(srv.port, "GET", "/metrics", NULL, NULL, 0, false, &r), 200);
+    cr_assert_null(strstr(r.body, cache), "public /metrics shows the cache counters");
+    cr_assert_not_null(strstr(r.body, "pinwatch_reports_accepted_total 1"), "%s", r.body);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_get(&srv, "/metrics", &r), 200);
+    cr_assert_not_null(strstr(r.body, cache), "with the token: %s", r.body);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_http(mport, "GET", "/metrics", NULL, NULL, 0, false, &r), 200);
+    cr_assert_not_null(strstr(r.body, cache), "on the metrics listener: %s", r.body);
+    testenv_response_free(&r);
+    /* that listener serves nothing else */
+    cr_assert_eq(testenv_http(mport, "GET", "/v1/groups", NULL, NULL, 0, false, &r), 401);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_http(mport, "GET", "/healthz", NULL, NULL, 0, false, &r), 404);
+    testenv_response_free(&r);
+}
+
 /* ---- connections ---- */
 
 /* Seconds until the server closes a connection that sends one header byte every `every_ms`,

@@ -75,6 +75,9 @@ void testenv_response_free(struct testenv_response *resp);
 /* Value of a response header (new string) or NULL. */
 char *testenv_response_header(const struct testenv_response *resp, const char *name);
 
+/* A loopback TCP port free right now (for a second listener of a server under test). */
+unsigned testenv_free_port(void);
+
 /* Whole file as a new NUL-terminated buffer (asserts on failure). */
 char *testenv_read_file(const char *path, size_t *len);
 
