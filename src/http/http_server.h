@@ -48,7 +48,7 @@ struct http_reply {
     size_t len;
     const char *content_type;    /* static string */
     const char *header_names[4]; /* static strings */
-    char header_values[4][64];
+    char header_values[4][96];   /* a SHA-256 in hex (64) fits whole */
     size_t n_headers;
     struct MHD_Response *response; /* when set, sent as is (streaming); takes ownership */
 };
