@@ -14,6 +14,7 @@
 
 #include "analysis/catalog.h"
 #include "analysis/expected_keys.h"
+#include "analysis/sigcache.h"
 #include "analysis/trust_store.h"
 #include "report/cert.h"
 #include "report/pin.h"
@@ -105,14 +106,20 @@ static bool key_usual(EVP_PKEY *key)
     }
 }
 
+/* One link to check: the certificates decoded (x) and as the cache knows them (c). */
+struct link {
+    X509 *child_x, *parent_x;
+    const struct cert *child, *parent;
+};
+
 /* child names parent as issuer and parent's key verifies child's signature. A check costs one
- * unit of *budget; with none left, or with an unusual key, the link is not checked (and not
- * linked) and *weak says why. */
-static bool issued_by(X509 *child, X509 *parent, unsigned *budget, unsigned *weak)
+ * unit of *budget, cached or not (so findings never depend on the cache); with none left, or
+ * with an unusual key, the link is not checked (and not linked) and *weak says why. */
+static bool issued_by(const struct link *l, struct sigcache *sc, unsigned *budget, unsigned *weak)
 {
-    if (X509_NAME_cmp(X509_get_issuer_name(child), X509_get_subject_name(parent)) != 0)
+    if (X509_NAME_cmp(X509_get_issuer_name(l->child_x), X509_get_subject_name(l->parent_x)) != 0)
         return false;
-    EVP_PKEY *key = X509_get0_pubkey(parent);
+    EVP_PKEY *key = X509_get0_pubkey(l->parent_x);
     if (key == NULL)
         return false;
     if (!key_usual(key)) {
@@ -124,7 +131,12 @@ static bool issued_by(X509 *child, X509 *parent, unsigned *budget, unsigned *wea
         return false;
     }
     (*budget)--;
-    return X509_verify(child, key) == 1;
+    bool ok;
+    if (sigcache_get(sc, l->child->sha256, l->parent->spki_sha256, &ok))
+        return ok;
+    ok = X509_verify(l->child_x, key) == 1;
+    sigcache_put(sc, l->child->sha256, l->parent->spki_sha256, ok);
+    return ok;
 }
 
 static unsigned weak_signature(const X509 *x)
@@ -183,6 +195,14 @@ static void match_catalog(struct chain_analysis *a, const struct catalog *cat,
 enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct trust_store *ts,
                             const struct catalog *cat, struct chain_analysis **out, struct err *err)
 {
+    return chain_analyze_cached(certs, n, ts, cat, NULL, out, err);
+}
+
+enum err_code chain_analyze_cached(struct cert *const *certs, size_t n,
+                                   const struct trust_store *ts, const struct catalog *cat,
+                                   struct sigcache *sc, struct chain_analysis **out,
+                                   struct err *err)
+{
     enum err_code rc = ERR_OK;
     struct chain_analysis *a = NULL;
     X509 **x = NULL;
@@ -217,8 +237,10 @@ enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct tr
 
     a->linked = true;
     unsigned budget = CHAIN_MAX_VERIFY;
-    for (size_t i = 0; i + 1 < n && a->linked; i++)
-        a->linked = issued_by(x[i], x[i + 1], &budget, &a->weak);
+    for (size_t i = 0; i + 1 < n && a->linked; i++) {
+        struct link l = {x[i], x[i + 1], certs[i], certs[i + 1]};
+        a->linked = issued_by(&l, sc, &budget, &a->weak);
+    }
 
     const struct cert *last = certs[n - 1];
     const struct cert *store_anchor = last->self_issued ? NULL : trust_store_find_issuer(ts, last);

@@ -85,6 +85,14 @@ enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct tr
                             const struct catalog *cat, struct chain_analysis **out,
                             struct err *err) ERR_MUSTCHECK;
 
+/* The same, checking signatures through sc (may be NULL): a link seen before costs no
+ * signature check. */
+struct sigcache;
+enum err_code chain_analyze_cached(struct cert *const *certs, size_t n,
+                                   const struct trust_store *ts, const struct catalog *cat,
+                                   struct sigcache *sc, struct chain_analysis **out,
+                                   struct err *err) ERR_MUSTCHECK;
+
 /* Accepts NULL. */
 void chain_analysis_free(struct chain_analysis *a);
 

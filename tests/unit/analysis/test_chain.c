@@ -11,6 +11,7 @@
 #include "analysis/catalog.h"
 #include "analysis/chain.h"
 #include "analysis/expected_keys.h"
+#include "analysis/sigcache.h"
 #include "analysis/trust_store.h"
 #include "report/cert.h"
 #include "report/pin.h"
@@ -633,4 +634,40 @@ Test(chain, signature_checks_per_chain_are_capped)
     chain_analysis_free(a);
     for (int i = 0; i < N; i++)
         testcert_free(cas[i]);
+}
+
+/* A link checked once is not checked again, whichever chain repeats it; the findings are the
+ * same with and without the cache. */
+Test(chain, signature_results_are_cached_per_link)
+{
+    struct sigcache *sc = sigcache_new(1024);
+    cr_assert_not_null(sc);
+    struct cert *c[] = {leaf->cert, ica->cert, root->cert};
+    struct chain_analysis *a = NULL, *plain = analyze(c, 3);
+    unsigned long long hits, misses;
+    cr_assert_eq(chain_analyze_cached(c, 3, ts, cat, sc, &a, NULL), ERR_OK);
+    sigcache_stats(sc, &hits, &misses);
+    cr_assert_eq(hits, 0);
+    cr_assert_eq(misses, 2);
+    cr_assert_eq(a->linked, plain->linked);
+    cr_assert_eq(a->weak, plain->weak);
+    chain_analysis_free(a);
+    cr_assert_eq(chain_analyze_cached(c, 3, ts, cat, sc, &a, NULL), ERR_OK);
+    sigcache_stats(sc, &hits, &misses);
+    cr_assert_eq(hits, 2, "the second analysis checked a signature again");
+    cr_assert(a->linked);
+    chain_analysis_free(a);
+    /* a new leaf under the same intermediate: only its own link is checked */
+    struct testcert *other =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "other.example.com"}, ica);
+    struct cert *c2[] = {other->cert, ica->cert, root->cert};
+    cr_assert_eq(chain_analyze_cached(c2, 3, ts, cat, sc, &a, NULL), ERR_OK);
+    sigcache_stats(sc, &hits, &misses);
+    cr_assert_eq(hits, 3);
+    cr_assert_eq(misses, 3);
+    cr_assert(a->linked);
+    chain_analysis_free(a);
+    chain_analysis_free(plain);
+    testcert_free(other);
+    sigcache_free(sc);
 }
