@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "api/api_allowlist.h"
 #include "base/config.h"
 #include "base/err.h"
 
@@ -42,7 +43,9 @@ struct api_context {
     struct network_db *asn_db;      /* NULL without PINWATCH_ASN_DB */
     struct ratelimit *ratelimit;
     struct http_server *http;
-    struct http_server *metrics_http; /* PINWATCH_METRICS_LISTEN, or NULL */
+    struct api_allowlist allowed_apps;  /* PINWATCH_ALLOWED_APPS, parsed at start */
+    struct api_allowlist allowed_hosts; /* PINWATCH_ALLOWED_HOSTS */
+    struct http_server *metrics_http;   /* PINWATCH_METRICS_LISTEN, or NULL */
     /* ingest counters (atomic), for /metrics */
     unsigned long long reports_accepted;
     unsigned long long reports_ignored;

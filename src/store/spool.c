@@ -13,7 +13,7 @@
 
 #include "base/buf.h"
 #include "base/timeparse.h"
-#include "report/pin.h"
+#include "base/codec.h"
 #include "store/store.h"
 
 struct spool {
@@ -296,7 +296,7 @@ static char *quarantine_line(const struct spool_entry *e, const char *line, size
     char hex[65], ts[TIMEPARSE_FMT_LEN];
     if (EVP_Digest(line, len, digest, NULL, EVP_sha256(), NULL) != 1)
         memset(digest, 0, sizeof(digest));
-    pin_hex_encode(digest, sizeof(digest), hex);
+    codec_hex_encode(digest, sizeof(digest), hex);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     timeparse_format((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, ts);
