@@ -2,7 +2,7 @@
 # machine as root: they install what is missing first.
 
 DEBIAN_PACKAGES := build-essential cmake pkg-config ca-certificates openssl curl python3 \
-	libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libidn2-dev libarchive-dev \
+	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpq-dev libssl-dev libidn2-dev libarchive-dev \
 	libmaxminddb-dev zlib1g-dev libcriterion-dev postgresql-15 postgresql-client-15 postgresql-15-hll \
 	libmaxmind-db-writer-perl clang-format docker-compose
 BENCH_PACKAGES := wrk

@@ -10,6 +10,7 @@
 #include "analysis/groups.h"
 #include "analysis/keys_store.h"
 #include "analysis/trust_store.h"
+#include "api/api_alerts.h"
 #include "api/api_export.h"
 #include "api/api_groups.h"
 #include "api/api_health.h"
@@ -20,10 +21,12 @@
 #include "base/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "http/alerter.h"
 #include "http/http_server.h"
 #include "http/network.h"
 #include "http/ratelimit.h"
 #include "http/web.h"
+#include "http/webhook.h"
 #include "report/cert_cache.h"
 #include "report/literal_cache.h"
 #include "store/batcher.h"
@@ -53,6 +56,10 @@ static const struct http_route routes[] = {
     {"GET", "/v1/pinsets", 0, NULL, api_pinsets_list},
     {"POST", "/v1/hosts/{hostname}/rotation-check", HTTP_ROUTE_BODY, NULL,
      api_pinsets_rotation_check},
+    {"GET", "/v1/alerts", 0, NULL, api_alerts_list},
+    {"GET", "/v1/alerts/rules", 0, NULL, api_alerts_rules_get},
+    {"PUT", "/v1/alerts/rules", HTTP_ROUTE_BODY, NULL, api_alerts_rules_put},
+    {"POST", "/v1/alerts/test", 0, NULL, api_alerts_test},
 };
 
 static enum err_code load_analysis(struct api_context *app, const struct config *cfg,
@@ -129,6 +136,11 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
         goto fail;
     if ((rc = groups_evaluator_start(cfg, app->expected, 2000, &app->evaluator, err)) != ERR_OK)
         goto fail;
+    if ((rc = webhook_global_init(err)) != ERR_OK)
+        goto fail;
+    app->curl_ready = true;
+    if ((rc = alerter_start(cfg, app->spool, app->expected, &app->alerter, err)) != ERR_OK)
+        goto fail;
     rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, &app->http, err);
     if (rc != ERR_OK)
         goto fail;
@@ -148,6 +160,10 @@ void app_stop(struct api_context *app)
     app->batcher = NULL;
     groups_evaluator_stop(app->evaluator);
     app->evaluator = NULL;
+    alerter_stop(app->alerter);
+    app->alerter = NULL;
+    if (app->curl_ready)
+        webhook_global_cleanup();
     http_server_stop(app->http);
     app->http = NULL;
     spool_close(app->spool);

@@ -6,11 +6,13 @@
 #ifndef API_CONTEXT_H
 #define API_CONTEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/config.h"
 #include "base/err.h"
 
+struct alerter;
 struct analysis;
 struct batcher;
 struct catalog;
@@ -33,6 +35,7 @@ struct api_context {
     struct spool *spool;                /* durable fallback while PostgreSQL is away */
     struct batcher *batcher;            /* group commit writer */
     struct groups_evaluator *evaluator; /* keeps group verdicts current */
+    struct alerter *alerter;            /* alert rules, webhook deliveries, retention */
     struct trust_store *trust;
     struct catalog *catalog;
     struct expected_keys *expected;
@@ -42,6 +45,7 @@ struct api_context {
     struct network_db *asn_db;      /* NULL without PINWATCH_ASN_DB */
     struct ratelimit *ratelimit;
     struct http_server *http;
+    bool curl_ready; /* webhook_global_init ran */
     /* ingest counters (atomic), for /metrics */
     unsigned long long reports_accepted;
     unsigned long long reports_ignored;

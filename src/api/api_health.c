@@ -5,6 +5,7 @@
 
 #include "api/api_context.h"
 #include "db/db.h"
+#include "http/alerter.h"
 #include "report/cert_cache.h"
 #include "report/literal_cache.h"
 #include "store/batcher.h"
@@ -95,6 +96,7 @@ void api_health_metrics(void *ctx, struct http_request *req, struct http_reply *
                 "pinwatch_content_cache_lookups_total{cache=\"%s\",result=\"miss\"} %llu\n",
                 caches[i], hits[i], caches[i], misses[i]);
     batcher_metrics(app->batcher, out);
+    alerter_metrics(app->alerter, out);
     fclose(out);
     reply->status = 200;
     reply->content_type = "text/plain; version=0.0.4";

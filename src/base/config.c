@@ -86,6 +86,20 @@ static const struct config_row rows[] = {
      "how long a writer waits to fill a batch"},
     {"writers", "PINWATCH_WRITERS", CT_UINT, OFF(writers), "1", 1, 16, false,
      "writer connections committing batches side by side"},
+    {"alert-webhook-url", "PINWATCH_ALERT_WEBHOOK_URL", CT_STRING, OFF(alert_webhook_url), NULL, 0,
+     0, false, "http(s) URL alerts are POSTed to (unset: alerts are recorded, not sent)"},
+    {"alert-webhook-secret", "PINWATCH_ALERT_WEBHOOK_SECRET", CT_STRING, OFF(alert_webhook_secret),
+     NULL, 0, 0, true, "HMAC-SHA256 key of the X-Pinwatch-Signature header"},
+    {"alert-interval", "PINWATCH_ALERT_INTERVAL", CT_UINT, OFF(alert_interval), "30", 1, 86400,
+     false, "seconds between evaluations of the alert rules"},
+    {"alert-timeout", "PINWATCH_ALERT_TIMEOUT", CT_UINT, OFF(alert_timeout), "10", 1, 120, false,
+     "seconds one webhook try may take (connect and answer)"},
+    {"public-url", "PINWATCH_PUBLIC_URL", CT_STRING, OFF(public_url), NULL, 0, 0, false,
+     "the dashboard's external URL, for links in alerts"},
+    {"retention-days", "PINWATCH_RETENTION_DAYS", CT_UINT, OFF(retention_days), "0", 0, 36500,
+     false, "drop report partitions older than this many days (0 = keep)"},
+    {"retention-interval", "PINWATCH_RETENTION_INTERVAL", CT_UINT, OFF(retention_interval), "3600",
+     1, 604800, false, "seconds between retention runs"},
     {"log-level", "PINWATCH_LOG_LEVEL", CT_STRING, OFF(log_level), "info", 0, 0, false,
      "error, warn, info or debug"},
 };
@@ -405,6 +419,34 @@ static char *read_token_file(const char *path, FILE *errors)
     return tok;
 }
 
+static bool http_url(const char *u)
+{
+    return (strncasecmp(u, "http://", 7) == 0 && u[7] != '\0' && u[7] != '/') ||
+           (strncasecmp(u, "https://", 8) == 0 && u[8] != '\0' && u[8] != '/');
+}
+
+static int validate_alerts(struct config *cfg, FILE *errors)
+{
+    int bad = 0;
+    const char *url = cfg->alert_webhook_url;
+    if (url != NULL && url[0] != '\0' && (!http_url(url) || strpbrk(url, " \t\r\n") != NULL)) {
+        fprintf(errors, "pinwatch: PINWATCH_ALERT_WEBHOOK_URL: '%s' is not an http(s) URL\n", url);
+        bad++;
+    }
+    if (url != NULL && url[0] != '\0' &&
+        (cfg->alert_webhook_secret == NULL || cfg->alert_webhook_secret[0] == '\0')) {
+        fprintf(errors, "pinwatch: PINWATCH_ALERT_WEBHOOK_SECRET: required with "
+                        "PINWATCH_ALERT_WEBHOOK_URL (alerts are always signed)\n");
+        bad++;
+    }
+    const char *pub = cfg->public_url;
+    if (pub != NULL && pub[0] != '\0' && (!http_url(pub) || strpbrk(pub, " \t\r\n") != NULL)) {
+        fprintf(errors, "pinwatch: PINWATCH_PUBLIC_URL: '%s' is not an http(s) URL\n", pub);
+        bad++;
+    }
+    return bad;
+}
+
 /* Second pass: settings whose values need more than a type check, and cross-field rules. */
 static int validate(struct config *cfg, FILE *errors)
 {
@@ -463,6 +505,7 @@ static int validate(struct config *cfg, FILE *errors)
     }
     if (cfg->max_string > cfg->max_body)
         cfg->max_string = cfg->max_body;
+    bad += validate_alerts(cfg, errors);
     return bad;
 }
 
