@@ -470,6 +470,9 @@ Test(alerts, two_nodes_deliver_each_alert_once)
         snprintf(ids[i], sizeof(ids[i]), "%s", json_string_value(json_object_get(r.json, "id")));
         testenv_response_free(&r);
     }
+    /* Slow answers: a node that claimed an alert holds it for a while, the other node polls
+     * meanwhile and must leave it alone. */
+    testreceiver_set_latency(rx, 1200);
     post_proxy_population(0, 6); /* both nodes evaluate the rules */
     cr_assert(wait_delivered("test", 8, 60));
     cr_assert(wait_delivered("new_interception_group", 1, 60));
@@ -512,4 +515,90 @@ Test(alerts, an_alert_queued_before_a_sigkill_is_delivered_after_the_restart)
     cr_assert_str_eq(hits[0].body, hits[1].body);
     for (size_t i = 0; i < n; i++)
         testreceiver_hit_free(&hits[i]);
+}
+
+Test(alerts, pins_expiring_fires_once_for_a_pin_set_still_reported)
+{
+    start(&srv, NULL);
+    char expires[16];
+    time_t soon = time(NULL) + 10 * 86400;
+    strftime(expires, sizeof(expires), "%Y-%m-%d", gmtime(&soon));
+    const struct testcert *chain[] = {leaf_new, pub_ca};
+    const struct testcert *pins[] = {leaf_old};
+    for (int i = 0; i < 3; i++) {
+        char dev[16], hdr[64];
+        snprintf(dev, sizeof(dev), "PX-%d", i);
+        struct testreport tr = {.app = "com.example.pins",
+                                .version = "2.1",
+                                .vendor_id = dev,
+                                .hostname = "api.example.com",
+                                .chain = chain,
+                                .chain_len = 2,
+                                .pins = pins,
+                                .n_pins = 1};
+        json_t *body = testreport_json(&tr);
+        json_object_set_new(body, "known-pins-expiration-date", json_string(expires));
+        char *text = json_dumps(body, JSON_COMPACT);
+        snprintf(hdr, sizeof(hdr), "X-Forwarded-For: 192.0.2.%d\r\n", 10 + i);
+        struct testenv_response r;
+        cr_assert_eq(testenv_post_report(&srv, text, strlen(text), hdr, &r), 200, "%s", r.body);
+        testenv_response_free(&r);
+        free(text);
+        json_decref(body);
+    }
+    cr_assert(wait_delivered("pins_expiring", 1, 60), "no pins_expiring within a minute");
+    json_t *bodies = NULL;
+    testreceiver_delivered(rx, "pins_expiring", &bodies);
+    json_t *b = json_array_get(bodies, 0);
+    json_t *p = json_object_get(b, "pinset");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "app")), "com.example.pins");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "version")), "2.1");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "hostname")), "api.example.com");
+    cr_assert_eq(strncmp(json_string_value(json_object_get(p, "pins_expire")), expires, 10), 0);
+    cr_assert_eq(json_integer_value(json_object_get(p, "reports")), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(b, "url")),
+                     "https://pinwatch.example.com/pinsets?app=com.example.pins&hostname=api."
+                     "example.com");
+    json_decref(bodies);
+    sleep(5);
+    cr_assert_eq(testreceiver_delivered(rx, "pins_expiring", NULL), 1);
+    assert_all_signed();
+}
+
+Test(alerts, a_spike_against_the_median_hour_fires_once)
+{
+    start(&srv, NULL);
+    post_proxy_population(0, 6); /* 30 reports this hour */
+    cr_assert(wait_delivered("new_interception_group", 1, 60));
+    char *gid = testenv_db_value("SELECT id FROM groups WHERE verdict = 'interception'");
+    cr_assert_not_null(gid);
+    char sql[1024];
+    /* The group is older than its window, with 10 reports every hour of the week before: 30 is
+     * not 5 times 10. */
+    snprintf(sql, sizeof(sql),
+             "UPDATE groups SET first_seen = now() - interval '8 days' WHERE id = '%s'", gid);
+    testenv_db_exec(sql);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO rollup_group_hourly (group_id, hour, platform, reports, devices)"
+             " SELECT '%s', h, 'test-baseline', 10, hll_empty()"
+             " FROM generate_series(date_trunc('hour', now()) - interval '169 hours',"
+             "   date_trunc('hour', now()) - interval '2 hours', interval '1 hour') h",
+             gid);
+    testenv_db_exec(sql);
+    sleep(5);
+    cr_assert_eq(testreceiver_delivered(rx, "spike", NULL), 0, "30 is within 5x the median 10");
+    /* A quiet week before: the same 30 reports are a spike. */
+    testenv_db_exec("DELETE FROM rollup_group_hourly WHERE platform = 'test-baseline'");
+    cr_assert(wait_delivered("spike", 1, 30), "no spike");
+    json_t *bodies = NULL;
+    testreceiver_delivered(rx, "spike", &bodies);
+    json_t *g = json_object_get(json_array_get(bodies, 0), "group");
+    cr_assert_str_eq(json_string_value(json_object_get(g, "id")), gid);
+    json_t *sp = json_object_get(g, "spike");
+    cr_assert_eq(json_integer_value(json_object_get(sp, "reports_last_hour")), 30);
+    cr_assert_eq(json_number_value(json_object_get(sp, "median_hour")), 0);
+    json_decref(bodies);
+    sleep(5);
+    cr_assert_eq(testreceiver_delivered(rx, "spike", NULL), 1);
+    free(gid);
 }

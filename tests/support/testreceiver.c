@@ -23,6 +23,7 @@ struct testreceiver {
     unsigned fail_n;
     int fail_status;
     unsigned fail_delay_ms;
+    unsigned latency_ms;
     struct timespec t0;
 };
 
@@ -62,7 +63,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     int status = strcmp(method, "POST") == 0 ? 200 : 405;
-    unsigned delay = 0;
+    unsigned delay = 0, latency = 0;
     const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Pinwatch-Signature");
     pthread_mutex_lock(&r->lock);
     size_t slot = r->n < MAX_HITS ? r->n++ : MAX_HITS;
@@ -72,6 +73,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
             delay = r->fail_delay_ms;
         else
             status = r->fail_status;
+    } else {
+        latency = r->latency_ms;
     }
     if (slot < MAX_HITS) {
         r->hits[slot].signature = sig != NULL ? strdup(sig) : NULL;
@@ -80,8 +83,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         r->hits[slot].at = since(r);
     }
     pthread_mutex_unlock(&r->lock);
-    if (delay > 0)
-        usleep(delay * 1000u);
+    if (delay + latency > 0)
+        usleep((delay + latency) * 1000u);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
@@ -145,6 +148,13 @@ void testreceiver_fail_next(struct testreceiver *r, unsigned n, int status, unsi
     r->fail_n = n;
     r->fail_status = status;
     r->fail_delay_ms = delay_ms;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void testreceiver_set_latency(struct testreceiver *r, unsigned ms)
+{
+    pthread_mutex_lock(&r->lock);
+    r->latency_ms = ms;
     pthread_mutex_unlock(&r->lock);
 }
 

@@ -26,6 +26,8 @@ unsigned testreceiver_port(const struct testreceiver *r);
 /* The next n requests answer status (e.g. 500), or, with delay_ms > 0, answer 200 only after
  * delay_ms (a sender with a shorter timeout sees a timeout). */
 void testreceiver_fail_next(struct testreceiver *r, unsigned n, int status, unsigned delay_ms);
+/* Every answer that is not a planned failure waits ms first (a slow but healthy receiver). */
+void testreceiver_set_latency(struct testreceiver *r, unsigned ms);
 /* Number of requests recorded so far. */
 size_t testreceiver_count(struct testreceiver *r);
 /* Copy of hit i (free with testreceiver_hit_free). */
