@@ -18,6 +18,8 @@
 #define PUBLIC_URL "https://pinwatch.example.com/"
 
 static struct testenv_server srv, srv2;
+static struct testenv_pg pg;
+static bool pg_made;
 static struct testreceiver *rx;
 static struct testcert *pub_root, *pub_ca, *leaf_old, *leaf_new, *forti_root, *forti_leaf;
 static char *store_path;
@@ -53,6 +55,9 @@ static void teardown(void)
     if (srv2.pid > 0)
         testenv_server_kill(&srv2);
     testreceiver_stop(rx);
+    if (pg_made)
+        testenv_pg_destroy(&pg);
+    pg_made = false;
     unlink(store_path);
     free(store_path);
     struct testcert *all[] = {pub_root, pub_ca, leaf_old, leaf_new, forti_root, forti_leaf};
@@ -608,4 +613,51 @@ Test(alerts, a_spike_against_the_median_hour_fires_once)
     sleep(5);
     cr_assert_eq(testreceiver_delivered(rx, "spike", NULL), 1);
     free(gid);
+}
+
+Test(alerts, ingest_degraded_is_sent_directly_while_the_database_is_away, .timeout = 180)
+{
+    testenv_pg_create(&pg, "alerts-degraded");
+    pg_made = true;
+    srv.conninfo = pg.conninfo;
+    start(&srv, NULL);
+    struct testenv_response r;
+    cr_assert_eq(admin(&srv, "PUT", "/v1/alerts/rules",
+                       "{\"rules\": {\"ingest_degraded\": {\"for_seconds\": 10}}}", &r),
+                 200, "%s", r.body);
+    testenv_response_free(&r);
+    sleep(3); /* an evaluation reads the new threshold */
+    testenv_pg_stop(&pg);
+    bool sent = wait_delivered("ingest_degraded", 1, 40);
+    if (!sent)
+        testenv_pg_start(&pg);
+    cr_assert(sent, "no ingest_degraded while PostgreSQL was down");
+    json_t *bodies = NULL;
+    testreceiver_delivered(rx, "ingest_degraded", &bodies);
+    json_t *h = json_object_get(json_array_get(bodies, 0), "health");
+    cr_assert_str_eq(json_string_value(json_object_get(h, "condition")), "database_unreachable");
+    cr_assert_geq(json_integer_value(json_object_get(h, "for_seconds")), 10);
+    char id[40];
+    snprintf(id, sizeof(id), "%s",
+             json_string_value(json_object_get(json_array_get(bodies, 0), "id")));
+    json_decref(bodies);
+    assert_all_signed();
+    /* Back: the alert is recorded as delivered, and not sent again. */
+    testenv_pg_start(&pg);
+    bool recorded = false;
+    for (int i = 0; i < 100 && !recorded; i++) {
+        if (admin(&srv, "GET", "/v1/alerts?rule=ingest_degraded", NULL, &r) == 200) {
+            json_t *a = json_array_get(json_object_get(r.json, "alerts"), 0);
+            recorded =
+                a != NULL && strcmp(json_string_value(json_object_get(a, "id")), id) == 0 &&
+                strcmp(json_string_value(json_object_get(json_object_get(a, "delivery"), "state")),
+                       "delivered") == 0;
+        }
+        testenv_response_free(&r);
+        if (!recorded)
+            usleep(200000);
+    }
+    cr_assert(recorded, "the alert sent while the database was away was not recorded");
+    sleep(3);
+    cr_assert_eq(testreceiver_delivered(rx, "ingest_degraded", NULL), 1);
 }
