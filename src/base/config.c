@@ -89,8 +89,9 @@ static const struct config_row rows[] = {
      "how long a writer waits to fill a batch"},
     {"writers", "PINWATCH_WRITERS", CT_UINT, OFF(writers), "1", 1, 16, false,
      "writer connections committing batches side by side"},
+    /* the URL is redacted in logs too: a Slack-style webhook URL is a credential itself */
     {"alert-webhook-url", "PINWATCH_ALERT_WEBHOOK_URL", CT_STRING, OFF(alert_webhook_url), NULL, 0,
-     0, false, "http(s) URL alerts are POSTed to (unset: alerts are recorded, not sent)"},
+     0, true, "http(s) URL alerts are POSTed to (unset: alerts are recorded, not sent)"},
     {"alert-webhook-secret", "PINWATCH_ALERT_WEBHOOK_SECRET", CT_STRING, OFF(alert_webhook_secret),
      NULL, 0, 0, true, "HMAC-SHA256 key of the X-Pinwatch-Signature header"},
     {"alert-interval", "PINWATCH_ALERT_INTERVAL", CT_UINT, OFF(alert_interval), "30", 1, 86400,
@@ -433,7 +434,7 @@ static int validate_alerts(struct config *cfg, FILE *errors)
     int bad = 0;
     const char *url = cfg->alert_webhook_url;
     if (url != NULL && url[0] != '\0' && (!http_url(url) || strpbrk(url, " \t\r\n") != NULL)) {
-        fprintf(errors, "pinwatch: PINWATCH_ALERT_WEBHOOK_URL: '%s' is not an http(s) URL\n", url);
+        fprintf(errors, "pinwatch: PINWATCH_ALERT_WEBHOOK_URL: not an http(s) URL\n");
         bad++;
     }
     if (url != NULL && url[0] != '\0' &&
