@@ -99,8 +99,8 @@ static enum err_code eval_group_verdict(PGconn *conn, enum alert_rule rule, cons
     return rc == ERR_NOMEM ? err_set(err, rc, NULL, "out of memory") : rc;
 }
 
-/* Per group and app version, from the daily version rollup; a version fires when no older
- * version (numeric order) ever had a report in the same group. */
+/* Per group and app version, from the daily version rollup; a version fires when it is the
+ * oldest (numeric order) that ever had a report in its group, and not fired yet. */
 static const char VERSION_SQL[] =
     "WITH v AS ("
     "  SELECT d.group_id, d.app_version, min(d.day) AS first_day, sum(d.reports)::bigint AS n,"
@@ -108,14 +108,15 @@ static const char VERSION_SQL[] =
     "  FROM rollup_version_daily d JOIN groups g ON g.id = d.group_id"
     "  WHERE g.verdict <> 'interception' AND g.last_seen >= now() - interval '7 days'"
     "    AND d.app_version <> ''"
-    "  GROUP BY 1, 2)"
-    " SELECT " GROUP_COLS ", v.app_version, v.n, v.devices, v.first_day::text"
-    " FROM v JOIN groups g ON g.id = v.group_id" GROUP_COUNTS " WHERE v.devices >= $1::bigint"
-    "   AND NOT EXISTS (SELECT 1 FROM v o WHERE o.group_id = v.group_id"
-    "     AND pinwatch_version_key(o.app_version) < pinwatch_version_key(v.app_version))"
+    "  GROUP BY 1, 2),"
+    " w AS (SELECT v.*, min(v.k) OVER (PARTITION BY v.group_id) AS oldest"
+    "  FROM (SELECT v.*, pinwatch_version_key(v.app_version) AS k FROM v) v)"
+    " SELECT " GROUP_COLS ", w.app_version, w.n, w.devices, w.first_day::text"
+    " FROM w JOIN groups g ON g.id = w.group_id" GROUP_COUNTS
+    " WHERE w.devices >= $1::bigint AND w.k = w.oldest"
     "   AND NOT EXISTS (SELECT 1 FROM alert_subjects s"
-    "     WHERE s.subject = 'version:' || v.group_id || '|' || v.app_version)"
-    " ORDER BY v.first_day, g.id LIMIT 200";
+    "     WHERE s.subject = 'version:' || w.group_id || '|' || w.app_version)"
+    " ORDER BY w.first_day, g.id LIMIT 200";
 
 static enum err_code eval_version(PGconn *conn, long devices, struct alert_candidates *out,
                                   struct err *err)

@@ -200,6 +200,7 @@ static enum err_code refresh_gauges(struct alerter *al, PGconn *conn, struct err
  * gauges. Rules under an advisory lock so that nodes take turns rather than race. */
 static enum err_code evaluate(struct alerter *al, PGconn *conn, struct err *err)
 {
+    int64_t t0 = real_usec();
     enum err_code rc = alert_rules_load(conn, &al->rules, err);
     if (rc == ERR_OK)
         rc = groups_evaluate(conn, al->ek, false, 1000, NULL, err);
@@ -219,9 +220,13 @@ static enum err_code evaluate(struct alerter *al, PGconn *conn, struct err *err)
         res = PQexec(conn, "SELECT pg_advisory_unlock(1885957751, 1)");
         PQclear(res);
     }
+    size_t n = c.n;
     alert_candidates_cleanup(&c);
     if (rc == ERR_OK)
         rc = refresh_gauges(al, conn, err);
+    log_debug("alerts: evaluation in %lld ms (%s), %zu candidates",
+              (long long)(real_usec() - t0) / 1000,
+              locked ? "rules and gauges" : "gauges, another node had the rules", n);
     return rc;
 }
 
