@@ -1,7 +1,7 @@
 -- sql/functions/80_alerts.sql: alerts and retention (SPEC 10): the pin expiry rollup merge,
 -- version order, fragment references of raw body templates, partition retention.
 --
--- A repeatable file (see 10_values.sql): CREATE OR REPLACE FUNCTION only.
+-- A repeatable file (see 10_values.sql): function definitions only.
 
 -- Queued rollup rows leave the queue through a DELETE (pinwatch_rollups_flush): the pin
 -- expirations they carry are merged then, once per flush.
