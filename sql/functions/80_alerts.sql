@@ -147,3 +147,160 @@ LANGUAGE sql STABLE AS $fn$
     WHERE i.inhparent = 'reports'::regclass AND m[1]::timestamptz <= p_cutoff
     ORDER BY m[1]::timestamptz
 $fn$;
+
+-- The alert rules' reads (src/analysis/alert_eval.c calls them). Those reading the tables of
+-- migration 0013 are plpgsql, whose bodies PostgreSQL checks when they run, not when they are
+-- created (a database at an older schema may be handed today's functions). A group as the
+-- webhook shows it comes first in each: id, app, hostname, verdict, kind, product, counts from
+-- the daily group rollup, first and last seen, the first three reasons.
+
+CREATE OR REPLACE FUNCTION pinwatch_alert_group_counts(p_group text, OUT reports bigint,
+                                                       OUT devices bigint, OUT networks bigint)
+LANGUAGE sql STABLE AS $fn$
+    SELECT coalesce(sum(d.reports), 0)::bigint,
+           coalesce(round(hll_cardinality(hll_union_agg(d.devices))), 0)::bigint,
+           coalesce(round(hll_cardinality(hll_union_agg(d.networks))), 0)::bigint
+    FROM rollup_group_daily d WHERE d.group_id = p_group
+$fn$;
+
+CREATE OR REPLACE FUNCTION pinwatch_alert_reasons(p_reasons jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT coalesce(jsonb_agg(x ORDER BY n), '[]')
+    FROM jsonb_array_elements(p_reasons) WITH ORDINALITY AS e(x, n) WHERE n <= 3
+$fn$;
+
+-- new_interception_group / new_misconfiguration_group: groups of p_verdict seen in the last 7
+-- days with p_devices devices or more, whose subject has not fired for this verdict.
+CREATE OR REPLACE FUNCTION pinwatch_alert_groups(p_verdict text, p_devices bigint)
+RETURNS TABLE (id text, app text, hostname text, verdict text, kind text, product text,
+               reports bigint, devices bigint, networks bigint, first_seen text,
+               last_seen text, reasons jsonb)
+LANGUAGE plpgsql STABLE AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT g.id, g.app_bundle_id, g.hostname, g.verdict, g.kind, g.product, c.reports,
+               c.devices, c.networks, pinwatch_ts(g.first_seen), pinwatch_ts(g.last_seen),
+               pinwatch_alert_reasons(g.reasons)
+        FROM groups g
+        LEFT JOIN alert_subjects s ON s.subject = 'group:' || g.id
+        CROSS JOIN LATERAL pinwatch_alert_group_counts(g.id) c
+        WHERE g.verdict = p_verdict AND g.last_seen >= now() - interval '7 days'
+          AND s.state IS DISTINCT FROM g.verdict AND c.devices >= p_devices
+        ORDER BY g.first_seen, g.id LIMIT 200;
+END;
+$fn$;
+
+-- version_failing: per group and app version, from the daily version rollup; a version fires
+-- when it is the oldest (numeric order) that ever had a report in its group, and not yet.
+CREATE OR REPLACE FUNCTION pinwatch_alert_versions(p_devices bigint)
+RETURNS TABLE (id text, app text, hostname text, verdict text, kind text, product text,
+               reports bigint, devices bigint, networks bigint, first_seen text,
+               last_seen text, reasons jsonb, version text, version_reports bigint,
+               version_devices bigint, version_first_day text)
+LANGUAGE plpgsql STABLE AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        WITH v AS (
+            SELECT d.group_id, d.app_version, min(d.day) AS first_day, sum(d.reports)::bigint AS n,
+                   coalesce(round(hll_cardinality(hll_union_agg(d.devices))), 0)::bigint AS devs
+            FROM rollup_version_daily d JOIN groups g ON g.id = d.group_id
+            WHERE g.verdict <> 'interception' AND g.last_seen >= now() - interval '7 days'
+              AND d.app_version <> ''
+            GROUP BY 1, 2),
+        w AS (
+            SELECT v.*, min(v.k) OVER (PARTITION BY v.group_id) AS oldest
+            FROM (SELECT v.*, pinwatch_version_key(v.app_version) AS k FROM v) v)
+        SELECT g.id, g.app_bundle_id, g.hostname, g.verdict, g.kind, g.product, c.reports,
+               c.devices, c.networks, pinwatch_ts(g.first_seen), pinwatch_ts(g.last_seen),
+               pinwatch_alert_reasons(g.reasons), w.app_version, w.n, w.devs, w.first_day::text
+        FROM w JOIN groups g ON g.id = w.group_id
+        CROSS JOIN LATERAL pinwatch_alert_group_counts(g.id) c
+        WHERE w.devs >= p_devices AND w.k = w.oldest
+          AND NOT EXISTS (SELECT 1 FROM alert_subjects s
+                          WHERE s.subject = 'version:' || w.group_id || '|' || w.app_version)
+        ORDER BY w.first_day, g.id LIMIT 200;
+END;
+$fn$;
+
+-- spike: the busier of this clock hour and the one before, against the median hour of the 7
+-- days before them (hours without reports count as 0), for groups older than those two hours
+-- with p_min_reports or more; every spiking group, with the state its subject last fired for.
+CREATE OR REPLACE FUNCTION pinwatch_alert_spikes(p_factor float8, p_min_reports bigint)
+RETURNS TABLE (id text, app text, hostname text, verdict text, kind text, product text,
+               reports bigint, devices bigint, networks bigint, first_seen text,
+               last_seen text, reasons jsonb, last_hour bigint, median_hour float8,
+               fired_state text)
+LANGUAGE plpgsql STABLE AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        WITH cur AS (
+            SELECT r.group_id, r.hour, sum(r.reports)::bigint AS n FROM rollup_group_hourly r
+            WHERE r.hour >= date_trunc('hour', now()) - interval '1 hour' GROUP BY 1, 2),
+        hot AS (SELECT cur.group_id, max(cur.n) AS n FROM cur GROUP BY 1 HAVING max(cur.n) >= p_min_reports),
+        b AS (
+            SELECT h.group_id, h.n,
+                   (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(x.n, 0))
+                    FROM generate_series(date_trunc('hour', now()) - interval '169 hours',
+                                         date_trunc('hour', now()) - interval '2 hours',
+                                         interval '1 hour') AS s(hour)
+                    LEFT JOIN (SELECT r.hour, sum(r.reports) AS n FROM rollup_group_hourly r
+                               WHERE r.group_id = h.group_id
+                                 AND r.hour >= date_trunc('hour', now()) - interval '169 hours'
+                                 AND r.hour < date_trunc('hour', now()) - interval '1 hour'
+                               GROUP BY 1) x ON x.hour = s.hour) AS median
+            FROM hot h)
+        SELECT g.id, g.app_bundle_id, g.hostname, g.verdict, g.kind, g.product, c.reports,
+               c.devices, c.networks, pinwatch_ts(g.first_seen), pinwatch_ts(g.last_seen),
+               pinwatch_alert_reasons(g.reasons), b.n, b.median, s.state
+        FROM b JOIN groups g ON g.id = b.group_id
+        CROSS JOIN LATERAL pinwatch_alert_group_counts(g.id) c
+        LEFT JOIN alert_subjects s ON s.subject = 'spike:' || g.id
+        -- a group that started within the window is new, not spiking: new_*_group covers it
+        WHERE b.n > p_factor * b.median
+          AND g.first_seen < date_trunc('hour', now()) - interval '1 hour'
+        ORDER BY g.id LIMIT 500;
+END;
+$fn$;
+
+-- pins_expiring: pin sets reported in the last p_seen_days whose pins expire within
+-- p_within_days (or have expired), with the state their subject last fired for.
+CREATE OR REPLACE FUNCTION pinwatch_alert_pinsets(p_seen_days int, p_within_days int)
+RETURNS TABLE (app text, version text, hostname text, pins_expire text, last_seen text,
+               reports bigint, state text, days_left bigint, fired_state text)
+LANGUAGE plpgsql STABLE AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT p.app_bundle_id, p.app_version, p.hostname, pinwatch_ts(p.pins_expire),
+               pinwatch_ts(p.last_seen), p.reports,
+               CASE WHEN p.pins_expire <= now() THEN 'expired' ELSE 'expiring' END,
+               greatest(0, ceil(extract(epoch FROM p.pins_expire - now()) / 86400))::bigint,
+               s.state
+        FROM pin_expiry p
+        LEFT JOIN alert_subjects s
+            ON s.subject = 'pinset:' || p.app_bundle_id || '|' || p.app_version || '|' || p.hostname
+        WHERE p.last_seen >= now() - make_interval(days => p_seen_days)
+          AND p.pins_expire < now() + make_interval(days => p_within_days)
+        ORDER BY p.pins_expire LIMIT 500;
+END;
+$fn$;
+
+-- The per-verdict gauges of /metrics: groups, devices and reports of this clock hour and the
+-- one before, one row per verdict (zeros included).
+CREATE OR REPLACE FUNCTION pinwatch_alert_gauges()
+RETURNS TABLE (verdict text, groups bigint, devices bigint, reports bigint)
+LANGUAGE sql STABLE AS $fn$
+    SELECT v.verdict, coalesce(x.groups, 0), coalesce(x.devices, 0), coalesce(x.reports, 0)
+    FROM unnest(ARRAY['interception', 'misconfiguration', 'undetermined'])
+         WITH ORDINALITY AS v(verdict, n)
+    LEFT JOIN (SELECT g.verdict, count(DISTINCT h.group_id) AS groups,
+                      round(hll_cardinality(hll_union_agg(h.devices)))::bigint AS devices,
+                      sum(h.reports)::bigint AS reports
+               FROM rollup_group_hourly h JOIN groups g ON g.id = h.group_id
+               WHERE h.hour >= date_trunc('hour', now()) - interval '1 hour'
+               GROUP BY 1) x ON x.verdict = v.verdict
+    ORDER BY v.n
+$fn$;

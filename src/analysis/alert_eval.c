@@ -6,20 +6,10 @@
 #include "analysis/alert_rules.h"
 #include "db/db.h"
 
-/* A group as the webhook shows it, first: id, app, hostname, verdict, kind, product, reports,
- * devices, networks, first_seen, last_seen, first three reasons (11 columns). Counts come from
- * the daily group rollup. */
-#define GROUP_COLS                                                                                 \
-    "g.id, g.app_bundle_id, g.hostname, g.verdict, g.kind, g.product, c.reports, c.devices,"       \
-    " c.networks, pinwatch_ts(g.first_seen), pinwatch_ts(g.last_seen),"                            \
-    " (SELECT coalesce(jsonb_agg(x ORDER BY n), '[]') FROM jsonb_array_elements(g.reasons)"        \
-    "  WITH ORDINALITY AS e(x, n) WHERE n <= 3)::text"
+/* The reads are functions of sql/functions/80_alerts.sql. Each returns the group as the
+ * webhook shows it first (12 columns): id, app, hostname, verdict, kind, product, reports,
+ * devices, networks, first_seen, last_seen, first three reasons. */
 #define GROUP_NCOLS 12
-#define GROUP_COUNTS                                                                               \
-    " CROSS JOIN LATERAL (SELECT coalesce(sum(d.reports), 0)::bigint AS reports,"                  \
-    "   coalesce(round(hll_cardinality(hll_union_agg(d.devices))), 0)::bigint AS devices,"         \
-    "   coalesce(round(hll_cardinality(hll_union_agg(d.networks))), 0)::bigint AS networks"        \
-    "   FROM rollup_group_daily d WHERE d.group_id = g.id) c"
 
 static json_t *text_or_null(const PGresult *res, int row, int col)
 {
@@ -67,12 +57,8 @@ static PGresult *run(PGconn *conn, const char *sql, int n, const char *const *p,
     return res;
 }
 
-static const char GROUP_VERDICT_SQL[] =
-    "SELECT " GROUP_COLS " FROM groups g" GROUP_COUNTS
-    " LEFT JOIN alert_subjects s ON s.subject = 'group:' || g.id"
-    " WHERE g.verdict = $1 AND g.last_seen >= now() - interval '7 days'"
-    "   AND s.state IS DISTINCT FROM g.verdict AND c.devices >= $2::bigint"
-    " ORDER BY g.first_seen, g.id LIMIT 200";
+/* new_*_group: groups of a verdict reaching the device threshold, not fired for it. */
+static const char GROUP_VERDICT_SQL[] = "SELECT * FROM pinwatch_alert_groups($1, $2::bigint)";
 
 static enum err_code eval_group_verdict(PGconn *conn, enum alert_rule rule, const char *verdict,
                                         long devices, struct alert_candidates *out, struct err *err)
@@ -99,24 +85,8 @@ static enum err_code eval_group_verdict(PGconn *conn, enum alert_rule rule, cons
     return rc == ERR_NOMEM ? err_set(err, rc, NULL, "out of memory") : rc;
 }
 
-/* Per group and app version, from the daily version rollup; a version fires when it is the
- * oldest (numeric order) that ever had a report in its group, and not fired yet. */
-static const char VERSION_SQL[] =
-    "WITH v AS ("
-    "  SELECT d.group_id, d.app_version, min(d.day) AS first_day, sum(d.reports)::bigint AS n,"
-    "    coalesce(round(hll_cardinality(hll_union_agg(d.devices))), 0)::bigint AS devices"
-    "  FROM rollup_version_daily d JOIN groups g ON g.id = d.group_id"
-    "  WHERE g.verdict <> 'interception' AND g.last_seen >= now() - interval '7 days'"
-    "    AND d.app_version <> ''"
-    "  GROUP BY 1, 2),"
-    " w AS (SELECT v.*, min(v.k) OVER (PARTITION BY v.group_id) AS oldest"
-    "  FROM (SELECT v.*, pinwatch_version_key(v.app_version) AS k FROM v) v)"
-    " SELECT " GROUP_COLS ", w.app_version, w.n, w.devices, w.first_day::text"
-    " FROM w JOIN groups g ON g.id = w.group_id" GROUP_COUNTS
-    " WHERE w.devices >= $1::bigint AND w.k = w.oldest"
-    "   AND NOT EXISTS (SELECT 1 FROM alert_subjects s"
-    "     WHERE s.subject = 'version:' || w.group_id || '|' || w.app_version)"
-    " ORDER BY w.first_day, g.id LIMIT 200";
+/* version_failing: the oldest version of a group reaching the threshold, not fired. */
+static const char VERSION_SQL[] = "SELECT * FROM pinwatch_alert_versions($1::bigint)";
 
 static enum err_code eval_version(PGconn *conn, long devices, struct alert_candidates *out,
                                   struct err *err)
@@ -150,30 +120,8 @@ static enum err_code eval_version(PGconn *conn, long devices, struct alert_candi
     return rc == ERR_NOMEM ? err_set(err, rc, NULL, "out of memory") : rc;
 }
 
-/* The busier of this clock hour and the one before against the median hour of the 7 days
- * before them (hours without reports count as 0), for groups older than those two hours. */
-static const char SPIKE_SQL[] =
-    "WITH cur AS ("
-    "  SELECT group_id, hour, sum(reports)::bigint AS n FROM rollup_group_hourly"
-    "  WHERE hour >= date_trunc('hour', now()) - interval '1 hour' GROUP BY 1, 2),"
-    " hot AS (SELECT group_id, max(n) AS n FROM cur GROUP BY 1 HAVING max(n) >= $2::bigint),"
-    " b AS (SELECT h.group_id, h.n, (SELECT percentile_cont(0.5) WITHIN GROUP"
-    "     (ORDER BY coalesce(x.n, 0))"
-    "   FROM generate_series(date_trunc('hour', now()) - interval '169 hours',"
-    "                        date_trunc('hour', now()) - interval '2 hours', interval '1 hour')"
-    "        AS s(hour)"
-    "   LEFT JOIN (SELECT r.hour, sum(r.reports) AS n FROM rollup_group_hourly r"
-    "     WHERE r.group_id = h.group_id"
-    "       AND r.hour >= date_trunc('hour', now()) - interval '169 hours'"
-    "       AND r.hour < date_trunc('hour', now()) - interval '1 hour' GROUP BY 1) x"
-    "   ON x.hour = s.hour) AS median FROM hot h)"
-    " SELECT " GROUP_COLS ", b.n, b.median, s.state"
-    " FROM b JOIN groups g ON g.id = b.group_id" GROUP_COUNTS
-    " LEFT JOIN alert_subjects s ON s.subject = 'spike:' || g.id"
-    /* a group that started within the window is new, not spiking: new_*_group covers it */
-    " WHERE b.n > $1::float8 * b.median"
-    "   AND g.first_seen < date_trunc('hour', now()) - interval '1 hour'"
-    " ORDER BY g.id LIMIT 500";
+/* spike: every spiking group (fired or not: the others are re-armed). */
+static const char SPIKE_SQL[] = "SELECT * FROM pinwatch_alert_spikes($1::float8, $2::bigint)";
 
 static enum err_code rearm(PGconn *conn, const char *prefix, const char *states, json_t *active,
                            struct err *err)
@@ -229,17 +177,8 @@ static enum err_code eval_spike(PGconn *conn, double factor, long min_reports,
     return rc == ERR_NOMEM ? err_set(err, rc, NULL, "out of memory") : rc;
 }
 
-static const char PINS_SQL[] =
-    "SELECT p.app_bundle_id, p.app_version, p.hostname, pinwatch_ts(p.pins_expire),"
-    "  pinwatch_ts(p.last_seen), p.reports,"
-    "  CASE WHEN p.pins_expire <= now() THEN 'expired' ELSE 'expiring' END,"
-    "  greatest(0, ceil(extract(epoch FROM p.pins_expire - now()) / 86400))::bigint, s.state"
-    " FROM pin_expiry p"
-    " LEFT JOIN alert_subjects s"
-    "   ON s.subject = 'pinset:' || p.app_bundle_id || '|' || p.app_version || '|' || p.hostname"
-    " WHERE p.last_seen >= now() - make_interval(days => $1::int)"
-    "   AND p.pins_expire < now() + make_interval(days => $2::int)"
-    " ORDER BY p.pins_expire LIMIT 500";
+/* pins_expiring: every pin set in its window (fired or not: the others are re-armed). */
+static const char PINS_SQL[] = "SELECT * FROM pinwatch_alert_pinsets($1::int, $2::int)";
 
 static enum err_code eval_pins(PGconn *conn, long seen_days, long within_days,
                                struct alert_candidates *out, struct err *err)

@@ -161,16 +161,7 @@ static enum err_code fire_candidates(struct alerter *al, PGconn *conn,
     return rc;
 }
 
-static const char GAUGES_SQL[] =
-    "SELECT v.verdict, coalesce(x.groups, 0), coalesce(x.devices, 0), coalesce(x.reports, 0)"
-    " FROM unnest(ARRAY['interception', 'misconfiguration', 'undetermined']) AS v(verdict)"
-    " LEFT JOIN (SELECT g.verdict, count(DISTINCT h.group_id) AS groups,"
-    "   round(hll_cardinality(hll_union_agg(h.devices)))::bigint AS devices,"
-    "   sum(h.reports)::bigint AS reports"
-    "  FROM rollup_group_hourly h JOIN groups g ON g.id = h.group_id"
-    "  WHERE h.hour >= date_trunc('hour', now()) - interval '1 hour' GROUP BY 1) x"
-    " USING (verdict) ORDER BY array_position(ARRAY['interception', 'misconfiguration',"
-    " 'undetermined'], v.verdict)";
+static const char GAUGES_SQL[] = "SELECT * FROM pinwatch_alert_gauges()";
 
 static enum err_code refresh_gauges(struct alerter *al, PGconn *conn, struct err *err)
 {
