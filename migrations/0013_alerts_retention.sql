@@ -81,7 +81,7 @@ CREATE TABLE retention_log (
 
 -- Queued rollup rows leave the queue through a DELETE (pinwatch_rollups_flush): the pin
 -- expirations they carry are merged then, once per flush, by pinwatch_pin_expiry_merge. Its
--- body lives in sql/functions/80_alerts.sql (applied after the migrations); the trigger needs
+-- body lives in sql/functions/85_alerts.sql (applied after the migrations); the trigger needs
 -- the function to exist now, so this placeholder is replaced right after (every function file
 -- is applied again after a run that applied a migration).
 CREATE OR REPLACE FUNCTION pinwatch_pin_expiry_merge() RETURNS trigger

@@ -76,8 +76,52 @@ RETURNS json LANGUAGE sql STABLE AS $fn$
         'verdict', g.verdict, 'kind', g.kind, 'product', g.product, 'reasons', g.reasons)
 $fn$;
 
--- GET /v1/groups/{id}: one group, its rows read by key, with the chains its reports carried.
--- A group outside the window still answers, with zeros; no row: no such group.
+-- pinwatch_group_heatmap: a group's reports over [p_from, p_to] by app version x network, the
+-- picture that tells our mistakes (few versions, many networks) from interception (few
+-- networks, every version). No rollup crosses the two dimensions, so it reads the group's
+-- reports by the (group_id, received_at) index; only the group's p_k networks with most
+-- reports in the window are kept, each with its ASN and organisation when an ASN database
+-- named them. Devices are counted like the rollups count them (vendor id, else network + user
+-- agent).
+CREATE OR REPLACE FUNCTION pinwatch_group_heatmap(p_group text, p_from timestamptz,
+                                                  p_to timestamptz, p_k int)
+RETURNS jsonb LANGUAGE sql STABLE AS $fn$
+    WITH r AS (
+        SELECT nullif(app_version, '') AS version, coalesce(network::text, '') AS network,
+               asn, as_org,
+               coalesce(vendor_id, coalesce(network::text, '') || '|' ||
+                                   coalesce(user_agent, '')) AS device
+          FROM reports
+         WHERE group_id = p_group AND received_at >= p_from AND received_at <= p_to),
+    top AS (
+        SELECT network, count(*) AS n, max(asn) AS asn, max(as_org) AS as_org FROM r
+         GROUP BY network ORDER BY 2 DESC, 1 LIMIT p_k)
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'version', c.version, 'network', nullif(c.network, ''), 'asn', top.asn,
+               'as_org', top.as_org, 'reports', c.n, 'devices', c.d)
+               ORDER BY c.version NULLS LAST, top.n DESC, c.network), '[]'::jsonb)
+      FROM (SELECT version, network, count(*) AS n, count(DISTINCT device) AS d FROM r
+             WHERE network IN (SELECT network FROM top) GROUP BY 1, 2) c
+      JOIN top ON top.network = c.network
+$fn$;
+
+-- The overview's figures that a sum over groups cannot give: distinct devices and networks
+-- of the groups p_groups over the window's whole UTC days (HLL union of their daily rollups,
+-- so a device seen in two groups counts once).
+CREATE OR REPLACE FUNCTION pinwatch_window_totals(p_from timestamptz, p_to timestamptz,
+                                                  p_groups text[])
+RETURNS jsonb LANGUAGE sql STABLE AS $fn$
+    SELECT jsonb_build_object(
+        'devices', coalesce(round(hll_cardinality(hll_union_agg(d.devices)))::bigint, 0),
+        'networks', coalesce(round(hll_cardinality(hll_union_agg(d.networks)))::bigint, 0))
+    FROM rollup_group_daily d
+    WHERE d.group_id = ANY(coalesce(p_groups, '{}'))
+      AND d.day >= (p_from AT TIME ZONE 'UTC')::date AND d.day <= (p_to AT TIME ZONE 'UTC')::date
+$fn$;
+
+-- GET /v1/groups/{id}: one group, its rows read by key, with the chains its reports carried
+-- (and whether any of those reports had a known pin in the chain) and its version x network
+-- heatmap. A group outside the window still answers, with zeros; no row: no such group.
 CREATE OR REPLACE FUNCTION pinwatch_group_json(p_group text, p_from timestamptz,
                                                p_to timestamptz)
 RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
@@ -87,12 +131,15 @@ RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
             || jsonb_build_object('chains', (
                 SELECT coalesce(jsonb_agg(jsonb_build_object('sha256', encode(c.sha, 'hex'),
                            'reports', c.n, 'certificates', pinwatch_chain_certs_json(c.sha),
-                           'findings', ch.analysis) ORDER BY c.n DESC), '[]'::jsonb)
-                FROM (SELECT coalesce(r.validated_chain, r.served_chain) AS sha, count(*) AS n
+                           'findings', ch.analysis, 'pin_matched', c.pin) ORDER BY c.n DESC),
+                           '[]'::jsonb)
+                FROM (SELECT coalesce(r.validated_chain, r.served_chain) AS sha, count(*) AS n,
+                             bool_or(pinwatch_flag(r.flags, 2)) AS pin
                       FROM reports r WHERE r.group_id = g.id
                         AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL
                       GROUP BY 1) c
-                LEFT JOIN chains ch ON ch.sha256 = c.sha)))::text
+                LEFT JOIN chains ch ON ch.sha256 = c.sha),
+               'heatmap', pinwatch_group_heatmap(g.id, p_from, p_to, 10)))::text
     FROM groups g
     LEFT JOIN (SELECT sum(w.reports) AS reports FROM pinwatch_window_reports(p_from, p_to) w
                WHERE w.group_id = p_group) r ON true
@@ -104,7 +151,7 @@ RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
 $fn$;
 
 -- GET /v1/groups: every group with reports in the window (filters NULL: all), most reports
--- first, as {"groups": [...]}. Window counts and top-network devices are computed for all
+-- first, as {"groups": [...], "totals": {...}} (totals: the dashboard's figures for them). Window counts and top-network devices are computed for all
 -- groups in one aggregate each (per group, each paid an executor and hash-table set-up).
 CREATE OR REPLACE FUNCTION pinwatch_groups_json(p_from timestamptz, p_to timestamptz,
                                                 p_hostname text, p_app text, p_verdict text)
@@ -135,7 +182,11 @@ RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
     SELECT json_build_object('groups', coalesce(json_agg(
                pinwatch_group_object(g, s.reports, s.devices, s.networks, v.versions,
                                      coalesce(n.top, '[]'))
-               ORDER BY s.reports DESC, g.id), '[]'::json))::text
+               ORDER BY s.reports DESC, g.id), '[]'::json),
+           'totals', jsonb_build_object('reports', coalesce(sum(s.reports), 0),
+                         'groups', count(s.group_id),
+                         'new_groups', count(s.group_id) FILTER (WHERE g.first_seen >= p_from))
+                     || pinwatch_window_totals(p_from, p_to, array_agg(s.group_id)))::text
     FROM s JOIN groups g ON g.id = s.group_id
     LEFT JOIN n ON n.group_id = s.group_id
     CROSS JOIN LATERAL pinwatch_group_versions(g.id, p_from, p_to) AS v(versions)

@@ -6,7 +6,7 @@
 #include "analysis/alert_rules.h"
 #include "db/db.h"
 
-/* The reads are functions of sql/functions/80_alerts.sql. Each returns the group as the
+/* The reads are functions of sql/functions/85_alerts.sql. Each returns the group as the
  * webhook shows it first (12 columns): id, app, hostname, verdict, kind, product, reports,
  * devices, networks, first_seen, last_seen, first three reasons. */
 #define GROUP_NCOLS 12

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "analysis/chain.h"
-#include "report/pin.h"
+#include "base/codec.h"
 
 #define CACHE_SLOTS 4096 /* distinct chains kept analysed; direct-mapped */
 
@@ -128,7 +128,7 @@ void analysis_group_id(const char *bundle_id, const char *hostname, const uint8_
     unsigned char md[SHA256_DIGEST_LENGTH];
     char spki_hex[65] = "-";
     if (anchor_spki != NULL) {
-        pin_hex_encode(anchor_spki, 32, spki_hex);
+        codec_hex_encode(anchor_spki, 32, spki_hex);
         spki_hex[64] = '\0';
     }
     /* NUL-separated fields: no value can shift into its neighbour. */
@@ -147,7 +147,7 @@ void analysis_group_id(const char *bundle_id, const char *hostname, const uint8_
     key[n + lb + lh + ls + 3] = expected ? '1' : '0';
     SHA256((const unsigned char *)key, (size_t)n + lb + lh + ls + 4, md);
     free(key);
-    pin_hex_encode(md, 16, out);
+    codec_hex_encode(md, 16, out);
     out[32] = '\0';
 }
 

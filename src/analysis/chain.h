@@ -57,6 +57,10 @@ struct chain_analysis {
     /* enum chain_weak bits. Signature algorithms are judged on every certificate except a
      * self-issued last one (a root's self-signature is not relied on); key sizes on all. */
     unsigned weak;
+    /* The leaf's subject and subjectAltName on an otherwise empty OpenSSL certificate, for
+     * per-report hostname checks without decoding the leaf again (owned; NULL when the
+     * analysis came from JSON). Read-only once built, so threads share it. */
+    struct x509_st *leaf_names;
 };
 
 /* "sha1_signature", "md5_signature", "rsa_1024" for one bit; NULL otherwise. */
@@ -94,9 +98,11 @@ enum err_code chain_analysis_from_json(const json_t *j, struct chain_analysis **
 
 /* Per-report part of the findings. */
 struct chain_report_findings {
-    /* The leaf covers the hostname: a DNS SAN (exact, or an RFC 6125 wildcard "*.<domain>"
-     * standing for exactly one left-most label, never for an IP address) or an IP SAN equal
-     * to an IP literal hostname; the subject CN is used only when the leaf has no SAN. */
+    /* The leaf covers the hostname, as OpenSSL's X509_check_host / X509_check_ip decide
+     * (RFC 6125): a DNS SAN (exact, or a wildcard "*.<domain>" standing for exactly one
+     * left-most label, A-labels included; never a partial-label wildcard, a wildcard over a
+     * public suffix or an IP address) or an IP SAN equal to an IP literal hostname. The
+     * subject CN counts only when the leaf has no DNS or IP SAN, and only for a name. */
     bool covers_hostname;
     /* EVERY certificate of the chain has not_before <= t <= not_after at the report time
      * (a store anchor absent from the chain is not judged). */

@@ -5,7 +5,7 @@
 
 #include "analysis/alert_rules.h"
 #include "api/api_context.h"
-#include "api/api_reports.h"
+#include "api/api_common.h"
 #include "db/db.h"
 #include "http/alerter.h"
 #include "store/outbox.h"
@@ -14,7 +14,7 @@ void api_alerts_rules_get(void *ctx, struct http_request *req, struct http_reply
 {
     (void)req;
     struct api_context *app = ctx;
-    PGconn *conn = api_reports_borrow(app, reply);
+    PGconn *conn = api_common_borrow(app, reply);
     if (conn == NULL)
         return;
     struct alert_rules rules;
@@ -23,7 +23,7 @@ void api_alerts_rules_get(void *ctx, struct http_request *req, struct http_reply
         http_reply_json(reply, 200, alert_rules_json(&rules));
     else
         http_reply_err(reply, &e);
-    db_pool_release(app->pool, conn);
+    api_common_release(app, conn);
 }
 
 /* Load, apply and save in one transaction, serialized by an advisory lock, so two updates of
@@ -68,7 +68,7 @@ void api_alerts_rules_put(void *ctx, struct http_request *req, struct http_reply
         json_decref(body);
         return;
     }
-    PGconn *conn = api_reports_borrow(app, reply);
+    PGconn *conn = api_common_borrow(app, reply);
     if (conn != NULL) {
         if (update_rules(conn, body, &rules, &e) == ERR_OK) {
             http_reply_json(reply, 200, alert_rules_json(&rules));
@@ -76,7 +76,7 @@ void api_alerts_rules_put(void *ctx, struct http_request *req, struct http_reply
         } else {
             http_reply_err(reply, &e);
         }
-        db_pool_release(app->pool, conn);
+        api_common_release(app, conn);
     }
     json_decref(body);
 }
@@ -101,7 +101,7 @@ void api_alerts_list(void *ctx, struct http_request *req, struct http_reply *rep
     const char *cursor = http_request_query(req, "cursor");
     if (cursor != NULL && cursor[0] == '\0')
         cursor = NULL;
-    PGconn *conn = api_reports_borrow(app, reply);
+    PGconn *conn = api_common_borrow(app, reply);
     if (conn == NULL)
         return;
     json_t *out = NULL;
@@ -110,14 +110,14 @@ void api_alerts_list(void *ctx, struct http_request *req, struct http_reply *rep
         http_reply_json(reply, 200, out);
     else
         http_reply_err(reply, &e);
-    db_pool_release(app->pool, conn);
+    api_common_release(app, conn);
 }
 
 void api_alerts_test(void *ctx, struct http_request *req, struct http_reply *reply)
 {
     (void)req;
     struct api_context *app = ctx;
-    PGconn *conn = api_reports_borrow(app, reply);
+    PGconn *conn = api_common_borrow(app, reply);
     if (conn == NULL)
         return;
     json_t *out = NULL;
@@ -126,5 +126,5 @@ void api_alerts_test(void *ctx, struct http_request *req, struct http_reply *rep
         http_reply_json(reply, 200, out);
     else
         http_reply_err(reply, &e);
-    db_pool_release(app->pool, conn);
+    api_common_release(app, conn);
 }

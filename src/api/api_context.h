@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "api/api_allowlist.h"
 #include "base/config.h"
 #include "base/err.h"
 
@@ -45,7 +46,9 @@ struct api_context {
     struct network_db *asn_db;      /* NULL without PINWATCH_ASN_DB */
     struct ratelimit *ratelimit;
     struct http_server *http;
-    bool curl_ready; /* webhook_global_init ran */
+    bool curl_ready;                    /* webhook_global_init ran */
+    struct api_allowlist allowed_apps;  /* PINWATCH_ALLOWED_APPS, parsed at start */
+    struct api_allowlist allowed_hosts; /* PINWATCH_ALLOWED_HOSTS */
     /* ingest counters (atomic), for /metrics */
     unsigned long long reports_accepted;
     unsigned long long reports_ignored;

@@ -14,10 +14,11 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "report/pin.h"
+#include "base/codec.h"
 
 #define PEM_BEGIN "-----BEGIN "
 #define PEM_DASH  "-----"
@@ -309,7 +310,7 @@ static enum err_code pem_body(const char *pem, size_t len, const char **body, si
     return ERR_OK;
 }
 
-enum err_code cert_from_pem(const char *pem, size_t len, struct cert **out, struct err *err)
+enum err_code cert_from_client_pem(const char *pem, size_t len, struct cert **out, struct err *err)
 {
     const char *body = NULL;
     size_t body_len = 0, der_len = 0;
@@ -322,7 +323,7 @@ enum err_code cert_from_pem(const char *pem, size_t len, struct cert **out, stru
         return rc;
     /* The decoder ignores every kind of whitespace, so CRLF, LF, 64/76 columns, no breaks
      * and leading spaces all decode the same way. */
-    rc = pin_base64_decode(body, body_len, &der, &der_len, err);
+    rc = codec_base64_decode(body, body_len, &der, &der_len, err);
     if (rc == ERR_OK)
         rc = cert_from_der(der, der_len, out, err);
     else if (rc == ERR_INVALID)
@@ -360,25 +361,16 @@ void cert_free(struct cert *c)
 
 char *cert_to_pem(const struct cert *c)
 {
-    static const char head[] = "-----BEGIN CERTIFICATE-----\n";
-    static const char tail[] = "-----END CERTIFICATE-----\n";
-    if (c == NULL || c->der == NULL)
+    if (c == NULL || c->der == NULL || c->der_len > INT_MAX)
         return NULL;
-    size_t b64_len = 4 * ((c->der_len + 2) / 3);
-    size_t lines = (b64_len + 63) / 64;
-    char *out = malloc(sizeof(head) - 1 + b64_len + lines + sizeof(tail));
-    if (out == NULL)
-        return NULL;
-    char *p = out;
-    memcpy(p, head, sizeof(head) - 1);
-    p += sizeof(head) - 1;
-    /* 48 input bytes give exactly one 64-column line. */
-    for (size_t off = 0; off < c->der_len; off += 48) {
-        size_t n = c->der_len - off < 48 ? c->der_len - off : 48;
-        p += EVP_EncodeBlock((unsigned char *)p, c->der + off, (int)n);
-        *p++ = '\n';
+    char *out = NULL, *data = NULL;
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio != NULL && PEM_write_bio(bio, PEM_STRING_X509, "", c->der, (long)c->der_len) > 0) {
+        long n = BIO_get_mem_data(bio, &data);
+        out = n > 0 ? dup_bytes(data, (size_t)n) : NULL;
     }
-    memcpy(p, tail, sizeof(tail));
+    BIO_free(bio);
+    ERR_clear_error();
     return out;
 }
 

@@ -36,12 +36,14 @@ struct cert {
 };
 
 /*
- * Decode one PEM certificate whatever its line breaks (\r\n, \n, none; 64 or 76 columns;
- * leading spaces; trailing newline or not). Returns a new cert in *out (caller frees with
- * cert_free). ERR_INVALID with key "undecodable_certificate" when it is not a certificate.
+ * The lenient path, for certificates as clients put them in reports: one PEM certificate
+ * whatever its line breaks (\r\n, \n, none; 64 or 76 columns; leading spaces; trailing
+ * newline or not), or its bare base64 without armor. Returns a new cert in *out (caller frees
+ * with cert_free). ERR_INVALID with key "undecodable_certificate" when it is not a
+ * certificate. Files and operator input go through pem_list (OpenSSL's reader) instead.
  */
-enum err_code cert_from_pem(const char *pem, size_t len, struct cert **out,
-                            struct err *err) ERR_MUSTCHECK;
+enum err_code cert_from_client_pem(const char *pem, size_t len, struct cert **out,
+                                   struct err *err) ERR_MUSTCHECK;
 
 /* Decode DER bytes (copied). Returns a new cert in *out. */
 enum err_code cert_from_der(const unsigned char *der, size_t len, struct cert **out,

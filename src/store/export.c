@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/codec.h"
 #include "base/log.h"
 #include "base/timeparse.h"
 #include "db/db.h"
@@ -199,7 +200,7 @@ static enum err_code member_end(struct bundle *b, const char *name, bool listed,
     if (!listed)
         return ERR_OK;
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(digest, 32, hex);
+    codec_hex_encode(digest, 32, hex);
     if (fprintf(b->manifest, "%s  %s\n", hex, name) < 0)
         return io_fail(b, EXPORT_MANIFEST);
     return ERR_OK;
@@ -298,7 +299,7 @@ static enum err_code count_in(json_t *obj, const char *key)
 static enum err_code write_raw(struct bundle *b, const char *id, const char *sha_hex)
 {
     uint8_t sha[32];
-    if (sha_hex == NULL || pin_hex_decode(sha_hex, sha, 32, NULL) != ERR_OK) {
+    if (sha_hex == NULL || codec_hex_decode(sha_hex, sha, 32, NULL) != ERR_OK) {
         b->st.raw_missing++;
         return ERR_OK;
     }
@@ -496,7 +497,7 @@ static enum err_code cert_pem_and_text(const char *der_hex, struct chain_acc *ac
     BIO *pem = BIO_new(BIO_s_mem());
     BIO *txt = BIO_new(BIO_s_mem());
     enum err_code rc = der != NULL && pem != NULL && txt != NULL ? ERR_OK : ERR_NOMEM;
-    if (rc == ERR_OK && pin_hex_decode(der_hex, der, len, NULL) != ERR_OK)
+    if (rc == ERR_OK && codec_hex_decode(der_hex, der, len, NULL) != ERR_OK)
         rc = ERR_INTERNAL;
     if (rc == ERR_OK && PEM_write_bio(pem, "CERTIFICATE", "", der, (long)len) <= 0)
         rc = ERR_NOMEM;

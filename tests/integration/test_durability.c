@@ -26,19 +26,6 @@ static size_t body_lens[N_FIXTURES];
 static struct testenv_pg pg;
 static struct testenv_server srv, srv2;
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void setup(void)
 {
     for (size_t i = 0; i < N_FIXTURES; i++) {
@@ -196,7 +183,7 @@ static void *client_main(void *arg)
             c->other++;
             c->last_other = st;
             if (st == -1)
-                sleep_ms(5); /* refused: the server is going away; do not spin */
+                testenv_sleep_ms(5); /* refused: the server is going away; do not spin */
         }
     }
     return NULL;
@@ -248,14 +235,14 @@ static int readyz(const struct testenv_server *s, char *reason, size_t reason_le
 /* Poll /readyz until 200 (database reachable and spool drained), at most timeout_s. */
 static void wait_ready(const struct testenv_server *s, double timeout_s)
 {
-    double until = now_s() + timeout_s;
+    double until = testenv_now_s() + timeout_s;
     int st = 0;
     char reason[64] = "";
-    while (now_s() < until) {
+    while (testenv_now_s() < until) {
         st = readyz(s, reason, sizeof(reason));
         if (st == 200)
             return;
-        sleep_ms(100);
+        testenv_sleep_ms(100);
     }
     cr_assert_fail("/readyz still %d (%s) after %.0f s, see %s", st, reason, timeout_s,
                    s->log_path);
@@ -310,9 +297,9 @@ Test(durability, postgres_stopped_mid_load_spools_and_replays)
     struct client cs[4];
     unsigned ports[] = {srv.port};
     clients_start(cs, 4, ports, 1, 0, &stop);
-    sleep_ms(400);
+    testenv_sleep_ms(400);
     testenv_pg_stop(&pg);
-    sleep_ms(800); /* load keeps coming while PostgreSQL is away */
+    testenv_sleep_ms(800); /* load keeps coming while PostgreSQL is away */
     char reason[64];
     int ready = readyz(&srv, reason, sizeof(reason));
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
@@ -383,9 +370,9 @@ Test(durability, load_while_the_spool_drains_queues_behind_it_and_is_stored_once
     struct client cs[4];
     unsigned ports[] = {srv.port};
     clients_start(cs, 4, ports, 1, 0, &stop);
-    sleep_ms(700);
+    testenv_sleep_ms(700);
     testenv_pg_start(&pg); /* the clients keep posting through the replay */
-    sleep_ms(700);
+    testenv_sleep_ms(700);
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
     struct ids all = {0};
     int last = 0;
@@ -509,7 +496,7 @@ Test(durability, sigterm_under_load_exits_0_and_loses_nothing)
     struct client cs[6];
     unsigned ports[] = {srv.port};
     clients_start(cs, 6, ports, 1, 0, &stop);
-    sleep_ms(700);
+    testenv_sleep_ms(700);
     int rc = testenv_server_stop(&srv); /* SIGTERM while requests are in flight */
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
     struct ids all = {0};

@@ -301,7 +301,9 @@ Test(groups, a_group_reads_the_same_alone_and_in_the_list)
         cr_assert(json_is_array(json_object_get(one.json, "chains")));
         cr_assert_gt(json_array_size(json_object_get(g, "top_networks")), 0);
         cr_assert_gt(json_array_size(json_object_get(g, "versions")), 0);
+        /* Only the single group carries its chains and its version x network heatmap. */
         json_object_del(one.json, "chains");
+        json_object_del(one.json, "heatmap");
         char *a = json_dumps(g, JSON_SORT_KEYS), *b = json_dumps(one.json, JSON_SORT_KEYS);
         cr_assert_str_eq(a, b);
         free(a);

@@ -587,6 +587,14 @@ Test(ingest, dashboard_page_carries_no_report_data_and_loads_nothing_from_elsewh
     cr_assert(strstr(r.body, "datatheorem") == NULL, "no report data in the page");
     cr_assert(strstr(r.body, "src=\"http") == NULL && strstr(r.body, "href=\"http") == NULL,
               "nothing is loaded from another host");
+    /* The scripts are the binary's own assets; the shared one keeps the token. */
+    const char *src = strstr(r.body, "<script src=\"/assets/core.js?v=");
+    cr_assert_not_null(src, "the page loads its scripts from /assets/");
+    char path[128];
+    cr_assert_eq(sscanf(src, "<script src=\"%127[^\"]\"", path), 1);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_http(srv.port, "GET", path, NULL, NULL, 0, false, &r), 200);
     cr_assert(strstr(r.body, "sessionStorage") != NULL, "the token is kept in sessionStorage");
+    cr_assert(strstr(r.body, "datatheorem") == NULL, "no report data in the scripts");
     testenv_response_free(&r);
 }

@@ -1,6 +1,7 @@
 #include "testcert.h"
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+
+#include "report/pem_list.h"
+#include "testenv.h"
 
 void testcert_free(struct testcert *tc)
 {
@@ -242,4 +246,18 @@ char *testcert_bundle_tmpfile(const struct testcert *const *certs, size_t n)
         return NULL;
     }
     return strdup(path);
+}
+
+struct cert *testcert_load_pem_file(const char *path)
+{
+    size_t len = 0;
+    char *text = testenv_read_file(path, &len);
+    struct pem_list list;
+    struct err err = {0};
+    cr_assert_eq(pem_list_read(text, len, 0, &list, &err), ERR_OK, "%s: %s", path, err.detail);
+    cr_assert_geq(list.n, 1, "%s: no certificate", path);
+    struct cert *c = cert_ref(list.certs[0]);
+    pem_list_cleanup(&list);
+    free(text);
+    return c;
 }

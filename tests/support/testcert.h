@@ -75,6 +75,13 @@ char *testcert_chain_pem(const struct testcert *const *certs, size_t n);
 /* A JSON array of the certificates' PEM strings (as TrustKit sends chains); new reference. */
 json_t *testcert_chain_json(const struct testcert *const *certs, size_t n);
 
+/*
+ * The first certificate of a PEM file, text around it ignored (the fixtures carry an
+ * `openssl x509 -text` dump first), read with pem_list; asserts on failure. A new reference
+ * (cert_free).
+ */
+struct cert *testcert_load_pem_file(const char *path);
+
 /* Write the certificates as one PEM bundle file (a test trust store). */
 bool testcert_write_bundle(const char *path, const struct testcert *const *certs, size_t n);
 

@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "analysis/chain.h"
 #include "analysis/expected_keys.h"
 #include "analysis/trust_store.h"
+#include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
 #include "testcert.h"
@@ -228,16 +230,7 @@ Test(chain, missing_intermediate_wrong_order_and_forged_names)
 
 static struct cert *load_kz(void)
 {
-    FILE *f = fopen(KZ_PEM, "rb");
-    cr_assert_not_null(f);
-    static char buf[16384];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *pem = strstr(buf, "-----BEGIN CERTIFICATE-----");
-    cr_assert_not_null(pem);
-    struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, NULL), ERR_OK);
+    struct cert *c = testcert_load_pem_file(KZ_PEM);
     return c;
 }
 
@@ -245,7 +238,7 @@ Test(chain, kazakhstan_root_is_known_hostile)
 {
     struct cert *kz = load_kz();
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(kz->spki_sha256, 32, hex);
+    codec_hex_encode(kz->spki_sha256, 32, hex);
     cr_assert_str_eq(hex, KZ_SPKI);
 
     struct cert *alone[] = {kz};
@@ -362,6 +355,68 @@ Test(chain, hostname_coverage)
     testcert_free(bad);
 }
 
+/* What OpenSSL's X509_check_host / X509_check_ip decide, through both paths: a certificate
+ * on its own, and the names kept with a chain's analysis. Parameters hold their text:
+ * Criterion runs each one in a process of its own. */
+struct coverage_case {
+    char sans[3][32]; /* "" ends the list; none at all: no SAN extension */
+    char cn[32];
+    char host[48];
+    bool covers;
+    char why[64];
+};
+
+ParameterizedTestParameters(chain, coverage_follows_openssl)
+{
+    static struct coverage_case cases[] = {
+        {{"*.example.com"}, "x", "xn--bcher-kva.example.com", true, "wildcard over an A-label"},
+        {{"*.example.com"}, "x", "www.example.com.", true, "absolute form"},
+        {{"WWW.Example.COM"}, "x", "www.example.com", true, "case-insensitive"},
+        {{"w*.example.com"}, "x", "www.example.com", false, "partial wildcard refused"},
+        {{"*w.example.com"}, "x", "www.example.com", false, "partial wildcard refused"},
+        {{"*.*.example.com"}, "x", "a.b.example.com", false, "one wildcard, left-most only"},
+        {{"xn--bcher-kva.example"}, "x", "xn--bcher-kva.example", true, "A-label, exact"},
+        {{"*.xn--bcher-kva.example"},
+         "x",
+         "shop.xn--bcher-kva.example",
+         true,
+         "wildcard above an A-label"},
+        {{"xn--*.example.com"},
+         "x",
+         "xn--bcher-kva.example.com",
+         false,
+         "no wildcard inside an A-label"},
+        {{"www.example.com"}, "x", ".example.com", false, "no 'any subdomain' form"},
+        {{"2001:db8::1"}, "x", "2001:0db8:0:0:0:0:0:1", true, "IPv6 in any spelling"},
+        {{"192.0.2.7"}, "x", "::ffff:192.0.2.7", false, "IPv4 SAN is not its mapped form"},
+        {{"192.0.2.7"}, "www.example.com", "www.example.com", false, "CN ignored beside IP SAN"},
+        {{""}, "192.0.2.7", "192.0.2.7", false, "a CN is never an IP identity"},
+        {{""}, "*.example.com", "www.example.com", true, "CN wildcard without SANs"},
+        {{""}, "legacy.example.com", "legacy.example.com.", true, "CN without SANs"},
+    };
+    return cr_make_param_array(struct coverage_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct coverage_case *c, chain, coverage_follows_openssl)
+{
+    const char *sans[4] = {NULL};
+    for (size_t i = 0; i < 3 && c->sans[i][0] != '\0'; i++)
+        sans[i] = c->sans[i];
+    struct testcert *l = testcert_new_leaf(
+        &(struct testcert_opts){.cn = c->cn, .sans = sans[0] != NULL ? sans : NULL}, ica);
+    cr_assert_not_null(l);
+    cr_assert_eq(chain_cert_covers_hostname(l->cert, c->host), c->covers, "%s: %s", c->host,
+                 c->why);
+    struct cert *certs[] = {l->cert, ica->cert};
+    struct chain_analysis *a = analyze(certs, 2);
+    cr_assert_not_null(a->leaf_names);
+    struct chain_report_findings f;
+    chain_report_findings(a, certs, 2, c->host, (int64_t)time(NULL) * USEC, NULL, 0, NULL, &f);
+    cr_assert_eq(f.covers_hostname, c->covers, "analysed chain, %s: %s", c->host, c->why);
+    chain_analysis_free(a);
+    testcert_free(l);
+}
+
 Test(chain, report_findings_validity_and_names)
 {
     int64_t now = (int64_t)time(NULL);
@@ -474,7 +529,7 @@ Test(chain, json_round_trip)
     cr_assert_not_null(j);
 
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(a->sha256, 32, hex);
+    codec_hex_encode(a->sha256, 32, hex);
     cr_assert_str_eq(json_string_value(json_object_get(j, "chain_sha256")), hex);
     json_t *anchor = json_object_get(j, "anchor");
     cr_assert_str_eq(json_string_value(json_object_get(anchor, "subject")), proot->cert->subject);

@@ -11,30 +11,16 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
+#include "testenv.h"
 
 #define IOS_FINAL                                                                                  \
     FIXTURES_DIR "/trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json"
 #define QAZNET                                                                                     \
     FIXTURES_DIR "/chromium-blocklist/"                                                            \
                  "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2.pem"
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len != NULL)
-        *len = (size_t)n;
-    return buf;
-}
 
 /* The i-th PEM string of the TrustKit iOS sample's validated chain (iOS CRLF 64-col form). */
 static char *ios_pem(size_t i)
@@ -53,14 +39,15 @@ static struct cert *decode(const char *pem)
 {
     struct cert *c = NULL;
     struct err err = {0};
-    cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s: %s", err.key, err.detail);
+    cr_assert_eq(cert_from_client_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s: %s", err.key,
+                 err.detail);
     return c;
 }
 
 static void hex_eq(const uint8_t bytes[32], const char *want)
 {
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(bytes, 32, hex);
+    codec_hex_encode(bytes, 32, hex);
     cr_assert_str_eq(hex, want);
 }
 
@@ -124,9 +111,9 @@ Test(cert, trustkit_intermediate_and_root)
 Test(cert, qaznet_blocklist_file)
 {
     size_t len;
-    char *text = read_file(QAZNET, &len);
+    char *text = testenv_read_file(QAZNET, &len);
     struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(text, len, &c, NULL), ERR_OK);
+    cr_assert_eq(cert_from_client_pem(text, len, &c, NULL), ERR_OK);
     hex_eq(c->sha256, "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2");
     hex_eq(c->spki_sha256, "b5ba8dd7f89564c2889d3d6453c84998c77824919b64ea0835aa62986591be50");
     b64_eq(c->spki_sha256, "tbqN1/iVZMKInT1kU8hJmMd4JJGbZOoINapimGWRvlA=");
@@ -178,9 +165,9 @@ Test(cert, spki_matches_openssl_cli)
         free(pem);
     }
     size_t len;
-    char *text = read_file(QAZNET, &len);
+    char *text = testenv_read_file(QAZNET, &len);
     struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(text, len, &c, NULL), ERR_OK);
+    cr_assert_eq(cert_from_client_pem(text, len, &c, NULL), ERR_OK);
     openssl_pin(QAZNET, want);
     pin_to_base64(c->spki_sha256, got);
     cr_assert_str_eq(got, want);
@@ -290,7 +277,8 @@ Test(cert, undecodable_inputs)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct cert *c = NULL;
         struct err err = {0};
-        cr_assert_eq(cert_from_pem(bad[i], strlen(bad[i]), &c, &err), ERR_INVALID, "input %zu", i);
+        cr_assert_eq(cert_from_client_pem(bad[i], strlen(bad[i]), &c, &err), ERR_INVALID,
+                     "input %zu", i);
         cr_assert_str_eq(err.key, "undecodable_certificate", "input %zu", i);
         cr_assert_null(c);
     }

@@ -1,4 +1,4 @@
--- sql/functions/80_alerts.sql: alerts and retention (SPEC 10): the pin expiry rollup merge,
+-- sql/functions/85_alerts.sql: alerts and retention (SPEC 10): the pin expiry rollup merge,
 -- version order, fragment references of raw body templates, partition retention.
 --
 -- A repeatable file (see 10_values.sql): function definitions only.
