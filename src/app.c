@@ -11,6 +11,7 @@
 #include "analysis/keys_store.h"
 #include "analysis/policy.h"
 #include "analysis/trust_store.h"
+#include "api/api_alerts.h"
 #include "api/api_allowlist.h"
 #include "api/api_export.h"
 #include "api/api_groups.h"
@@ -24,10 +25,12 @@
 #include "base/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "http/alerter.h"
 #include "http/http_server.h"
 #include "http/network.h"
 #include "http/ratelimit.h"
 #include "http/web.h"
+#include "http/webhook.h"
 #include "report/cert_cache.h"
 #include "report/literal_cache.h"
 #include "store/batcher.h"
@@ -64,6 +67,10 @@ static const struct http_route routes[] = {
     {"GET", "/v1/spool/quarantine", 0, NULL, api_spool_quarantine},
     {"POST", "/v1/hosts/{hostname}/rotation-check", HTTP_ROUTE_BODY, NULL,
      api_pinsets_rotation_check},
+    {"GET", "/v1/alerts", 0, NULL, api_alerts_list},
+    {"GET", "/v1/alerts/rules", 0, NULL, api_alerts_rules_get},
+    {"PUT", "/v1/alerts/rules", HTTP_ROUTE_BODY, NULL, api_alerts_rules_put},
+    {"POST", "/v1/alerts/test", 0, NULL, api_alerts_test},
     {"POST", "/v1/pin-policies/check", HTTP_ROUTE_BODY, NULL, api_policy_check},
 };
 
@@ -167,6 +174,11 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
         goto fail;
     if ((rc = groups_evaluator_start(cfg, app->expected, 2000, &app->evaluator, err)) != ERR_OK)
         goto fail;
+    if ((rc = webhook_global_init(err)) != ERR_OK)
+        goto fail;
+    app->curl_ready = true;
+    if ((rc = alerter_start(cfg, app->spool, app->expected, &app->alerter, err)) != ERR_OK)
+        goto fail;
     rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, &app->http, err);
     if (rc == ERR_OK && cfg->metrics_listen != NULL && cfg->metrics_listen[0] != '\0')
         rc = http_server_start_at(cfg, &cfg->metrics_listen_addr, cfg->metrics_listen,
@@ -191,6 +203,10 @@ void app_stop(struct api_context *app)
     app->evaluator = NULL;
     http_server_stop(app->metrics_http);
     app->metrics_http = NULL;
+    alerter_stop(app->alerter);
+    app->alerter = NULL;
+    if (app->curl_ready)
+        webhook_global_cleanup();
     http_server_stop(app->http);
     app->http = NULL;
     spool_close(app->spool);

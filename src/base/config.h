@@ -71,6 +71,13 @@ struct config {
     unsigned batch_max;
     unsigned batch_wait_ms;
     unsigned writers;
+    /* alerts and retention (SPEC 10) */
+    char *alert_webhook_url; /* NULL/empty: alerts are recorded, not sent */
+    char *alert_webhook_secret;
+    unsigned alert_interval;     /* seconds between rule evaluations */
+    unsigned alert_timeout;      /* seconds a webhook try may take */
+    unsigned retention_days;     /* 0 = keep everything */
+    unsigned retention_interval; /* seconds between retention runs */
     /* misc */
     char *log_level;
 };
