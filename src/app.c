@@ -21,6 +21,7 @@
 #include "api/api_pinsets.h"
 #include "api/api_policy.h"
 #include "api/api_reports.h"
+#include "api/api_spool.h"
 #include "base/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
@@ -63,6 +64,7 @@ static const struct http_route routes[] = {
     {"GET", "/v1/hosts/{hostname}/keys", 0, NULL, api_hosts_keys_get},
     {"PUT", "/v1/hosts/{hostname}/keys", HTTP_ROUTE_BODY, NULL, api_hosts_keys_put},
     {"GET", "/v1/pinsets", 0, NULL, api_pinsets_list},
+    {"GET", "/v1/spool/quarantine", 0, NULL, api_spool_quarantine},
     {"POST", "/v1/hosts/{hostname}/rotation-check", HTTP_ROUTE_BODY, NULL,
      api_pinsets_rotation_check},
     {"GET", "/v1/alerts", 0, NULL, api_alerts_list},
@@ -85,6 +87,11 @@ static enum err_code name_setting(enum err_code rc, const char *env, struct err 
     snprintf(detail, sizeof(detail), "%s", err->detail);
     return err_set(err, rc, key, "%s: %s", name, detail);
 }
+
+/* PINWATCH_METRICS_LISTEN: /metrics with every counter, for a scraper on a private address. */
+static const struct http_route metrics_routes[] = {
+    {"GET", "/metrics", HTTP_ROUTE_PUBLIC, NULL, api_health_metrics_full},
+};
 
 static enum err_code load_analysis(struct api_context *app, const struct config *cfg,
                                    struct err *err)
@@ -173,6 +180,9 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
     if ((rc = alerter_start(cfg, app->spool, app->expected, &app->alerter, err)) != ERR_OK)
         goto fail;
     rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, &app->http, err);
+    if (rc == ERR_OK && cfg->metrics_listen != NULL && cfg->metrics_listen[0] != '\0')
+        rc = http_server_start_at(cfg, &cfg->metrics_listen_addr, cfg->metrics_listen,
+                                  metrics_routes, 1, app, &app->metrics_http, err);
     if (rc != ERR_OK)
         goto fail;
     return ERR_OK;
@@ -195,6 +205,8 @@ void app_stop(struct api_context *app)
     app->alerter = NULL;
     if (app->curl_ready)
         webhook_global_cleanup();
+    http_server_stop(app->metrics_http);
+    app->metrics_http = NULL;
     http_server_stop(app->http);
     app->http = NULL;
     spool_close(app->spool);

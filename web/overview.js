@@ -167,6 +167,8 @@
         new_groups: list.filter((g) => g.first_seen >= r.from).length,
       };
     }
+    // Always stacked in the same order, interception at the bottom, whatever the counts.
+    trend.series.sort((a, b) => PW.VERDICTS.indexOf(a.key) - PW.VERDICTS.indexOf(b.key));
     const chart =
       trend.series.length === 0
         ? empty(

@@ -1,6 +1,7 @@
 -- sql/functions/60_groups.sql: the group reads of the API: /v1/groups, /v1/groups/{id},
 -- /v1/trends. Try them in psql, e.g.
---   SELECT * FROM pinwatch_groups_json(now() - interval '7 days', now(), NULL, NULL, NULL);
+--   SELECT * FROM pinwatch_groups_json(now() - interval '7 days', now(), NULL, NULL, NULL, 100,
+--                                      NULL, NULL);
 --   SELECT pinwatch_trends('day', 'verdict', now() - interval '7 days', now());
 --
 -- A repeatable file: the one current definition of each function in it, nothing but
@@ -150,21 +151,36 @@ RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
     WHERE g.id = p_group
 $fn$;
 
--- GET /v1/groups: every group with reports in the window (filters NULL: all), most reports
--- first, as {"groups": [...], "totals": {...}} (totals: the dashboard's figures for them). Window counts and top-network devices are computed for all
--- groups in one aggregate each (per group, each paid an executor and hash-table set-up).
+-- GET /v1/groups: a page of the groups with reports in the window (filters NULL: all), most
+-- reports first, as {"groups": [...], "next_cursor": ..., "totals": {...}}: p_limit groups
+-- after the one the cursor names (p_after_reports, p_after_id; NULL: from the start). The page
+-- is read one group past p_limit: when that one exists, next_cursor names the last group shown
+-- ('g<reports>.<id>'), else it is null. totals (the dashboard's figures) cover every group the
+-- filters select, whatever the page. Distinct counts, versions and top networks are computed
+-- for the page's groups only, in one aggregate each (per group, each paid an executor and
+-- hash-table set-up).
 CREATE OR REPLACE FUNCTION pinwatch_groups_json(p_from timestamptz, p_to timestamptz,
-                                                p_hostname text, p_app text, p_verdict text)
+                                                p_hostname text, p_app text, p_verdict text,
+                                                p_limit int, p_after_reports bigint,
+                                                p_after_id text)
 RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
     WITH r AS (SELECT w.group_id, sum(w.reports) AS reports
                FROM pinwatch_window_reports(p_from, p_to) w
                GROUP BY w.group_id HAVING sum(w.reports) > 0),
-    s AS (SELECT r.group_id, r.reports, d.devices, d.networks FROM r
-          JOIN groups g ON g.id = r.group_id
-          LEFT JOIN pinwatch_window_distincts(p_from, p_to) d ON d.group_id = r.group_id
+    f AS (SELECT r.group_id, r.reports, g.first_seen
+          FROM r JOIN groups g ON g.id = r.group_id
           WHERE (p_hostname IS NULL OR g.hostname = p_hostname)
             AND (p_app IS NULL OR g.app_bundle_id = p_app)
             AND (p_verdict IS NULL OR g.verdict = p_verdict)),
+    p AS (SELECT f.group_id, f.reports,
+                 row_number() OVER (ORDER BY f.reports DESC, f.group_id) AS rn
+          FROM f
+          WHERE p_after_reports IS NULL OR f.reports < p_after_reports
+             OR (f.reports = p_after_reports AND f.group_id > p_after_id)
+          ORDER BY f.reports DESC, f.group_id LIMIT p_limit + 1),
+    s AS (SELECT p.group_id, p.reports, d.devices, d.networks FROM p
+          LEFT JOIN pinwatch_window_distincts(p_from, p_to) d ON d.group_id = p.group_id
+          WHERE p.rn <= p_limit),
     t AS (SELECT s.group_id, x.net, x.n, x.ord FROM s
           CROSS JOIN LATERAL pinwatch_top_network_list(s.group_id,
               (p_from AT TIME ZONE 'UTC')::date, (p_to AT TIME ZONE 'UTC')::date, 10) l
@@ -179,17 +195,24 @@ RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
                   AND d.day <= (p_to AT TIME ZONE 'UTC')::date
                 GROUP BY 1, 2, 3, 4) t
           GROUP BY t.group_id)
-    SELECT json_build_object('groups', coalesce(json_agg(
-               pinwatch_group_object(g, s.reports, s.devices, s.networks, v.versions,
-                                     coalesce(n.top, '[]'))
-               ORDER BY s.reports DESC, g.id), '[]'::json),
-           'totals', jsonb_build_object('reports', coalesce(sum(s.reports), 0),
-                         'groups', count(s.group_id),
-                         'new_groups', count(s.group_id) FILTER (WHERE g.first_seen >= p_from))
-                     || pinwatch_window_totals(p_from, p_to, array_agg(s.group_id)))::text
-    FROM s JOIN groups g ON g.id = s.group_id
-    LEFT JOIN n ON n.group_id = s.group_id
-    CROSS JOIN LATERAL pinwatch_group_versions(g.id, p_from, p_to) AS v(versions)
+    SELECT json_build_object(
+               'groups', coalesce((SELECT json_agg(
+                   pinwatch_group_object(g, s.reports, s.devices, s.networks, v.versions,
+                                         coalesce(n.top, '[]'))
+                   ORDER BY s.reports DESC, g.id)
+                 FROM s JOIN groups g ON g.id = s.group_id
+                 LEFT JOIN n ON n.group_id = s.group_id
+                 CROSS JOIN LATERAL pinwatch_group_versions(g.id, p_from, p_to) AS v(versions)),
+                 '[]'::json),
+               'next_cursor', (SELECT 'g' || l.reports || '.' || l.group_id FROM p l
+                               WHERE l.rn = p_limit
+                                 AND EXISTS (SELECT 1 FROM p WHERE p.rn = p_limit + 1)),
+               'totals', (SELECT jsonb_build_object('reports', coalesce(sum(f.reports), 0),
+                                     'groups', count(f.group_id),
+                                     'new_groups', count(f.group_id)
+                                                   FILTER (WHERE f.first_seen >= p_from))
+                                 || pinwatch_window_totals(p_from, p_to, array_agg(f.group_id))
+                          FROM f))::text
 $fn$;
 
 -- GET /v1/trends: report and device counts per bucket ('hour' or 'day') of the window, one

@@ -5,12 +5,15 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "analysis/catalog.h"
 #include "analysis/expected_keys.h"
+#include "analysis/sigcache.h"
 #include "analysis/trust_store.h"
 #include "base/addr.h"
 #include "base/codec.h"
@@ -24,6 +27,8 @@ static const struct {
     {CHAIN_WEAK_SHA1_SIGNATURE, "sha1_signature"},
     {CHAIN_WEAK_MD5_SIGNATURE, "md5_signature"},
     {CHAIN_WEAK_RSA_1024, "rsa_1024"},
+    {CHAIN_WEAK_UNUSUAL_KEY, "unusual_key"},
+    {CHAIN_WEAK_UNVERIFIED_LINKS, "unverified_links"},
 };
 #define N_WEAK (sizeof(weak_names) / sizeof(weak_names[0]))
 
@@ -71,13 +76,69 @@ static bool chain_id(struct cert *const *certs, size_t n, uint8_t out[32])
     return ok;
 }
 
-/* child names parent as issuer and parent's key verifies child's signature. */
-static bool issued_by(X509 *child, X509 *parent)
+/* Whether a signature check with key costs what real certificates cost: an RSA public
+ * exponent of 32 bits at most (a ~3070-bit one makes each check a full exponentiation) and a
+ * modulus of 8192 bits at most, a named NIST curve, Ed25519 or Ed448. */
+static bool key_usual(EVP_PKEY *key)
 {
-    if (X509_NAME_cmp(X509_get_issuer_name(child), X509_get_subject_name(parent)) != 0)
+    switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS: {
+        BIGNUM *e = NULL;
+        bool ok = EVP_PKEY_get_bits(key) <= 8192 &&
+                  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
+                  BN_num_bits(e) <= 32;
+        BN_free(e);
+        return ok;
+    }
+    case EVP_PKEY_EC: {
+        char curve[64];
+        size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
+                                           &len) != 1)
+            return false; /* explicit parameters */
+        return strcmp(curve, "prime256v1") == 0 || strcmp(curve, "secp384r1") == 0 ||
+               strcmp(curve, "secp521r1") == 0;
+    }
+    case EVP_PKEY_ED25519:
+    case EVP_PKEY_ED448:
+        return true;
+    default:
         return false;
-    EVP_PKEY *key = X509_get0_pubkey(parent);
-    return key != NULL && X509_verify(child, key) == 1;
+    }
+}
+
+/* One link to check: the certificates decoded (x) and as the cache knows them (c). */
+struct link {
+    X509 *child_x, *parent_x;
+    const struct cert *child, *parent;
+};
+
+/* child names parent as issuer and parent's key verifies child's signature. A check costs one
+ * unit of *budget, cached or not (so findings never depend on the cache); with none left, or
+ * with an unusual key, the link is not checked (and not linked) and *weak says why. */
+static bool issued_by(const struct link *l, struct sigcache *sc, unsigned *budget, unsigned *weak)
+{
+    if (X509_NAME_cmp(X509_get_issuer_name(l->child_x), X509_get_subject_name(l->parent_x)) != 0)
+        return false;
+    EVP_PKEY *key = X509_get0_pubkey(l->parent_x);
+    if (key == NULL)
+        return false;
+    if (!key_usual(key)) {
+        *weak |= CHAIN_WEAK_UNUSUAL_KEY;
+        return false;
+    }
+    if (*budget == 0) {
+        *weak |= CHAIN_WEAK_UNVERIFIED_LINKS;
+        return false;
+    }
+    (*budget)--;
+    bool ok;
+    if (sigcache_get(sc, l->child->sha256, l->parent->spki_sha256, &ok))
+        return ok;
+    ok = X509_verify(l->child_x, key) == 1;
+    sigcache_put(sc, l->child->sha256, l->parent->spki_sha256, ok);
+    return ok;
 }
 
 static unsigned weak_signature(const X509 *x)
@@ -153,6 +214,14 @@ static void match_catalog(struct chain_analysis *a, const struct catalog *cat,
 enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct trust_store *ts,
                             const struct catalog *cat, struct chain_analysis **out, struct err *err)
 {
+    return chain_analyze_cached(certs, n, ts, cat, NULL, out, err);
+}
+
+enum err_code chain_analyze_cached(struct cert *const *certs, size_t n,
+                                   const struct trust_store *ts, const struct catalog *cat,
+                                   struct sigcache *sc, struct chain_analysis **out,
+                                   struct err *err)
+{
     enum err_code rc = ERR_OK;
     struct chain_analysis *a = NULL;
     X509 **x = NULL;
@@ -188,8 +257,11 @@ enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct tr
     if ((a->leaf_names = names_of(x[0])) == NULL)
         oom = true;
     a->linked = true;
-    for (size_t i = 0; i + 1 < n && a->linked; i++)
-        a->linked = issued_by(x[i], x[i + 1]);
+    unsigned budget = CHAIN_MAX_VERIFY;
+    for (size_t i = 0; i + 1 < n && a->linked; i++) {
+        struct link l = {x[i], x[i + 1], certs[i], certs[i + 1]};
+        a->linked = issued_by(&l, sc, &budget, &a->weak);
+    }
 
     const struct cert *last = certs[n - 1];
     const struct cert *store_anchor = last->self_issued ? NULL : trust_store_find_issuer(ts, last);

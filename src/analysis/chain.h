@@ -31,8 +31,21 @@ enum chain_weak {
     CHAIN_WEAK_SHA1_SIGNATURE = 1u << 0, /* "sha1_signature" */
     CHAIN_WEAK_MD5_SIGNATURE = 1u << 1,  /* "md5_signature" (also MD2/MD4) */
     CHAIN_WEAK_RSA_1024 = 1u << 2,       /* "rsa_1024": an RSA key under 2048 bits */
+    /* "unusual_key": an issuer key no signature is checked with (RSA exponent above 2^32 or
+     * modulus above 8192 bits, an EC curve other than P-256/384/521, DSA, ...): checking
+     * would cost far more than any real chain needs. That link counts as not linked. */
+    CHAIN_WEAK_UNUSUAL_KEY = 1u << 3,
+    /* "unverified_links": more links than CHAIN_MAX_VERIFY signature checks; the rest count
+     * as not linked. */
+    CHAIN_WEAK_UNVERIFIED_LINKS = 1u << 4,
 };
-#define CHAIN_WEAK_ALL (CHAIN_WEAK_SHA1_SIGNATURE | CHAIN_WEAK_MD5_SIGNATURE | CHAIN_WEAK_RSA_1024)
+#define CHAIN_WEAK_ALL                                                                             \
+    (CHAIN_WEAK_SHA1_SIGNATURE | CHAIN_WEAK_MD5_SIGNATURE | CHAIN_WEAK_RSA_1024 |                  \
+     CHAIN_WEAK_UNUSUAL_KEY | CHAIN_WEAK_UNVERIFIED_LINKS)
+
+/* Signature checks one chain analysis may make (a report has at most two chains): the CPU
+ * budget of a report, whatever its certificates. */
+#define CHAIN_MAX_VERIFY 16
 
 struct chain_analysis {
     uint8_t sha256[32]; /* the chain's id: SHA-256 of the DER of its certificates, in order */
@@ -75,6 +88,14 @@ const char *chain_weak_name(unsigned bit);
 enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct trust_store *ts,
                             const struct catalog *cat, struct chain_analysis **out,
                             struct err *err) ERR_MUSTCHECK;
+
+/* The same, checking signatures through sc (may be NULL): a link seen before costs no
+ * signature check. */
+struct sigcache;
+enum err_code chain_analyze_cached(struct cert *const *certs, size_t n,
+                                   const struct trust_store *ts, const struct catalog *cat,
+                                   struct sigcache *sc, struct chain_analysis **out,
+                                   struct err *err) ERR_MUSTCHECK;
 
 /* Accepts NULL. */
 void chain_analysis_free(struct chain_analysis *a);

@@ -49,6 +49,7 @@ struct api_context {
     bool curl_ready;                    /* webhook_global_init ran */
     struct api_allowlist allowed_apps;  /* PINWATCH_ALLOWED_APPS, parsed at start */
     struct api_allowlist allowed_hosts; /* PINWATCH_ALLOWED_HOSTS */
+    struct http_server *metrics_http;   /* PINWATCH_METRICS_LISTEN, or NULL */
     /* ingest counters (atomic), for /metrics */
     unsigned long long reports_accepted;
     unsigned long long reports_ignored;

@@ -10,7 +10,7 @@
 
 /* The queries are functions of sql/functions/60_groups.sql (psql and EXPLAIN reach them). */
 static const char LIST_SQL[] = "SELECT * FROM pinwatch_groups_json($1::timestamptz, "
-                               "$2::timestamptz, $3, $4, $5)";
+                               "$2::timestamptz, $3, $4, $5, $6::int, $7::bigint, $8)";
 static const char GROUP_SQL[] = "SELECT * FROM pinwatch_group_json($3, $1::timestamptz, "
                                 "$2::timestamptz)";
 static const char TRENDS_SQL[] = "SELECT pinwatch_trends($1, $2, $3::timestamptz, "
@@ -23,21 +23,72 @@ static void window(const struct query_filters *f, char from[TIMEPARSE_FMT_LEN],
     timeparse_format(f->to, to);
 }
 
+/* A page of the group list: the report filters, the page size and where the page starts. */
+struct list_page {
+    struct query_filters f;
+    char limit[16];
+    char after_reports[24], after_id[72]; /* empty: from the start */
+};
+
 static enum err_code list(PGconn *conn, const struct api_common_request *r,
                           struct http_reply *reply, struct err *err)
 {
     (void)err;
-    const struct query_filters *f = r->filters;
+    const struct list_page *p = r->ctx;
     char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
-    window(f, from, to);
-    const char *params[] = {from, to, f->hostname, f->app, f->verdict};
-    api_common_reply_sql(conn, reply, LIST_SQL, 5, params, "no groups");
+    window(&p->f, from, to);
+    bool after = p->after_reports[0] != '\0';
+    const char *params[] = {from,
+                            to,
+                            p->f.hostname,
+                            p->f.app,
+                            p->f.verdict,
+                            p->limit,
+                            after ? p->after_reports : NULL,
+                            after ? p->after_id : NULL};
+    api_common_reply_sql(conn, reply, LIST_SQL, 8, params, "no groups");
     return ERR_OK;
+}
+
+/* The query parameters without "cursor": a group list's cursor is not a report list's. */
+static const char *param_but_cursor(void *req, const char *name)
+{
+    return strcmp(name, "cursor") == 0 ? NULL : api_common_query_param(req, name);
+}
+
+/* A group list cursor, "g<reports>.<group id>": the last group of the previous page. */
+static bool parse_cursor(const char *v, struct list_page *p)
+{
+    const char *dot = v[0] == 'g' ? strchr(v, '.') : NULL;
+    size_t nlen = dot != NULL ? (size_t)(dot - v - 1) : 0;
+    size_t idlen = dot != NULL ? strlen(dot + 1) : 0;
+    if (nlen == 0 || nlen >= sizeof(p->after_reports) - 4 || idlen == 0 ||
+        idlen >= sizeof(p->after_id) || strspn(v + 1, "0123456789") != nlen ||
+        strspn(dot + 1, "0123456789abcdef") != idlen)
+        return false;
+    memcpy(p->after_reports, v + 1, nlen);
+    p->after_reports[nlen] = '\0';
+    memcpy(p->after_id, dot + 1, idlen + 1);
+    return true;
 }
 
 void api_groups_list(void *ctx, struct http_request *req, struct http_reply *reply)
 {
-    api_common_read(ctx, req, reply, API_COMMON_FILTERS | API_COMMON_GROUPS_CURRENT, list, NULL);
+    struct list_page p;
+    memset(&p, 0, sizeof(p));
+    struct err e = {0};
+    if (query_filters_parse(param_but_cursor, req, req->received_at, &p.f, &e) != ERR_OK) {
+        http_reply_err(reply, &e);
+        return;
+    }
+    const char *cursor = http_request_query(req, "cursor");
+    if (cursor != NULL && cursor[0] != '\0' && !parse_cursor(cursor, &p)) {
+        http_reply_error(reply, 400, "invalid_parameter", "cursor: not a cursor from this API");
+    } else {
+        snprintf(p.limit, sizeof(p.limit), "%u", p.f.limit);
+        api_common_read(ctx, req, reply, API_COMMON_GROUPS_CURRENT, list, &p);
+    }
+    query_filters_cleanup(&p.f);
 }
 
 static enum err_code get(PGconn *conn, const struct api_common_request *r, struct http_reply *reply,

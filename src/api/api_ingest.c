@@ -183,9 +183,11 @@ static bool parse_body(struct ingest *in)
 static void identify_client(struct ingest *in)
 {
     const struct config *cfg = in->app->cfg;
-    network_identify((const struct sockaddr *)&in->req->peer,
-                     http_request_header(in->req, "X-Forwarded-For"), cfg->trusted_proxies,
+    /* Every X-Forwarded-For line: a proxy may add its own after the client's forged one. */
+    char *xff = http_request_header_joined(in->req, "X-Forwarded-For");
+    network_identify((const struct sockaddr *)&in->req->peer, xff, cfg->trusted_proxies,
                      cfg->n_trusted_proxies, in->app->asn_db, &in->net);
+    free(xff);
 }
 
 /* The allow-list refusal of r, or NULL when r may be stored. */
@@ -272,16 +274,11 @@ static bool something_to_store(struct ingest *in)
     return false;
 }
 
-/* One token per report from the client network's bucket: 429 with Retry-After otherwise. */
-static bool within_rate_limit(struct ingest *in)
+/* n tokens from the client network's bucket: 429 with Retry-After otherwise. */
+static bool take_tokens(struct ingest *in, unsigned n)
 {
-    const struct config *cfg = in->app->cfg;
     unsigned retry = 0;
-    /* A body with more reports than one period allows costs a full bucket, not forever. */
-    unsigned cost = (unsigned)in->n_ok;
-    if (cfg->rate_limit_count > 0 && cost > cfg->rate_limit_count)
-        cost = cfg->rate_limit_count;
-    if (ratelimit_take(in->app->ratelimit, in->net.network, cost, in->req->received_at, &retry))
+    if (ratelimit_take(in->app->ratelimit, in->net.network, n, in->req->received_at, &retry))
         return true;
     char ra[16];
     snprintf(ra, sizeof(ra), "%u", retry);
@@ -290,6 +287,24 @@ static bool within_rate_limit(struct ingest *in)
                      "too many reports from this network; retry after %u s", retry);
     http_reply_header(in->reply, "Retry-After", ra);
     return false;
+}
+
+/* A body costs one report before it is parsed (certificates decoded, chains analysed): the
+ * expensive work is never free for a network over its limit. */
+static bool within_rate_limit_to_parse(struct ingest *in)
+{
+    return take_tokens(in, 1);
+}
+
+/* One token per report from the client network's bucket, the one taken to parse included. */
+static bool within_rate_limit(struct ingest *in)
+{
+    const struct config *cfg = in->app->cfg;
+    /* A body with more reports than one period allows costs a full bucket, not forever. */
+    unsigned cost = (unsigned)in->n_ok;
+    if (cfg->rate_limit_count > 0 && cost > cfg->rate_limit_count)
+        cost = cfg->rate_limit_count;
+    return cost <= 1 || take_tokens(in, cost - 1);
 }
 
 /* Analyse the admitted reports and hand them to the batcher, which answers once they are
@@ -338,11 +353,9 @@ void api_ingest_post(void *ctx, struct http_request *req, struct http_reply *rep
     struct ingest in;
     ingest_init(&in, ctx, req, reply);
     cors(reply);
-    if (parse_body(&in)) {
-        identify_client(&in);
-        if (admit_reports(&in) && something_to_store(&in) && within_rate_limit(&in) &&
-            store_durably(&in))
-            reply_accepted(&in);
-    }
+    identify_client(&in);
+    if (within_rate_limit_to_parse(&in) && parse_body(&in) && admit_reports(&in) &&
+        something_to_store(&in) && within_rate_limit(&in) && store_durably(&in))
+        reply_accepted(&in);
     ingest_cleanup(&in);
 }

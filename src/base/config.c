@@ -60,6 +60,11 @@ static const struct config_row rows[] = {
      "open HTTP connections per TCP peer address"},
     {"connection-timeout", "PINWATCH_CONNECTION_TIMEOUT", CT_UINT, OFF(connection_timeout), "15", 1,
      3600, false, "seconds a connection may stay idle"},
+    {"metrics-listen", "PINWATCH_METRICS_LISTEN", CT_STRING, OFF(metrics_listen), "", 0, 0, false,
+     "address:port of a second listener serving only /metrics, with every counter (empty = "
+     "none)"},
+    {"header-timeout", "PINWATCH_HEADER_TIMEOUT", CT_UINT, OFF(header_timeout), "10", 1, 3600,
+     false, "seconds to send a whole request header (from the connection, or the previous answer)"},
     {"trusted-proxies", "PINWATCH_TRUSTED_PROXIES", CT_STRING, OFF(trusted_proxies_text), "", 0, 0,
      false, "CIDR list whose X-Forwarded-For is believed"},
     {"rate-limit", "PINWATCH_RATE_LIMIT", CT_STRING, OFF(rate_limit_text), "600/min", 0, 0, false,
@@ -463,6 +468,13 @@ static int validate(struct config *cfg, FILE *errors)
     if (config_parse_listen(cfg->listen, &cfg->listen_addr, &cfg->listen_addr_len, &e) != ERR_OK) {
         bad_setting(errors, find_env("PINWATCH_LISTEN"), "'%s' is not address:port (%s)",
                     cfg->listen, e.detail);
+        bad++;
+    }
+    if (cfg->metrics_listen != NULL && cfg->metrics_listen[0] != '\0' &&
+        config_parse_listen(cfg->metrics_listen, &cfg->metrics_listen_addr,
+                            &cfg->metrics_listen_addr_len, &e) != ERR_OK) {
+        fprintf(errors, "pinwatch: PINWATCH_METRICS_LISTEN: '%s' is not address:port (%s)\n",
+                cfg->metrics_listen, e.detail);
         bad++;
     }
     if (config_parse_cidrs(cfg->trusted_proxies_text, &cfg->trusted_proxies,

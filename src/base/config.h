@@ -31,6 +31,10 @@ struct config {
     unsigned max_connections;
     unsigned max_connections_per_ip;
     unsigned connection_timeout; /* seconds of inactivity */
+    unsigned header_timeout;     /* seconds to send a request's whole header */
+    char *metrics_listen;        /* "" = no separate metrics listener */
+    struct sockaddr_storage metrics_listen_addr;
+    socklen_t metrics_listen_addr_len;
     /* database */
     char *database_url;
     char *migrations_dir;

@@ -1,5 +1,7 @@
 #include "base/utf8.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Length of the well-formed sequence at s (avail bytes readable), or 0. */
@@ -70,4 +72,29 @@ void utf8_sanitize(char *s)
         p += n;
         left -= n;
     }
+}
+
+char *utf8_escape(const char *s, size_t len, bool *escaped)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    char *out = malloc(len * 3 + 1); /* an escaped byte takes three */
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = seq_len(p + i, len - i);
+        if (n > 0) {
+            memcpy(out + o, p + i, n);
+            o += n;
+            i += n;
+            continue;
+        }
+        snprintf(out + o, 4, "\\%02X", p[i]);
+        o += 3;
+        i++;
+        if (escaped != NULL)
+            *escaped = true;
+    }
+    out[o] = '\0';
+    return out;
 }

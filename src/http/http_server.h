@@ -48,7 +48,7 @@ struct http_reply {
     size_t len;
     const char *content_type;    /* static string */
     const char *header_names[4]; /* static strings */
-    char header_values[4][64];
+    char header_values[4][96];   /* a SHA-256 in hex (64) fits whole */
     size_t n_headers;
     struct MHD_Response *response; /* when set, sent as is (streaming); takes ownership */
 };
@@ -76,6 +76,13 @@ struct http_route {
 enum err_code http_server_start(const struct config *cfg, const struct http_route *routes,
                                 size_t n_routes, void *ctx, struct http_server **out,
                                 struct err *err) ERR_MUSTCHECK;
+/* The same on another address (addr_text names it in errors), e.g. PINWATCH_METRICS_LISTEN. */
+enum err_code http_server_start_at(const struct config *cfg, const struct sockaddr_storage *addr,
+                                   const char *addr_text, const struct http_route *routes,
+                                   size_t n_routes, void *ctx, struct http_server **out,
+                                   struct err *err) ERR_MUSTCHECK;
+/* Whether the request carries the admin bearer token (constant-time comparison). */
+bool http_server_authorized(const struct http_server *srv, const struct http_request *req);
 /* The port actually bound (useful with port 0). */
 uint16_t http_server_port(const struct http_server *srv);
 /* Stop accepting new connections, wait up to timeout_ms for in-flight requests. */
@@ -89,6 +96,9 @@ void http_server_status_counts(const struct http_server *srv, uint64_t counts[60
 /* Request helpers, valid inside handlers. */
 const char *http_request_header(const struct http_request *req, const char *name);
 const char *http_request_query(const struct http_request *req, const char *name);
+/* Every header of that name in the order received, joined with ", " (what RFC 9110 5.3 says
+ * several lines of one field mean), as a new string; NULL when there is none. */
+char *http_request_header_joined(const struct http_request *req, const char *name);
 
 /* Reply helpers. */
 void http_reply_json(struct http_reply *reply, int status, json_t *take);

@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "base/codec.h"
+#include "base/utf8.h"
 
 #define PEM_BEGIN "-----BEGIN "
 #define PEM_DASH  "-----"
@@ -43,8 +44,10 @@ static char *dup_bytes(const void *data, size_t len)
 }
 
 /* RFC 2253 text, but UTF-8 rather than \XX escapes for non-ASCII so operators can read and
- * match names such as Cyrillic or Kazakh CA names. */
-static char *name_text(const X509_NAME *name)
+ * match names such as Cyrillic or Kazakh CA names. A UTF8String's bytes are printed as they
+ * are, so bytes that are not UTF-8 get the \XX escape after all (*escaped set): stored text
+ * must be UTF-8. */
+static char *name_text(const X509_NAME *name, bool *escaped)
 {
     char *out = NULL, *data = NULL;
     BIO *bio = BIO_new(BIO_s_mem());
@@ -52,7 +55,7 @@ static char *name_text(const X509_NAME *name)
         return NULL;
     if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
         long n = BIO_get_mem_data(bio, &data);
-        out = dup_bytes(n > 0 ? data : "", n > 0 ? (size_t)n : 0);
+        out = utf8_escape(n > 0 ? data : "", n > 0 ? (size_t)n : 0, escaped);
     }
     BIO_free(bio);
     return out;
@@ -125,9 +128,12 @@ static enum err_code fill_sans(struct cert *c, const X509 *x)
             int n = ASN1_STRING_length(g->d.dNSName);
             if (n <= 0 || memchr(d, '\0', (size_t)n) != NULL)
                 continue;
-            char *s = dup_bytes(d, (size_t)n);
-            for (char *p = s; p != NULL && *p != '\0'; p++)
+            char *lower = dup_bytes(d, (size_t)n);
+            for (char *p = lower; p != NULL && *p != '\0'; p++)
                 *p = (char)tolower((unsigned char)*p);
+            /* IA5String in theory, any bytes in practice: escape what is not UTF-8. */
+            char *s = lower != NULL ? utf8_escape(lower, (size_t)n, &c->text_escaped) : NULL;
+            free(lower);
             rc = push_san(c, s);
         } else if (g->type == GEN_IPADD) {
             char buf[INET6_ADDRSTRLEN];
@@ -207,8 +213,8 @@ static enum err_code fill_fields(struct cert *c, X509 *x, struct err *err)
         !time_unix(X509_get0_notAfter(x), &c->not_after))
         return err_set(err, ERR_INVALID, "undecodable_certificate", "bad validity times");
 
-    c->subject = name_text(subject);
-    c->issuer = name_text(issuer);
+    c->subject = name_text(subject, &c->text_escaped);
+    c->issuer = name_text(issuer, &c->text_escaped);
     c->serial = serial_hex(x);
     if (c->subject == NULL || c->issuer == NULL || c->serial == NULL)
         return err_set(err, ERR_NOMEM, NULL, "out of memory");

@@ -30,9 +30,10 @@ struct cert {
     size_t n_sans;
     char key_type[16]; /* "rsa", "ec", "ed25519", "ed448", "dsa", "unknown" */
     int key_bits;
-    bool is_ca;       /* basicConstraints CA:TRUE */
-    bool self_issued; /* subject == issuer */
-    char sig_alg[64]; /* OpenSSL long name, e.g. "sha256WithRSAEncryption" */
+    bool is_ca;        /* basicConstraints CA:TRUE */
+    bool self_issued;  /* subject == issuer */
+    bool text_escaped; /* a name or DNS SAN held bytes that are not UTF-8: written \XX */
+    char sig_alg[64];  /* OpenSSL long name, e.g. "sha256WithRSAEncryption" */
 };
 
 /*

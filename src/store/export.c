@@ -41,7 +41,8 @@ enum err_code export_csv_row(struct buf *out, const char *const *cells, size_t n
         /* A spreadsheet evaluates a cell starting with one of these as a formula (and CR/tab
          * are how such a prefix gets smuggled past naive checks): make it text. */
         bool neutralise = v[0] != '\0' && strchr("=+-@\t\r", v[0]) != NULL;
-        bool quote = strpbrk(v, ",\"\r\n") != NULL;
+        /* ";" too: spreadsheets that split on it would run "x;=cmd" as a formula. */
+        bool quote = strpbrk(v, ",;\"\r\n") != NULL;
         if (i > 0)
             rc = buf_append(out, ",", 1);
         if (rc == ERR_OK && quote)

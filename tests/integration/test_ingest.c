@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "testenv.h"
 
 static struct testenv_server srv;
@@ -70,6 +72,16 @@ static void assert_raw_exact(const char *id, const char *rel)
     cr_assert_eq(testenv_get(&srv, path, &r), 200);
     cr_assert_eq(r.body_len, len, "%s: raw length %zu, posted %zu", rel, r.body_len, len);
     cr_assert(memcmp(r.body, body, len) == 0, "%s: raw bytes differ", rel);
+    /* the header carries the whole SHA-256 of those bytes: 64 hex digits */
+    unsigned char digest[32];
+    char hex[65];
+    cr_assert_eq(EVP_Digest(body, len, digest, NULL, EVP_sha256(), NULL), 1);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    char *header = testenv_response_header(&r, "X-Raw-SHA256");
+    cr_assert_not_null(header);
+    cr_assert_str_eq(header, hex, "%s: X-Raw-SHA256", rel);
+    free(header);
     testenv_response_free(&r);
     free(body);
 }

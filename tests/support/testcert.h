@@ -33,6 +33,8 @@ struct testcert_opts {
     const char *const *sans; /* NULL-terminated; IPv4/IPv6 literals become IP SANs, the rest
                                 DNS SANs; NULL: no SAN extension */
     int rsa_bits;            /* 0: EC P-256 key; otherwise an RSA key of that many bits */
+    int rsa_exponent_bits;   /* with rsa_bits: a random public exponent of that many bits
+                                (a hostile key); 0: 65537 */
     const char *digest;      /* signature digest: NULL = "sha256"; "sha1", "sha384", "md5" */
     int64_t not_before;      /* Unix seconds; 0: now - 1 day */
     int64_t not_after;       /* Unix seconds; 0: now + 90 days */

@@ -159,7 +159,7 @@ size_t testenv_each_fixture(void (*fn)(const char *path, const char *body, size_
     return files;
 }
 
-static unsigned free_port(void)
+unsigned testenv_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -186,7 +186,7 @@ double testenv_now_s(void)
 void testenv_server_start(struct testenv_server *srv, const char *const *extra_env)
 {
     if (srv->port == 0)
-        srv->port = free_port();
+        srv->port = testenv_free_port();
     if (srv->token[0] == '\0')
         snprintf(srv->token, sizeof(srv->token), "test-token-%u", srv->port);
     if (srv->spool_dir[0] == '\0')

@@ -12,6 +12,7 @@
 #include "analysis/catalog.h"
 #include "analysis/chain.h"
 #include "analysis/expected_keys.h"
+#include "analysis/sigcache.h"
 #include "analysis/trust_store.h"
 #include "base/codec.h"
 #include "report/cert.h"
@@ -610,4 +611,118 @@ Test(chain, invalid_input)
     chain_report_findings(NULL, NULL, 0, "www.example.com", 0, NULL, 0, NULL, &f);
     cr_assert_not(f.covers_hostname || f.valid_at_report_time || f.pin_in_chain || f.expected_key ||
                   f.leaf_expected);
+}
+
+static double mono_s(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* RSA-3072 with a ~3070-bit public exponent: each signature check with it is a full modular
+ * exponentiation. The link is not checked: not linked, and the finding says why. */
+Test(chain, an_rsa_key_with_a_huge_exponent_is_not_verified_with)
+{
+    struct testcert *hostile = testcert_new_ca(
+        &(struct testcert_opts){.cn = "Hostile CA", .rsa_bits = 3072, .rsa_exponent_bits = 3070},
+        root);
+    cr_assert_not_null(hostile, "OpenSSL refused the key");
+    struct testcert *lf =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "www.example.com"}, hostile);
+    cr_assert_not_null(lf);
+    /* the signature is genuine: OpenSSL verifies it when asked */
+    cr_assert_eq(X509_verify(lf->x509, hostile->key), 1);
+    struct cert *c[] = {lf->cert, hostile->cert, root->cert};
+    struct chain_analysis *a = analyze(c, 3); /* warm up */
+    chain_analysis_free(a);
+    double t0 = mono_s();
+    a = analyze(c, 3);
+    double took = mono_s() - t0;
+    cr_assert_not(a->linked, "a link was verified with the hostile key");
+    cr_assert(a->weak & CHAIN_WEAK_UNUSUAL_KEY);
+    cr_assert(weak_listed(a, "unusual_key"));
+    cr_log_info("chain analysis with the hostile key: %.3f ms", took * 1e3);
+    chain_analysis_free(a);
+
+    /* The same chain with a usual key links. */
+    struct testcert *usual =
+        testcert_new_ca(&(struct testcert_opts){.cn = "Usual CA", .rsa_bits = 3072}, root);
+    struct testcert *lf2 =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "www.example.com"}, usual);
+    struct cert *c2[] = {lf2->cert, usual->cert, root->cert};
+    a = analyze(c2, 3);
+    cr_assert(a->linked);
+    cr_assert_not(a->weak & CHAIN_WEAK_UNUSUAL_KEY);
+    chain_analysis_free(a);
+    testcert_free(lf2);
+    testcert_free(usual);
+    testcert_free(lf);
+    testcert_free(hostile);
+}
+
+/* A chain may be 64 certificates long; it gets CHAIN_MAX_VERIFY signature checks, no more. */
+Test(chain, signature_checks_per_chain_are_capped)
+{
+    enum { N = CHAIN_MAX_VERIFY + 3 };
+    struct testcert *cas[N];
+    struct cert *c[N + 1];
+    const struct testcert *issuer = root;
+    for (int i = N - 1; i >= 0; i--) {
+        char cn[32];
+        snprintf(cn, sizeof(cn), "Step CA %d", i);
+        cas[i] = testcert_new_ca(&(struct testcert_opts){.cn = cn}, issuer);
+        cr_assert_not_null(cas[i]);
+        issuer = cas[i];
+        c[i] = cas[i]->cert;
+    }
+    c[N] = root->cert;
+    struct chain_analysis *a = analyze(c, N + 1);
+    cr_assert_not(a->linked, "%d links checked", N);
+    cr_assert(a->weak & CHAIN_WEAK_UNVERIFIED_LINKS);
+    cr_assert(weak_listed(a, "unverified_links"));
+    chain_analysis_free(a);
+    /* Within the cap the same kind of chain links. */
+    a = analyze(c + N - CHAIN_MAX_VERIFY, CHAIN_MAX_VERIFY + 1);
+    cr_assert(a->linked);
+    cr_assert_eq(a->weak, 0);
+    chain_analysis_free(a);
+    for (int i = 0; i < N; i++)
+        testcert_free(cas[i]);
+}
+
+/* A link checked once is not checked again, whichever chain repeats it; the findings are the
+ * same with and without the cache. */
+Test(chain, signature_results_are_cached_per_link)
+{
+    struct sigcache *sc = sigcache_new(1024);
+    cr_assert_not_null(sc);
+    struct cert *c[] = {leaf->cert, ica->cert, root->cert};
+    struct chain_analysis *a = NULL, *plain = analyze(c, 3);
+    unsigned long long hits, misses;
+    cr_assert_eq(chain_analyze_cached(c, 3, ts, cat, sc, &a, NULL), ERR_OK);
+    sigcache_stats(sc, &hits, &misses);
+    cr_assert_eq(hits, 0);
+    cr_assert_eq(misses, 2);
+    cr_assert_eq(a->linked, plain->linked);
+    cr_assert_eq(a->weak, plain->weak);
+    chain_analysis_free(a);
+    cr_assert_eq(chain_analyze_cached(c, 3, ts, cat, sc, &a, NULL), ERR_OK);
+    sigcache_stats(sc, &hits, &misses);
+    cr_assert_eq(hits, 2, "the second analysis checked a signature again");
+    cr_assert(a->linked);
+    chain_analysis_free(a);
+    /* a new leaf under the same intermediate: only its own link is checked */
+    struct testcert *other =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "other.example.com"}, ica);
+    struct cert *c2[] = {other->cert, ica->cert, root->cert};
+    cr_assert_eq(chain_analyze_cached(c2, 3, ts, cat, sc, &a, NULL), ERR_OK);
+    sigcache_stats(sc, &hits, &misses);
+    cr_assert_eq(hits, 3);
+    cr_assert_eq(misses, 3);
+    cr_assert(a->linked);
+    chain_analysis_free(a);
+    chain_analysis_free(plain);
+    testcert_free(other);
+    sigcache_free(sc);
 }

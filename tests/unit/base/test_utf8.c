@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/utf8.h"
@@ -68,4 +69,45 @@ Test(utf8, sanitize_replaces_only_what_is_broken)
     cr_assert_str_eq(empty, "");
     cr_assert(utf8_valid(NULL, 0));
     cr_assert_not(utf8_valid(NULL, 1));
+}
+
+static char *esc(const char *s, bool *escaped)
+{
+    *escaped = false;
+    char *out = utf8_escape(s, strlen(s), escaped);
+    cr_assert_not_null(out);
+    return out;
+}
+
+Test(utf8, escape_keeps_valid_text)
+{
+    static const char *const ok[] = {
+        "", "plain", "caf\xc3\xa9", "\xd0\x9a\xd0\xb0", "\xe2\x82\xac", "\xf0\x9f\x94\x92", NULL};
+    for (size_t i = 0; ok[i] != NULL; i++) {
+        bool escaped;
+        char *out = esc(ok[i], &escaped);
+        cr_assert_str_eq(out, ok[i]);
+        cr_assert_not(escaped, "%s", ok[i]);
+        free(out);
+    }
+}
+
+Test(utf8, escape_writes_other_bytes_as_hex)
+{
+    static const char *const in[] = {"caf\xe9.example.com", /* Latin-1 */
+                                     "\xc0\xaf",            /* overlong "/" */
+                                     "\xed\xa0\x80",        /* a surrogate */
+                                     "\xf4\x90\x80\x80",    /* above U+10FFFF */
+                                     "\xe2\x82",            /* cut short */
+                                     NULL};
+    static const char *const out[] = {"caf\\E9.example.com", "\\C0\\AF", "\\ED\\A0\\80",
+                                      "\\F4\\90\\80\\80", "\\E2\\82"};
+    for (size_t i = 0; in[i] != NULL; i++) {
+        bool escaped;
+        char *got = esc(in[i], &escaped);
+        cr_assert_str_eq(got, out[i]);
+        cr_assert(escaped);
+        cr_assert(utf8_valid(got, strlen(got)));
+        free(got);
+    }
 }

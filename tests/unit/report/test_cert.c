@@ -373,3 +373,60 @@ Test(cert, sans_key_type_and_utf8_names)
     cr_assert_eq(c->not_after - c->not_before, 86400);
     cert_free(c);
 }
+
+#include "base/utf8.h"
+#include "testcert.h"
+
+/* A certificate whose DNS SAN holds a Latin-1 byte and whose subject O is a UTF8String that is
+ * not UTF-8: the text is kept, the stray bytes escaped (\XX), and the certificate says so. */
+Test(cert, names_and_sans_that_are_not_utf8_are_escaped)
+{
+    struct testcert *tc =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "caf\xc3\xa9.example.com",
+                                                  .sans = (const char *[]){"caf\xe9.example.com",
+                                                                           "ok.example.com", NULL}},
+                          NULL);
+    cr_assert_not_null(tc);
+    struct cert *c = testcert_cert(tc);
+    cr_assert_eq(c->n_sans, 2);
+    cr_assert_str_eq(c->sans[0], "caf\\E9.example.com");
+    cr_assert_str_eq(c->sans[1], "ok.example.com");
+    cr_assert(c->text_escaped);
+    /* valid UTF-8 stays as it is */
+    cr_assert_str_eq(c->subject, "CN=caf\xc3\xa9.example.com");
+
+    /* A T61String O with Latin-1 bytes patched in (OpenSSL refuses to decode a UTF8String
+     * that is not UTF-8 at all): the subject text is still UTF-8. */
+    struct testcert *org =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "x", .o = "BadXX Org"}, NULL);
+    cr_assert_not_null(org);
+    unsigned char *der = malloc(testcert_cert(org)->der_len);
+    size_t len = testcert_cert(org)->der_len;
+    memcpy(der, testcert_cert(org)->der, len);
+    int patched = 0;
+    for (size_t i = 2; i + 5 <= len; i++) {
+        if (memcmp(der + i, "BadXX", 5) != 0)
+            continue;
+        cr_assert_eq(der[i - 2], 0x0C, "the O is a UTF8String");
+        der[i - 2] = 0x14; /* T61String */
+        der[i + 3] = 0xE9;
+        der[i + 4] = 0xE9;
+        patched++;
+    }
+    cr_assert_eq(patched, 2, "issuer and subject");
+    struct cert *bad = NULL;
+    cr_assert_eq(cert_from_der(der, len, &bad, NULL), ERR_OK);
+    cr_assert(utf8_valid(bad->subject, strlen(bad->subject)), "%s", bad->subject);
+    cr_assert_not_null(strstr(bad->subject, "O=Bad\xc3\xa9\xc3\xa9 Org"), "%s", bad->subject);
+    cert_free(bad);
+    free(der);
+    testcert_free(org);
+
+    struct testcert *clean = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "www.example.com",
+                                .sans = (const char *[]){"www.example.com", NULL}},
+        NULL);
+    cr_assert_not(testcert_cert(clean)->text_escaped);
+    testcert_free(clean);
+    testcert_free(tc);
+}
