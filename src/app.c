@@ -201,12 +201,12 @@ void app_stop(struct api_context *app)
     app->batcher = NULL;
     groups_evaluator_stop(app->evaluator);
     app->evaluator = NULL;
-    http_server_stop(app->metrics_http);
-    app->metrics_http = NULL;
     alerter_stop(app->alerter);
     app->alerter = NULL;
     if (app->curl_ready)
         webhook_global_cleanup();
+    http_server_stop(app->metrics_http);
+    app->metrics_http = NULL;
     http_server_stop(app->http);
     app->http = NULL;
     spool_close(app->spool);
