@@ -30,16 +30,21 @@
 #include "store/spool.h"
 #include "store/store.h"
 
+/* Ingest is public and answers browsers (CORS) whatever the outcome; the server's own
+ * refusals of a report (413) count with the rejected reports (api_ingest_refused). */
+#define INGEST_FLAGS (HTTP_ROUTE_PUBLIC | HTTP_ROUTE_CORS)
+
 static const struct http_route routes[] = {
     {"GET", "/", HTTP_ROUTE_PUBLIC, NULL, web_index},
     {"GET", "/healthz", HTTP_ROUTE_PUBLIC, NULL, api_health_healthz},
     {"GET", "/readyz", HTTP_ROUTE_PUBLIC, NULL, api_health_readyz},
     {"GET", "/metrics", HTTP_ROUTE_PUBLIC, NULL, api_health_metrics},
-    {"POST", "/v1/reports", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_BODY, api_ingest_precheck,
+    {"POST", "/v1/reports", INGEST_FLAGS | HTTP_ROUTE_BODY | HTTP_ROUTE_COUNTED,
+     api_ingest_precheck, api_ingest_post},
+    {"OPTIONS", "/v1/reports", INGEST_FLAGS, NULL, api_ingest_options},
+    {"POST", "/report", INGEST_FLAGS | HTTP_ROUTE_BODY | HTTP_ROUTE_COUNTED, api_ingest_precheck,
      api_ingest_post},
-    {"OPTIONS", "/v1/reports", HTTP_ROUTE_PUBLIC, NULL, api_ingest_options},
-    {"POST", "/report", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_BODY, api_ingest_precheck, api_ingest_post},
-    {"OPTIONS", "/report", HTTP_ROUTE_PUBLIC, NULL, api_ingest_options},
+    {"OPTIONS", "/report", INGEST_FLAGS, NULL, api_ingest_options},
     {"GET", "/v1/reports", 0, NULL, api_reports_list},
     {"GET", "/v1/reports/{id}", 0, NULL, api_reports_get},
     {"GET", "/v1/reports/{id}/raw", 0, NULL, api_reports_raw},
@@ -129,7 +134,8 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
         goto fail;
     if ((rc = groups_evaluator_start(cfg, app->expected, 2000, &app->evaluator, err)) != ERR_OK)
         goto fail;
-    rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, &app->http, err);
+    rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, api_ingest_refused,
+                           &app->http, err);
     if (rc != ERR_OK)
         goto fail;
     return ERR_OK;

@@ -141,8 +141,8 @@ static void reply_sql(PGconn *conn, struct http_reply *reply, const char *sql, i
     } else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
         http_reply_error(reply, 404, "not_found", "%s", not_found);
     } else {
-        http_reply_bytes(reply, 200, "application/json", PQgetvalue(res, 0, 0),
-                         (size_t)PQgetlength(res, 0, 0));
+        size_t len = (size_t)PQgetlength(res, 0, 0);
+        http_reply_json_text(reply, 200, strndup(PQgetvalue(res, 0, 0), len), len);
     }
     PQclear(res);
 }

@@ -113,8 +113,9 @@ void api_chains_get(void *ctx, struct http_request *req, struct http_reply *repl
     } else if (PQntuples(res) == 0) {
         http_reply_error(reply, 404, "not_found", "no chain with that id");
     } else {
-        http_reply_bytes(reply, 200, "application/json", PQgetvalue(res, 0, 0),
-                         (size_t)PQgetlength(res, 0, 0));
+        http_reply_json_text(reply, 200,
+                             strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)),
+                             (size_t)PQgetlength(res, 0, 0));
     }
     PQclear(res);
     db_pool_release(app->pool, conn);

@@ -43,16 +43,36 @@ static void cors(struct http_reply *reply)
     http_reply_header(reply, "Access-Control-Allow-Origin", "*");
 }
 
+void api_ingest_refused(void *ctx, struct http_request *req, const char *code)
+{
+    (void)req;
+    struct api_context *app = ctx;
+    __atomic_add_fetch(&app->reports_rejected[api_context_reject_slot(code)], 1, __ATOMIC_RELAXED);
+}
+
 bool api_ingest_precheck(void *ctx, struct http_request *req, struct http_reply *reply)
 {
-    (void)ctx;
     const char *ct = http_request_header(req, "Content-Type");
     if (!api_ingest_media_type_ok(ct)) {
         http_reply_error(reply, 415, "unsupported_media_type",
-                         "media type is not accepted; send application/json, "
-                         "application/reports+json or application/expect-ct-report+json");
+                         "media type is not accepted; send %s, %s, %s, %s or %s", media_types[0],
+                         media_types[1], media_types[2], media_types[3], media_types[4]);
         cors(reply);
+        api_ingest_refused(ctx, req, "unsupported_media_type");
         return false;
+    }
+    return true;
+}
+
+/* A header list a preflight may ask for: field names (RFC 9110 tokens) and commas. */
+static bool header_list_ok(const char *list)
+{
+    size_t len = strlen(list);
+    if (len == 0 || len >= HTTP_HEADER_VALUE_MAX)
+        return false;
+    for (const char *p = list; *p != '\0'; p++) {
+        if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~, ", *p) == NULL)
+            return false;
     }
     return true;
 }
@@ -60,12 +80,16 @@ bool api_ingest_precheck(void *ctx, struct http_request *req, struct http_reply 
 void api_ingest_options(void *ctx, struct http_request *req, struct http_reply *reply)
 {
     (void)ctx;
-    (void)req;
+    /* The page's own headers are allowed too: any header is harmless on a public endpoint that
+     * takes no credentials, and a refused preflight loses the report. */
+    const char *asked = http_request_header(req, "Access-Control-Request-Headers");
     http_reply_bytes(reply, 204, "text/plain", "", 0);
     cors(reply);
     http_reply_header(reply, "Access-Control-Allow-Methods", "POST");
-    http_reply_header(reply, "Access-Control-Allow-Headers", "Content-Type");
+    http_reply_header(reply, "Access-Control-Allow-Headers",
+                      asked != NULL && header_list_ok(asked) ? asked : "Content-Type");
     http_reply_header(reply, "Access-Control-Max-Age", "86400");
+    http_reply_header(reply, "Vary", "Access-Control-Request-Headers");
 }
 
 /* Comma list membership; host entries may be "*.example.com". */

@@ -24,14 +24,12 @@ PGconn *api_reports_borrow(struct api_context *app, struct http_reply *reply)
     return conn;
 }
 
-/* Borrow a read connection or answer 503. */
-static void reply_buf(struct http_reply *reply, struct buf *b, const char *content_type)
+/* Answer the JSON text in b (taken). */
+static void reply_json_buf(struct http_reply *reply, struct buf *b)
 {
-    reply->status = 200;
-    reply->content_type = content_type;
-    reply->body = buf_take(b, &reply->len);
-    if (reply->body == NULL)
-        http_reply_error(reply, 500, "internal_error", "out of memory");
+    size_t len = 0;
+    char *text = buf_take(b, &len);
+    http_reply_json_text(reply, 200, text, len);
 }
 
 void api_reports_list(void *ctx, struct http_request *req, struct http_reply *reply)
@@ -48,7 +46,7 @@ void api_reports_list(void *ctx, struct http_request *req, struct http_reply *re
         struct buf b;
         buf_init(&b, 0);
         if (query_reports_page(conn, &f, &b, &e) == ERR_OK)
-            reply_buf(reply, &b, "application/json");
+            reply_json_buf(reply, &b);
         else
             http_reply_err(reply, &e);
         buf_cleanup(&b);
@@ -67,7 +65,7 @@ void api_reports_get(void *ctx, struct http_request *req, struct http_reply *rep
     buf_init(&b, 0);
     struct err e = {0};
     if (query_report_get(conn, req->params[0], &b, &e) == ERR_OK)
-        reply_buf(reply, &b, "application/json");
+        reply_json_buf(reply, &b);
     else
         http_reply_err(reply, &e);
     buf_cleanup(&b);
@@ -86,8 +84,13 @@ void api_reports_raw(void *ctx, struct http_request *req, struct http_reply *rep
     char sha[65];
     if (query_report_raw(conn, req->params[0], &b, sha, &e) == ERR_OK) {
         /* Exactly the bytes received (every accepted body is JSON). */
-        reply_buf(reply, &b, "application/json");
-        http_reply_header(reply, "X-Raw-SHA256", sha);
+        reply->status = 200;
+        reply->content_type = "application/json";
+        reply->body = buf_take(&b, &reply->len);
+        if (reply->body == NULL)
+            http_reply_error(reply, 500, "internal_error", "out of memory");
+        else
+            http_reply_header(reply, "X-Raw-SHA256", sha);
     } else {
         http_reply_err(reply, &e);
     }

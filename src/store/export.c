@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/json_text.h"
 #include "base/log.h"
 #include "base/timeparse.h"
 #include "db/db.h"
@@ -688,7 +689,7 @@ static enum err_code export_summary(struct bundle *b)
         (json_int_t)b->st.reports, "by_format", b->by_format, "by_verdict", b->by_verdict,
         "raw_files", (json_int_t)b->st.raw_files, "raw_missing", (json_int_t)b->st.raw_missing,
         "chains", (json_int_t)b->st.chains, "groups", groups);
-    char *text = summary != NULL ? json_dumps(summary, JSON_INDENT(2)) : NULL;
+    char *text = summary != NULL ? json_text_dump(summary) : NULL;
     json_decref(summary);
     if (text == NULL)
         return nomem(b);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_text.h"
 #include "base/timeparse.h"
 #include "db/db.h"
 #include "store/pgcopy.h"
@@ -49,7 +50,7 @@ char *store_unit_serialize(const struct store_unit *u)
     /* v 2: COPY rows; a legacy unit read back from an old spool keeps its JSON rows. */
     json_t *doc = json_pack("{s:i, s:I, s:o, s:o}", "v", u->legacy ? 1 : 2, "reports",
                             (json_int_t)u->reports, "months", months, "rows", rows);
-    char *line = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *line = doc != NULL ? json_text_dump(doc) : NULL;
     json_decref(doc);
     return line;
 }
@@ -66,7 +67,7 @@ static enum err_code parse_legacy(const json_t *doc, struct store_unit *u)
     u->legacy = true;
     for (size_t t = 0; t < STORE_N_TABLES; t++) {
         json_t *arr = json_object_get(doc, legacy_names[t]);
-        char *text = json_is_array(arr) ? json_dumps(arr, JSON_COMPACT) : NULL;
+        char *text = json_is_array(arr) ? json_text_dump(arr) : NULL;
         enum err_code rc = !json_is_array(arr) ? set_rows(u, t, "[]", 2)
                            : text != NULL      ? set_rows(u, t, text, strlen(text))
                                                : ERR_NOMEM;
