@@ -116,14 +116,15 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
     PGconn *conn;
     if ((rc = db_pool_acquire(app->pool, 10000, &conn, err)) != ERR_OK)
         goto fail;
-    int applied = 0;
-    rc = migrate_run(conn, cfg->migrations_dir, &applied, err);
+    struct migrate_counts applied = {0, 0};
+    rc = migrate_run(conn, cfg->migrations_dir, cfg->functions_dir, &applied, err);
     if (rc == ERR_OK)
         rc = load_expected_keys(conn, cfg, app->expected, err);
     db_pool_release(app->pool, conn);
     if (rc != ERR_OK)
         goto fail;
-    log_info("migrations: %d applied now", applied);
+    log_info("migrations: %d applied now, function files: %d applied now", applied.migrations,
+             applied.repeatables);
 
     if ((rc = spool_open(cfg->spool_dir, cfg->spool_max, &app->spool, err)) != ERR_OK)
         goto fail;

@@ -21,7 +21,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: pinwatch <command> [--flag value ...]\n\n"
                  "commands:\n"
                  "  serve     apply pending migrations and serve HTTP\n"
-                 "  migrate   apply pending migrations and exit\n"
+                 "  migrate   apply pending migrations and changed sql/functions files, and exit\n"
                  "  export    write an evidence bundle: export --out FILE [--hostname H] ...\n"
                  "  verify    re-check an evidence bundle: verify FILE\n"
                  "  rotation-check --host H CHAIN.pem\n"
@@ -86,14 +86,15 @@ static int cmd_migrate(int argc, char **argv)
     int rc = 1;
     struct err e = {0};
     PGconn *conn = NULL;
-    int applied = 0;
+    struct migrate_counts applied = {0, 0};
     if (cfg.database_url == NULL) {
         fprintf(stderr, "pinwatch: DATABASE_URL is required\n");
     } else if (db_connect(cfg.database_url, &conn, &e) != ERR_OK ||
-               migrate_run(conn, cfg.migrations_dir, &applied, &e) != ERR_OK) {
+               migrate_run(conn, cfg.migrations_dir, cfg.functions_dir, &applied, &e) != ERR_OK) {
         fprintf(stderr, "pinwatch: migrate failed: %s\n", e.detail);
     } else {
-        printf("migrations applied: %d\n", applied);
+        printf("migrations applied: %d\nfunction files applied: %d\n", applied.migrations,
+               applied.repeatables);
         rc = 0;
     }
     PQfinish(conn);

@@ -31,6 +31,7 @@ struct config {
     /* database */
     char *database_url;
     char *migrations_dir;
+    char *functions_dir; /* sql/functions: the repeatable files */
     /* admin */
     char *admin_token; /* from PINWATCH_ADMIN_TOKEN or the token file; may be NULL */
     char *admin_token_file;
