@@ -22,10 +22,10 @@ static const char *const media_types[] = {"application/json", "application/repor
                                           "application/expect-ct-report+json",
                                           "application/csp-report", "text/plain"};
 
-bool api_ingest_media_type_ok(const char *content_type)
+const char *api_ingest_media_type(const char *content_type)
 {
     if (content_type == NULL)
-        return true; /* no header at all: judge the body, as for text/plain */
+        return NULL;
     while (*content_type == ' ' || *content_type == '\t')
         content_type++;
     size_t len = strcspn(content_type, ";");
@@ -33,9 +33,15 @@ bool api_ingest_media_type_ok(const char *content_type)
         len--;
     for (size_t i = 0; i < sizeof(media_types) / sizeof(media_types[0]); i++) {
         if (strlen(media_types[i]) == len && strncasecmp(content_type, media_types[i], len) == 0)
-            return true;
+            return media_types[i];
     }
-    return false;
+    return NULL;
+}
+
+bool api_ingest_media_type_ok(const char *content_type)
+{
+    /* no header at all: judge the body, as for text/plain */
+    return content_type == NULL || api_ingest_media_type(content_type) != NULL;
 }
 
 static void cors(struct http_reply *reply)
@@ -136,8 +142,9 @@ static enum err_code build_unit(struct api_context *app, struct http_request *re
                                 struct report **reports, size_t n, struct rawbody_split *split,
                                 struct store_unit *unit, struct err *err)
 {
+    const char *media_type = api_ingest_media_type(http_request_header(req, "Content-Type"));
     enum err_code rc = store_unit_add_body(app->store, unit, reports[0]->raw_sha256,
-                                           req->received_at, req->body.len, split, err);
+                                           req->received_at, req->body.len, media_type, split, err);
     for (size_t i = 0; rc == ERR_OK && i < n; i++) {
         struct analysis_result res;
         rc = analysis_report(app->analysis, reports[i], &res, err);

@@ -16,7 +16,10 @@ void api_ingest_options(void *ctx, struct http_request *req, struct http_reply *
 /* The server refused an ingest request itself (413): counted with the rejected reports. */
 void api_ingest_refused(void *ctx, struct http_request *req, const char *code);
 
-/* true when the media type (parameters ignored) is one SPEC §4 accepts. */
+/* The accepted media type (static, lower case) of a Content-Type, parameters ignored; NULL
+ * when absent or not accepted. */
+const char *api_ingest_media_type(const char *content_type);
+/* true when the media type (parameters ignored) is one SPEC §4 accepts, or there is none. */
 bool api_ingest_media_type_ok(const char *content_type);
 
 #endif

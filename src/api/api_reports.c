@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "api/api_context.h"
+#include "api/api_ingest.h"
 #include "base/log.h"
 #include "db/db.h"
 #include "store/query.h"
@@ -82,10 +83,13 @@ void api_reports_raw(void *ctx, struct http_request *req, struct http_reply *rep
     buf_init(&b, 0);
     struct err e = {0};
     char sha[65];
-    if (query_report_raw(conn, req->params[0], &b, sha, &e) == ERR_OK) {
-        /* Exactly the bytes received (every accepted body is JSON). */
+    char media_type[QUERY_MEDIA_TYPE_MAX];
+    if (query_report_raw(conn, req->params[0], &b, sha, media_type, &e) == ERR_OK) {
+        /* Exactly the bytes received, with the media type they came with. */
         reply->status = 200;
-        reply->content_type = "application/json";
+        reply->content_type = api_ingest_media_type(media_type);
+        if (reply->content_type == NULL)
+            reply->content_type = "application/json";
         reply->body = buf_take(&b, &reply->len);
         if (reply->body == NULL)
             http_reply_error(reply, 500, "internal_error", "out of memory");
