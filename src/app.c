@@ -27,6 +27,7 @@
 #include "report/cert_cache.h"
 #include "report/literal_cache.h"
 #include "store/batcher.h"
+#include "store/signing.h"
 #include "store/spool.h"
 #include "store/store.h"
 
@@ -49,6 +50,7 @@ static const struct http_route routes[] = {
     {"GET", "/v1/reports/{id}", 0, NULL, api_reports_get},
     {"GET", "/v1/reports/{id}/raw", 0, NULL, api_reports_raw},
     {"GET", "/v1/export", 0, NULL, api_export_get},
+    {"GET", "/v1/export/signing-key", 0, NULL, api_export_signing_key},
     {"GET", "/v1/groups", 0, NULL, api_groups_list},
     {"GET", "/v1/groups/{id}", 0, NULL, api_groups_get},
     {"GET", "/v1/trends", 0, NULL, api_groups_trends},
@@ -93,6 +95,31 @@ static enum err_code load_expected_keys(PGconn *conn, const struct config *cfg,
     return rc;
 }
 
+/* The key that signs evidence bundles: PINWATCH_SIGNING_KEY, else the one generated next to
+ * the spool on the first start. Logged by fingerprint, which reviewers compare with. */
+static enum err_code load_signing_key(struct api_context *app, const struct config *cfg,
+                                      struct err *err)
+{
+    char path[1024];
+    signing_default_path(cfg->spool_dir, path, sizeof(path));
+    bool created = false;
+    EVP_PKEY *key = NULL;
+    enum err_code rc = signing_key_load(cfg->signing_key, path, &key, &created, err);
+    char fpr[SIGNING_FPR_HEX];
+    if (rc == ERR_OK && signing_fingerprint(key, fpr) != ERR_OK)
+        rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+    if (rc != ERR_OK) {
+        EVP_PKEY_free(key);
+        return rc;
+    }
+    app->signing_key = key;
+    const char *from =
+        cfg->signing_key != NULL && cfg->signing_key[0] != '\0' ? cfg->signing_key : path;
+    log_info("evidence signing key: SHA-256 %s (%s %s)", fpr, created ? "generated in" : "from",
+             from);
+    return ERR_OK;
+}
+
 enum err_code app_start(struct api_context *app, const struct config *cfg, struct err *err)
 {
     memset(app, 0, sizeof(*app));
@@ -131,6 +158,8 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
     if (spool_pending_units(app->spool) > 0)
         log_info("spool: %llu units from an earlier run will be replayed",
                  (unsigned long long)spool_pending_units(app->spool));
+    if ((rc = load_signing_key(app, cfg, err)) != ERR_OK)
+        goto fail;
     if ((rc = batcher_start(cfg, app->store, app->spool, &app->batcher, err)) != ERR_OK)
         goto fail;
     if ((rc = groups_evaluator_start(cfg, app->expected, 2000, &app->evaluator, err)) != ERR_OK)
@@ -166,6 +195,7 @@ void app_stop(struct api_context *app)
     catalog_free(app->catalog);
     trust_store_free(app->trust);
     ratelimit_free(app->ratelimit);
+    EVP_PKEY_free(app->signing_key);
     store_free(app->store);
     db_pool_free(app->pool);
     memset(app, 0, sizeof(*app));

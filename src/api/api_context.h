@@ -25,6 +25,7 @@ struct ratelimit;
 struct spool;
 struct store;
 struct trust_store;
+struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
 
 struct api_context {
     const struct config *cfg;           /* borrowed */
@@ -42,6 +43,7 @@ struct api_context {
     struct network_db *asn_db;      /* NULL without PINWATCH_ASN_DB */
     struct ratelimit *ratelimit;
     struct http_server *http;
+    struct evp_pkey_st *signing_key; /* Ed25519 private key signing evidence bundles */
     /* ingest counters (atomic), for /metrics */
     unsigned long long reports_accepted;
     unsigned long long reports_ignored;

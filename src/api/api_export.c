@@ -12,6 +12,7 @@
 #include "db/db.h"
 #include "store/export.h"
 #include "store/query.h"
+#include "store/signing.h"
 
 /* Bytes between the producer and the connection: enough to keep the socket busy while the
  * next batch of reports is fetched, small enough not to matter per concurrent export. */
@@ -38,6 +39,7 @@ struct export_stream {
     PGconn *conn; /* the producer's own connection */
     struct query_filters filters;
     int64_t now;
+    EVP_PKEY *key; /* borrowed from the api_context */
     char rid[24];
 };
 
@@ -78,7 +80,8 @@ static void *producer(void *arg)
     struct err e = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    enum err_code rc = export_bundle_write(s->conn, &s->filters, s->now, queue_push, s, &st, &e);
+    enum err_code rc =
+        export_bundle_write(s->conn, &s->filters, s->now, s->key, queue_push, s, &st, &e);
     PQfinish(s->conn);
     s->conn = NULL;
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -196,6 +199,7 @@ void api_export_get(void *ctx, struct http_request *req, struct http_reply *repl
         return;
     }
     s->now = req->received_at;
+    s->key = app->signing_key;
     snprintf(s->rid, sizeof(s->rid), "%s", req->rid);
     if (pthread_create(&s->thread, NULL, producer, s) != 0) {
         http_reply_error(reply, 500, "internal_error", "cannot start the export");
@@ -218,4 +222,22 @@ void api_export_get(void *ctx, struct http_request *req, struct http_reply *repl
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     reply->status = 200;
     reply->response = resp;
+}
+
+void api_export_signing_key(void *ctx, struct http_request *req, struct http_reply *reply)
+{
+    (void)req;
+    struct api_context *app = ctx;
+    struct buf pem;
+    buf_init(&pem, 0);
+    char fpr[SIGNING_FPR_HEX];
+    if (signing_public_pem(app->signing_key, &pem) != ERR_OK ||
+        signing_fingerprint(app->signing_key, fpr) != ERR_OK) {
+        buf_cleanup(&pem);
+        http_reply_error(reply, 500, "internal_error", "out of memory");
+        return;
+    }
+    http_reply_bytes(reply, 200, "application/x-pem-file", pem.data, pem.len);
+    http_reply_header(reply, "X-Key-Fingerprint", fpr);
+    buf_cleanup(&pem);
 }
