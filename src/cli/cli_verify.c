@@ -347,9 +347,6 @@ static void check_signature(struct verify *v, char fpr[SIGNING_FPR_HEX])
         problem(v, "%s: %s", v->key_path != NULL ? v->key_path : EXPORT_PUBLIC_KEY, e.detail);
     if (key != NULL && signing_fingerprint(key, fpr) != ERR_OK)
         fpr[0] = '\0';
-    if (key != NULL)
-        printf("signing key: SHA-256 %s (%s)\n", fpr,
-               v->key_path != NULL ? v->key_path : "the bundle's " EXPORT_PUBLIC_KEY);
     if (!v->has_signature)
         problem(v, "%s: missing from the bundle: it is not signed", EXPORT_SIGNATURE);
     else if (key != NULL && v->has_manifest &&
@@ -423,6 +420,9 @@ int cli_verify(int argc, char **argv)
     size_t matched = check_raw(&v);
     int status = 0;
     if (v.problems > 0) {
+        if (fpr[0] != '\0')
+            printf("signing key: SHA-256 %s (%s)\n", fpr,
+                   v.key_path != NULL ? v.key_path : "the bundle's " EXPORT_PUBLIC_KEY);
         fprintf(stderr, "pinwatch verify: %s: %lu problem(s)\n", v.path, v.problems);
         status = 1;
     } else {
