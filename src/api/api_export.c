@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analysis/groups.h"
 #include "api/api_context.h"
 #include "api/api_reports.h"
 #include "base/log.h"
@@ -39,7 +40,8 @@ struct export_stream {
     PGconn *conn; /* the producer's own connection */
     struct query_filters filters;
     int64_t now;
-    EVP_PKEY *key; /* borrowed from the api_context */
+    EVP_PKEY *key;                        /* borrowed from the api_context */
+    const struct expected_keys *expected; /* borrowed from the api_context */
     char rid[24];
 };
 
@@ -80,6 +82,11 @@ static void *producer(void *arg)
     struct err e = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* The bundle states verdicts and reasons: bring the groups that changed since their last
+     * evaluation up to date first, as every read of the API does. */
+    unsigned evaluated = 0;
+    if (groups_evaluate(s->conn, s->expected, false, 10000, &evaluated, &e) != ERR_OK)
+        LOG_AT(LOG_LEVEL_WARN, s->rid, "export: verdicts not brought up to date: %s", e.detail);
     enum err_code rc =
         export_bundle_write(s->conn, &s->filters, s->now, s->key, queue_push, s, &st, &e);
     PQfinish(s->conn);
@@ -200,6 +207,7 @@ void api_export_get(void *ctx, struct http_request *req, struct http_reply *repl
     }
     s->now = req->received_at;
     s->key = app->signing_key;
+    s->expected = app->expected;
     snprintf(s->rid, sizeof(s->rid), "%s", req->rid);
     if (pthread_create(&s->thread, NULL, producer, s) != 0) {
         http_reply_error(reply, 500, "internal_error", "cannot start the export");

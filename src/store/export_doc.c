@@ -203,7 +203,9 @@ static void html_groups(FILE *f, const json_t *groups)
         esc(f, str(g, "first_seen"));
         fputs("<br>", f);
         esc(f, str(g, "last_seen"));
-        fputs("</td>" TD "<ul style=\"margin:0;padding-left:18px;font-weight:normal\">", f);
+        fputs("</td><td style=\"vertical-align:top;border-bottom:1px solid #ddd;padding:4px 6px;"
+              "min-width:360px\"><ul style=\"margin:0;padding-left:18px;font-weight:normal\">",
+              f);
         size_t k;
         const json_t *r;
         json_array_foreach(json_object_get(g, "reasons"), k, r)
