@@ -106,7 +106,10 @@ static EVP_PKEY *signing_key(void)
     struct err e = {0};
     char fpr[SIGNING_FPR_HEX];
     if (signing_key_load(getenv("PINWATCH_SIGNING_KEY"), path, &key, &created, &e) != ERR_OK) {
-        fprintf(stderr, "pinwatch export: %s\n", e.detail);
+        fprintf(stderr,
+                "pinwatch export: %s\n(the bundle is signed with the server's key: set "
+                "PINWATCH_SIGNING_KEY, or PINWATCH_SPOOL_DIR, as for pinwatch serve)\n",
+                e.detail);
         return NULL;
     }
     if (created && signing_fingerprint(key, fpr) == ERR_OK)
