@@ -222,7 +222,7 @@ static void html_groups(FILE *f, const json_t *groups)
 }
 
 static const char hours_sql[] =
-    "SELECT extract(epoch FROM date_trunc('hour', r.received_at))::bigint / 3600, count(*)"
+    "SELECT extract(epoch FROM date_trunc('hour', r.received_at, 'UTC'))::bigint / 3600, count(*)"
     " FROM reports r %s GROUP BY 1 ORDER BY 1";
 
 /* Reports per hour as bars on a linear time axis (only hours with reports are returned). */
