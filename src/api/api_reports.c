@@ -95,6 +95,8 @@ void api_reports_raw(void *ctx, struct http_request *req, struct http_reply *rep
             http_reply_error(reply, 500, "internal_error", "out of memory");
         else
             http_reply_header(reply, "X-Raw-SHA256", sha);
+        /* Whatever the body holds, it is shown as the type it came with, never sniffed. */
+        http_reply_header(reply, "X-Content-Type-Options", "nosniff");
     } else {
         http_reply_err(reply, &e);
     }

@@ -137,6 +137,7 @@ static void expect_raw_media_type(const char *path, const char *content_type, co
     testenv_response_free(&r);
     cr_assert_eq(testenv_get(&srv, url, &r), 200);
     expect_header(&r, "Content-Type", expect);
+    expect_header(&r, "X-Content-Type-Options", "nosniff");
     cr_assert_eq(r.body_len, len);
     cr_assert_eq(memcmp(r.body, body, len), 0, "the bytes as received");
     testenv_response_free(&r);
