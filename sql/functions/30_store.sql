@@ -58,10 +58,9 @@ BEGIN
         bytes              bytea,       -- f
         length             integer,     -- b (and received_at)
         template           bytea,
-        media_type         text,        -- b: the media type the body came with (0015)
         id                 uuid,        -- r
         received_at        timestamptz,
-        format             text,
+        format             text,        -- (and b: the media type the body came with, 0015)
         hostname           text,
         hostname_raw       text,
         noted_hostname     text,
@@ -140,7 +139,7 @@ BEGIN
     SELECT sha256, bytes FROM pg_temp.pinwatch_stage WHERE kind = 'f' ORDER BY sha256
     ON CONFLICT DO NOTHING;
     INSERT INTO raw_bodies (sha256, received_at, length, template, media_type)
-    SELECT sha256, received_at, length, template, media_type FROM pg_temp.pinwatch_stage
+    SELECT sha256, received_at, length, template, format FROM pg_temp.pinwatch_stage
     WHERE kind = 'b' ORDER BY sha256
     ON CONFLICT DO NOTHING;
     INSERT INTO groups (id, app_bundle_id, hostname, anchor_spki, anchor_subject, anchor_public,

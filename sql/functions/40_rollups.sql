@@ -145,9 +145,10 @@ DECLARE
 BEGIN
     WITH q AS (DELETE FROM rollup_queue RETURNING batch)
     SELECT count(*), array_agg(r) INTO n, rows FROM q, unnest(q.batch) AS r;
-    IF n > 0 THEN
-        PERFORM pinwatch_apply_rollups(rows);
+    IF n = 0 THEN
+        RETURN 0; -- nothing queued
     END IF;
+    PERFORM pinwatch_apply_rollups(rows);
     RETURN n;
 END;
 $fn$;

@@ -18,42 +18,73 @@
 #include "db/db.h"
 #include "report/pin.h"
 
-/* One row per stale group: the group's chain-level evidence and its population evidence over
- * all its rollups, plus how widely its app+hostname fails overall (for spread vs concentration). */
-static const char EVIDENCE_SQL[] =
-    "SELECT g.id, g.app_bundle_id, g.hostname, g.anchor_spki IS NOT NULL,"
-    "  coalesce(g.anchor_public, false), g.anchor_subject, g.known_hostile, g.hostile_name,"
-    "  g.hostile_category, g.catalog_product, g.catalog_category, array_to_string(g.weak, ','),"
-    "  g.expected_key_seen, g.version,"
-    "  s.reports, s.devices, s.networks,"
-    "  (SELECT count(DISTINCT app_version) FROM rollup_version_daily v WHERE v.group_id = g.id),"
-    "  coalesce((SELECT max(n.reports) FROM group_networks n WHERE n.group_id = g.id), 0),"
-    "  s.pin_in_chain, s.leaf_expected, s.not_covering, s.invalid_at_time, s.unlinked,"
-    "  s.result_untrusted, s.pins_expired, s.clock_skew,"
-    "  (SELECT count(DISTINCT v.app_version) FROM groups g2"
-    "   JOIN rollup_version_daily v ON v.group_id = g2.id"
-    "   WHERE g2.app_bundle_id = g.app_bundle_id AND g2.hostname = g.hostname),"
-    "  (SELECT coalesce(round(hll_cardinality(hll_union_agg(h.networks))), 0)::bigint"
-    "   FROM groups g2 JOIN rollup_group_daily h ON h.group_id = g2.id"
-    "   WHERE g2.app_bundle_id = g.app_bundle_id AND g2.hostname = g.hostname),"
-    "  (SELECT nullif(v.app_version, '') FROM rollup_version_daily v WHERE v.group_id = g.id"
-    "   GROUP BY v.app_version ORDER BY sum(v.reports) DESC, v.app_version LIMIT 1)"
-    " FROM groups g"
-    " CROSS JOIN LATERAL ("
-    "   SELECT coalesce(sum(reports), 0) AS reports,"
-    "     coalesce(round(hll_cardinality(hll_union_agg(devices))), 0)::bigint AS devices,"
-    "     coalesce(round(hll_cardinality(hll_union_agg(networks))), 0)::bigint AS networks,"
-    "     coalesce(sum(pin_in_chain), 0) AS pin_in_chain,"
-    "     coalesce(sum(leaf_expected), 0) AS leaf_expected,"
-    "     coalesce(sum(not_covering), 0) AS not_covering,"
-    "     coalesce(sum(invalid_at_time), 0) AS invalid_at_time,"
-    "     coalesce(sum(unlinked), 0) AS unlinked,"
-    "     coalesce(sum(result_untrusted), 0) AS result_untrusted,"
-    "     coalesce(sum(pins_expired), 0) AS pins_expired,"
-    "     coalesce(sum(clock_skew), 0) AS clock_skew"
-    "   FROM rollup_group_daily r WHERE r.group_id = g.id) s"
-    " WHERE ($1::boolean OR g.version > g.evaluated_version)"
-    " ORDER BY g.id LIMIT $2";
+/* The columns of pinwatch_groups_evidence (sql/functions/65_verdicts.sql) that the verdict
+ * reads, by name. */
+enum ev_col {
+    EV_ID,
+    EV_APP,
+    EV_HOSTNAME,
+    EV_HAS_CHAIN,
+    EV_ANCHOR_PUBLIC,
+    EV_ANCHOR_SUBJECT,
+    EV_KNOWN_HOSTILE,
+    EV_HOSTILE_NAME,
+    EV_HOSTILE_CATEGORY,
+    EV_CATALOG_PRODUCT,
+    EV_CATALOG_CATEGORY,
+    EV_WEAK,
+    EV_EXPECTED_KEY_SEEN,
+    EV_VERSION,
+    EV_REPORTS,
+    EV_DEVICES,
+    EV_NETWORKS,
+    EV_VERSIONS,
+    EV_TOP_NETWORK_REPORTS,
+    EV_PIN_IN_CHAIN,
+    EV_LEAF_EXPECTED,
+    EV_NOT_COVERING,
+    EV_INVALID_AT_TIME,
+    EV_UNLINKED,
+    EV_RESULT_UNTRUSTED,
+    EV_PINS_EXPIRED,
+    EV_CLOCK_SKEW,
+    EV_APP_VERSIONS,
+    EV_APP_NETWORKS,
+    EV_TOP_VERSION,
+    EV_N
+};
+static const char *const ev_names[EV_N] = {
+    [EV_ID] = "id",
+    [EV_APP] = "app",
+    [EV_HOSTNAME] = "hostname",
+    [EV_HAS_CHAIN] = "has_chain",
+    [EV_ANCHOR_PUBLIC] = "anchor_public",
+    [EV_ANCHOR_SUBJECT] = "anchor_subject",
+    [EV_KNOWN_HOSTILE] = "known_hostile",
+    [EV_HOSTILE_NAME] = "hostile_name",
+    [EV_HOSTILE_CATEGORY] = "hostile_category",
+    [EV_CATALOG_PRODUCT] = "catalog_product",
+    [EV_CATALOG_CATEGORY] = "catalog_category",
+    [EV_WEAK] = "weak",
+    [EV_EXPECTED_KEY_SEEN] = "expected_key_seen",
+    [EV_VERSION] = "version",
+    [EV_REPORTS] = "reports",
+    [EV_DEVICES] = "devices",
+    [EV_NETWORKS] = "networks",
+    [EV_VERSIONS] = "versions",
+    [EV_TOP_NETWORK_REPORTS] = "top_network_reports",
+    [EV_PIN_IN_CHAIN] = "pin_in_chain",
+    [EV_LEAF_EXPECTED] = "leaf_expected",
+    [EV_NOT_COVERING] = "not_covering",
+    [EV_INVALID_AT_TIME] = "invalid_at_time",
+    [EV_UNLINKED] = "unlinked",
+    [EV_RESULT_UNTRUSTED] = "result_untrusted",
+    [EV_PINS_EXPIRED] = "pins_expired",
+    [EV_CLOCK_SKEW] = "clock_skew",
+    [EV_APP_VERSIONS] = "app_versions",
+    [EV_APP_NETWORKS] = "app_networks",
+    [EV_TOP_VERSION] = "top_version",
+};
 
 static const char UPDATE_SQL[] =
     "UPDATE groups SET verdict = $2, kind = $3, product = $4, reasons = $5::jsonb,"
@@ -81,41 +112,47 @@ static unsigned weak_bits(const char *list)
     return bits;
 }
 
-static void fill_evidence(const PGresult *res, int i, const struct expected_keys *ek,
+static bool flag(const PGresult *res, int row, int col)
+{
+    return PQgetvalue(res, row, col)[0] == 't';
+}
+
+static void fill_evidence(const PGresult *res, int i, const int *c, const struct expected_keys *ek,
                           struct verdict_evidence *ev)
 {
     memset(ev, 0, sizeof(*ev));
-    ev->app = PQgetvalue(res, i, 1);
-    ev->hostname = PQgetvalue(res, i, 2);
-    ev->has_chain = PQgetvalue(res, i, 3)[0] == 't';
-    ev->anchor_public = PQgetvalue(res, i, 4)[0] == 't';
-    ev->anchor_subject = str_or_null(res, i, 5);
-    ev->known_hostile = PQgetvalue(res, i, 6)[0] == 't';
-    ev->hostile_name = str_or_null(res, i, 7);
-    ev->hostile_category = str_or_null(res, i, 8);
-    ev->catalog_product = str_or_null(res, i, 9);
-    ev->catalog_category = str_or_null(res, i, 10);
-    ev->weak = weak_bits(str_or_null(res, i, 11));
-    ev->expected_key_seen = PQgetvalue(res, i, 12)[0] == 't';
+    ev->app = PQgetvalue(res, i, c[EV_APP]);
+    ev->hostname = PQgetvalue(res, i, c[EV_HOSTNAME]);
+    ev->has_chain = flag(res, i, c[EV_HAS_CHAIN]);
+    ev->anchor_public = flag(res, i, c[EV_ANCHOR_PUBLIC]);
+    ev->anchor_subject = str_or_null(res, i, c[EV_ANCHOR_SUBJECT]);
+    ev->known_hostile = flag(res, i, c[EV_KNOWN_HOSTILE]);
+    ev->hostile_name = str_or_null(res, i, c[EV_HOSTILE_NAME]);
+    ev->hostile_category = str_or_null(res, i, c[EV_HOSTILE_CATEGORY]);
+    ev->catalog_product = str_or_null(res, i, c[EV_CATALOG_PRODUCT]);
+    ev->catalog_category = str_or_null(res, i, c[EV_CATALOG_CATEGORY]);
+    ev->weak = weak_bits(str_or_null(res, i, c[EV_WEAK]));
+    ev->expected_key_seen = flag(res, i, c[EV_EXPECTED_KEY_SEEN]);
     ev->host_has_expected_keys = expected_keys_has_host(ek, ev->hostname);
-    ev->reports = u64(res, i, 14);
-    ev->devices = u64(res, i, 15);
-    ev->networks = u64(res, i, 16);
-    ev->versions = u64(res, i, 17);
-    ev->top_network_reports = u64(res, i, 18);
-    ev->pin_in_chain = u64(res, i, 19);
-    ev->leaf_expected = u64(res, i, 20);
-    ev->not_covering = u64(res, i, 21);
-    ev->invalid_at_time = u64(res, i, 22);
+    ev->reports = u64(res, i, c[EV_REPORTS]);
+    ev->devices = u64(res, i, c[EV_DEVICES]);
+    ev->networks = u64(res, i, c[EV_NETWORKS]);
+    ev->versions = u64(res, i, c[EV_VERSIONS]);
+    ev->top_network_reports = u64(res, i, c[EV_TOP_NETWORK_REPORTS]);
+    ev->pin_in_chain = u64(res, i, c[EV_PIN_IN_CHAIN]);
+    ev->leaf_expected = u64(res, i, c[EV_LEAF_EXPECTED]);
+    ev->not_covering = u64(res, i, c[EV_NOT_COVERING]);
+    ev->invalid_at_time = u64(res, i, c[EV_INVALID_AT_TIME]);
     /* One odd chain must not make a whole group "broken": unlinked must hold for a majority,
      * like the other per-report findings. */
-    ev->linked = u64(res, i, 23) * 100 < ev->reports * VERDICT_MAJORITY_PCT || ev->reports == 0;
-    ev->result_untrusted = u64(res, i, 24);
-    ev->pins_expired = u64(res, i, 25);
-    ev->clock_skew = u64(res, i, 26);
-    ev->app_versions = u64(res, i, 27);
-    ev->app_networks = u64(res, i, 28);
-    ev->top_version = str_or_null(res, i, 29);
+    ev->linked =
+        u64(res, i, c[EV_UNLINKED]) * 100 < ev->reports * VERDICT_MAJORITY_PCT || ev->reports == 0;
+    ev->result_untrusted = u64(res, i, c[EV_RESULT_UNTRUSTED]);
+    ev->pins_expired = u64(res, i, c[EV_PINS_EXPIRED]);
+    ev->clock_skew = u64(res, i, c[EV_CLOCK_SKEW]);
+    ev->app_versions = u64(res, i, c[EV_APP_VERSIONS]);
+    ev->app_networks = u64(res, i, c[EV_APP_NETWORKS]);
+    ev->top_version = str_or_null(res, i, c[EV_TOP_VERSION]);
 }
 
 static enum err_code store_verdict(PGconn *conn, const char *id, const char *version,
@@ -147,17 +184,22 @@ enum err_code groups_evaluate(PGconn *conn, const struct expected_keys *ek, bool
     enum err_code rc = db_exec(conn, "SELECT pinwatch_rollups_flush()", err);
     if (rc != ERR_OK)
         goto out;
-    res = PQexecParams(conn, EVIDENCE_SQL, 2, NULL, params, NULL, NULL, 0);
+    res = PQexecParams(conn, "SELECT * FROM pinwatch_groups_evidence($1::boolean, $2::int)", 2,
+                       NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = db_result_error(conn, res, "gathering group evidence", err);
         goto out;
     }
+    int c[EV_N];
+    if ((rc = db_columns(res, ev_names, EV_N, c, err)) != ERR_OK)
+        goto out;
     for (int i = 0; rc == ERR_OK && i < PQntuples(res); i++) {
         struct verdict_evidence ev;
-        fill_evidence(res, i, ek, &ev);
+        fill_evidence(res, i, c, ek, &ev);
         struct verdict_result vr;
         verdict_decide(&ev, &vr);
-        rc = store_verdict(conn, PQgetvalue(res, i, 0), PQgetvalue(res, i, 13), &vr, err);
+        rc = store_verdict(conn, PQgetvalue(res, i, c[EV_ID]), PQgetvalue(res, i, c[EV_VERSION]),
+                           &vr, err);
         verdict_result_cleanup(&vr);
         done++;
     }
@@ -254,37 +296,32 @@ void groups_evaluator_stop(struct groups_evaluator *ev)
     free(ev);
 }
 
-/* Reports of hostnames the pattern covers, with every key of their chains. */
-static const char AFFECTED_SQL[] =
-    "SELECT r.id, r.app_bundle_id, r.hostname, encode(g.anchor_spki, 'hex'), r.group_id,"
-    "  (SELECT string_agg(encode(c.spki_sha256, 'hex'), ',') FROM chains ch"
-    "   CROSS JOIN LATERAL unnest(ch.certs) AS m(sha) JOIN certificates c ON c.sha256 = m.sha"
-    "   WHERE ch.sha256 IN (r.served_chain, r.validated_chain)),"
-    "  (SELECT string_agg(ch.analysis->'anchor'->>'spki_sha256', ',') FROM chains ch"
-    "   WHERE ch.sha256 IN (r.served_chain, r.validated_chain)),"
-    "  (SELECT encode(c.spki_sha256, 'hex') FROM chains ch JOIN certificates c"
-    "   ON c.sha256 = ch.certs[1] WHERE ch.sha256 = coalesce(r.validated_chain, r.served_chain)),"
-    "  coalesce(pinwatch_flag(r.flags, 3), false), coalesce(pinwatch_flag(r.flags, 4), false)"
-    " FROM reports r LEFT JOIN groups g ON g.id = r.group_id"
-    " WHERE r.hostname = $1 OR (left($1, 2) = '*.' AND length(r.hostname) > length($1) - 1"
-    "   AND right(r.hostname, length($1) - 1) = substr($1, 2))";
-
-static const char MOVE_SQL[] =
-    "WITH u AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::boolean[], $4::boolean[])"
-    "           AS u(id, gid, e, l)),"
-    " ng AS (INSERT INTO groups AS t (id, app_bundle_id, hostname, anchor_spki, anchor_subject,"
-    "   anchor_public, expected_key_seen, first_seen, last_seen, catalog_product,"
-    "   catalog_category, known_hostile, hostile_name, hostile_category, weak)"
-    "  SELECT DISTINCT ON (m.gid) m.gid, g.app_bundle_id, g.hostname, g.anchor_spki,"
-    "   g.anchor_subject, g.anchor_public, m.e, g.first_seen, g.last_seen, g.catalog_product,"
-    "   g.catalog_category, g.known_hostile, g.hostile_name, g.hostile_category, g.weak"
-    "  FROM unnest($2::text[], $5::text[], $3::boolean[]) AS m(gid, old, e)"
-    "  JOIN groups g ON g.id = m.old ORDER BY m.gid"
-    "  ON CONFLICT (id) DO UPDATE SET expected_key_seen = excluded.expected_key_seen)"
-    /* finding bits 3 (expected_key) and 4 (leaf_expected), see migration 0008 */
-    " UPDATE reports r SET group_id = u.gid,"
-    "   flags = pinwatch_flag_set(pinwatch_flag_set(r.flags, 3, u.e), 4, u.l)"
-    " FROM u WHERE r.id = u.id";
+/* The columns of pinwatch_rekey_candidates (sql/functions/65_verdicts.sql), by name. */
+enum rk_col {
+    RK_ID,
+    RK_APP,
+    RK_HOSTNAME,
+    RK_ANCHOR,
+    RK_GROUP,
+    RK_CHAIN_SPKIS,
+    RK_ANCHOR_SPKIS,
+    RK_LEAF_SPKI,
+    RK_EXPECTED,
+    RK_LEAF_EXPECTED,
+    RK_N
+};
+static const char *const rk_names[RK_N] = {
+    [RK_ID] = "id",
+    [RK_APP] = "app",
+    [RK_HOSTNAME] = "hostname",
+    [RK_ANCHOR] = "anchor_spki",
+    [RK_GROUP] = "group_id",
+    [RK_CHAIN_SPKIS] = "chain_spkis",
+    [RK_ANCHOR_SPKIS] = "chain_anchor_spkis",
+    [RK_LEAF_SPKI] = "leaf_spki",
+    [RK_EXPECTED] = "expected_key",
+    [RK_LEAF_EXPECTED] = "leaf_expected",
+};
 
 /* Postgres array literal of simple tokens (uuids, hex ids, booleans). */
 static enum err_code array_add(struct buf *b, const char *item)
@@ -327,30 +364,37 @@ enum err_code groups_rekey(PGconn *conn, const struct expected_keys *ek, const c
     if ((rc = db_exec(conn, "SELECT pinwatch_rollups_hold()", err)) != ERR_OK)
         goto rollback;
     const char *p1[] = {pattern};
-    res = PQexecParams(conn, AFFECTED_SQL, 1, NULL, p1, NULL, NULL, 0);
+    res = PQexecParams(conn, "SELECT * FROM pinwatch_rekey_candidates($1)", 1, NULL, p1, NULL, NULL,
+                       0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = db_result_error(conn, res, "finding the host's reports", err);
         goto rollback;
     }
+    int c[RK_N];
+    if ((rc = db_columns(res, rk_names, RK_N, c, err)) != ERR_OK)
+        goto rollback;
     struct buf *all[] = {&ids, &gids, &es, &ls, &olds, &touched};
     for (size_t k = 0; rc == ERR_OK && k < 6; k++)
         rc = buf_append_str(all[k], "{");
     for (int i = 0; rc == ERR_OK && i < PQntuples(res); i++) {
-        const char *host = PQgetvalue(res, i, 2);
-        bool expected = any_expected(ek, host, PQgetvalue(res, i, 5)) ||
-                        any_expected(ek, host, PQgetvalue(res, i, 6));
-        bool leaf = any_expected(ek, host, PQgetvalue(res, i, 7));
+        const char *host = PQgetvalue(res, i, c[RK_HOSTNAME]);
+        bool expected = any_expected(ek, host, PQgetvalue(res, i, c[RK_CHAIN_SPKIS])) ||
+                        any_expected(ek, host, PQgetvalue(res, i, c[RK_ANCHOR_SPKIS]));
+        bool leaf = any_expected(ek, host, PQgetvalue(res, i, c[RK_LEAF_SPKI]));
         uint8_t anchor[32];
-        bool has_anchor = !PQgetisnull(res, i, 3) &&
-                          pin_hex_decode(PQgetvalue(res, i, 3), anchor, 32, NULL) == ERR_OK;
+        bool has_anchor =
+            !PQgetisnull(res, i, c[RK_ANCHOR]) &&
+            pin_hex_decode(PQgetvalue(res, i, c[RK_ANCHOR]), anchor, 32, NULL) == ERR_OK;
         char gid[33];
-        analysis_group_id(PQgetvalue(res, i, 1), host, has_anchor ? anchor : NULL, expected, gid);
-        const char *old = PQgetvalue(res, i, 4);
-        bool was_e = PQgetvalue(res, i, 8)[0] == 't', was_l = PQgetvalue(res, i, 9)[0] == 't';
+        analysis_group_id(PQgetvalue(res, i, c[RK_APP]), host, has_anchor ? anchor : NULL, expected,
+                          gid);
+        const char *old = PQgetvalue(res, i, c[RK_GROUP]);
+        bool was_e = flag(res, i, c[RK_EXPECTED]), was_l = flag(res, i, c[RK_LEAF_EXPECTED]);
         if (strcmp(gid, old) == 0 && was_e == expected && was_l == leaf)
             continue;
-        const char *vals[] = {PQgetvalue(res, i, 0), gid, expected ? "t" : "f", leaf ? "t" : "f",
-                              old[0] ? old : "none", gid};
+        const char *vals[] = {PQgetvalue(res, i, c[RK_ID]), gid,
+                              expected ? "t" : "f",         leaf ? "t" : "f",
+                              old[0] ? old : "none",        gid};
         for (size_t k = 0; rc == ERR_OK && k < 6; k++)
             rc = array_add(all[k], vals[k]);
         if (rc == ERR_OK)
@@ -370,8 +414,11 @@ enum err_code groups_rekey(PGconn *conn, const struct expected_keys *ek, const c
         }
         const char *p5[] = {ids.data, gids.data, es.data, ls.data, olds.data};
         PQclear(res);
-        res = PQexecParams(conn, MOVE_SQL, 5, NULL, p5, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        res = PQexecParams(conn,
+                           "SELECT pinwatch_move_reports($1::uuid[], $2::text[], $3::boolean[],"
+                           " $4::boolean[], $5::text[])",
+                           5, NULL, p5, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             rc = db_result_error(conn, res, "moving reports between groups", err);
             goto rollback;
         }

@@ -34,17 +34,10 @@ enum err_code keys_store_replace(PGconn *conn, const char *pattern, const struct
     return rc;
 }
 
-static const char LOAD_SQL[] =
-    "SELECT json_build_object('hosts', coalesce(json_object_agg(pattern,"
-    " json_build_object('keys', k)), '{}'::json))::text,"
-    " md5(coalesce(string_agg(pattern || ':' || k::text, ';' ORDER BY pattern), ''))"
-    " FROM (SELECT pattern, json_agg(json_build_object('pin', encode(pin, 'base64'),"
-    " 'label', label) ORDER BY label, pin) AS k FROM expected_keys GROUP BY pattern) x";
-
 enum err_code keys_store_load(PGconn *conn, struct expected_keys *ek, char fingerprint[33],
                               struct err *err)
 {
-    PGresult *res = PQexec(conn, LOAD_SQL);
+    PGresult *res = PQexec(conn, "SELECT keys, fingerprint FROM pinwatch_expected_keys_json()");
     enum err_code rc = ERR_OK;
     json_t *stored = NULL, *mine = NULL;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {

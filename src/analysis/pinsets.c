@@ -16,26 +16,45 @@
 #define DAY_USEC         (86400LL * 1000000)
 #define EXPIRY_WARN_DAYS 30
 
-/* Pin sets in a window: one row per (app, version, hostname, canonical pins). The pins
- * never seen in any stored chain are listed too (a backup key not yet deployed, or a typo). */
-static const char PINSETS_SQL[] =
-    "SELECT app_bundle_id, app_version, hostname,"
-    "  array_to_string(ARRAY(SELECT encode(p, 'base64') FROM unnest(known_pins) p), ','),"
-    "  count(*), count(DISTINCT coalesce(vendor_id, network::text || '|' ||"
-    "    coalesce(user_agent, ''))),"
-    "  pinwatch_ts(min(received_at)), pinwatch_ts(max(received_at)),"
-    "  array_to_string(array_agg(DISTINCT to_char(pins_expire AT TIME ZONE 'UTC',"
-    "    'YYYY-MM-DD')) FILTER (WHERE pins_expire IS NOT NULL), ','),"
-    "  (extract(epoch FROM min(pins_expire)) * 1000000)::bigint,"
-    "  array_to_string(ARRAY(SELECT encode(p, 'base64') FROM unnest(known_pins) p"
-    "    WHERE NOT EXISTS (SELECT 1 FROM certificates c WHERE c.spki_sha256 = p)), ',')"
-    " FROM reports"
-    " WHERE received_at >= $1::timestamptz AND received_at <= $2::timestamptz"
-    "   AND ($3::text IS NULL OR app_bundle_id = $3) AND ($4::text IS NULL OR hostname = $4)"
-    "   AND cardinality(known_pins) > 0"
-    " GROUP BY app_bundle_id, app_version, hostname, known_pins"
-    " ORDER BY count(DISTINCT coalesce(vendor_id, network::text || '|' ||"
-    "    coalesce(user_agent, ''))) DESC, count(*) DESC, 1, 2";
+/* The columns of pinwatch_pinsets (sql/functions/70_reports.sql), by name. */
+enum ps_col {
+    PS_APP,
+    PS_VERSION,
+    PS_HOSTNAME,
+    PS_PINS,
+    PS_REPORTS,
+    PS_DEVICES,
+    PS_FIRST_SEEN,
+    PS_LAST_SEEN,
+    PS_PINS_EXPIRE,
+    PS_PINS_EXPIRE_USEC,
+    PS_UNSEEN_PINS,
+    PS_N
+};
+static const char *const ps_names[PS_N] = {
+    [PS_APP] = "app",
+    [PS_VERSION] = "version",
+    [PS_HOSTNAME] = "hostname",
+    [PS_PINS] = "pins",
+    [PS_REPORTS] = "reports",
+    [PS_DEVICES] = "devices",
+    [PS_FIRST_SEEN] = "first_seen",
+    [PS_LAST_SEEN] = "last_seen",
+    [PS_PINS_EXPIRE] = "pins_expire",
+    [PS_PINS_EXPIRE_USEC] = "pins_expire_usec",
+    [PS_UNSEEN_PINS] = "unseen_pins",
+};
+
+/* The pin sets of a window, and where their columns are. */
+struct pinset_rows {
+    PGresult *res;
+    int c[PS_N];
+};
+
+static const char *ps_value(const struct pinset_rows *r, int row, enum ps_col col)
+{
+    return PQgetvalue(r->res, row, r->c[col]);
+}
 
 static json_t *split_list(const char *text)
 {
@@ -78,32 +97,32 @@ static bool any_pin_expected(const struct expected_keys *ek, const char *host, j
 }
 
 /* Health findings of one pin set (row i). */
-static json_t *health(const PGresult *res, int i, json_t *pins, const struct expected_keys *ek,
-                      int64_t now)
+static json_t *health(const struct pinset_rows *r, int i, json_t *pins,
+                      const struct expected_keys *ek, int64_t now)
 {
     json_t *list = json_array();
-    const char *host = PQgetvalue(res, i, 2);
+    const char *host = ps_value(r, i, PS_HOSTNAME);
     size_t n = json_array_size(pins);
     if (n == 1)
         finding(list, "single_pin",
                 "only one pin: no backup key is pinned, so replacing that key breaks this app "
                 "version");
-    if (!PQgetisnull(res, i, 9)) {
-        int64_t expire = strtoll(PQgetvalue(res, i, 9), NULL, 10);
+    if (!PQgetisnull(r->res, i, r->c[PS_PINS_EXPIRE_USEC])) {
+        int64_t expire = strtoll(ps_value(r, i, PS_PINS_EXPIRE_USEC), NULL, 10);
         if (expire < now)
             finding(list, "pins_expired",
                     "the pin policy expired on %s: TrustKit no longer enforces it",
-                    PQgetvalue(res, i, 8));
+                    ps_value(r, i, PS_PINS_EXPIRE));
         else if (expire < now + EXPIRY_WARN_DAYS * DAY_USEC)
             finding(list, "pins_expire_soon", "the pin policy expires on %s, within %d days",
-                    PQgetvalue(res, i, 8), EXPIRY_WARN_DAYS);
+                    ps_value(r, i, PS_PINS_EXPIRE), EXPIRY_WARN_DAYS);
     }
     if (expected_keys_has_host(ek, host) && !any_pin_expected(ek, host, pins))
         finding(list, "no_expected_key",
                 "none of the %zu pins is a key declared for %s: every connection fails once "
                 "pinning is enforced",
                 n, host);
-    json_t *unseen = split_list(PQgetvalue(res, i, 10));
+    json_t *unseen = split_list(ps_value(r, i, PS_UNSEEN_PINS));
     if (json_array_size(unseen) == n)
         finding(list, "pins_never_served", "none of the %zu pins was ever seen in a reported chain",
                 n);
@@ -116,50 +135,56 @@ static json_t *health(const PGresult *res, int i, json_t *pins, const struct exp
     return list;
 }
 
-static enum err_code query(PGconn *conn, const struct pinsets_filter *f, PGresult **out,
+static enum err_code query(PGconn *conn, const struct pinsets_filter *f, struct pinset_rows *out,
                            struct err *err)
 {
     char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
     timeparse_format(f->from, from);
     timeparse_format(f->to, to);
     const char *params[] = {from, to, f->app, f->hostname};
-    PGresult *res = PQexecParams(conn, PINSETS_SQL, 4, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        enum err_code rc = db_result_error(conn, res, "listing pin sets", err);
+    PGresult *res = PQexecParams(
+        conn, "SELECT * FROM pinwatch_pinsets($1::timestamptz, $2::timestamptz, $3, $4)", 4, NULL,
+        params, NULL, NULL, 0);
+    enum err_code rc = PQresultStatus(res) == PGRES_TUPLES_OK
+                           ? db_columns(res, ps_names, PS_N, out->c, err)
+                           : db_result_error(conn, res, "listing pin sets", err);
+    if (rc != ERR_OK) {
         PQclear(res);
         return rc;
     }
-    *out = res;
+    out->res = res;
     return ERR_OK;
 }
 
-static json_t *row_json(const PGresult *res, int i)
+static json_t *row_json(const struct pinset_rows *r, int i)
 {
-    json_t *pins = split_list(PQgetvalue(res, i, 3));
-    return json_pack(
-        "{s:s, s:s?, s:s, s:o, s:I, s:I, s:s, s:s, s:o}", "app", PQgetvalue(res, i, 0), "version",
-        PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1), "hostname", PQgetvalue(res, i, 2),
-        "pins", pins, "reports", (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10), "devices",
-        (json_int_t)strtoll(PQgetvalue(res, i, 5), NULL, 10), "first_seen", PQgetvalue(res, i, 6),
-        "last_seen", PQgetvalue(res, i, 7), "pins_expire", split_list(PQgetvalue(res, i, 8)));
+    json_t *pins = split_list(ps_value(r, i, PS_PINS));
+    return json_pack("{s:s, s:s?, s:s, s:o, s:I, s:I, s:s, s:s, s:o}", "app",
+                     ps_value(r, i, PS_APP), "version",
+                     PQgetisnull(r->res, i, r->c[PS_VERSION]) ? NULL : ps_value(r, i, PS_VERSION),
+                     "hostname", ps_value(r, i, PS_HOSTNAME), "pins", pins, "reports",
+                     (json_int_t)strtoll(ps_value(r, i, PS_REPORTS), NULL, 10), "devices",
+                     (json_int_t)strtoll(ps_value(r, i, PS_DEVICES), NULL, 10), "first_seen",
+                     ps_value(r, i, PS_FIRST_SEEN), "last_seen", ps_value(r, i, PS_LAST_SEEN),
+                     "pins_expire", split_list(ps_value(r, i, PS_PINS_EXPIRE)));
 }
 
 enum err_code pinsets_list(PGconn *conn, const struct pinsets_filter *f,
                            const struct expected_keys *ek, int64_t now_usec, json_t **out,
                            struct err *err)
 {
-    PGresult *res;
-    enum err_code rc = query(conn, f, &res, err);
+    struct pinset_rows rows;
+    enum err_code rc = query(conn, f, &rows, err);
     if (rc != ERR_OK)
         return rc;
     json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *row = row_json(res, i);
+    for (int i = 0; i < PQntuples(rows.res); i++) {
+        json_t *row = row_json(&rows, i);
         json_object_set_new(row, "findings",
-                            health(res, i, json_object_get(row, "pins"), ek, now_usec));
+                            health(&rows, i, json_object_get(row, "pins"), ek, now_usec));
         json_array_append_new(list, row);
     }
-    PQclear(res);
+    PQclear(rows.res);
     *out = json_pack("{s:o}", "pinsets", list);
     return ERR_OK;
 }
@@ -245,17 +270,17 @@ enum err_code pinsets_rotation_check(PGconn *conn, const char *hostname, const c
         return rc;
     struct pinsets_filter f = {
         .hostname = hostname, .from = now_usec - 30 * DAY_USEC, .to = now_usec};
-    PGresult *res = NULL;
-    if ((rc = query(conn, &f, &res, err)) != ERR_OK) {
+    struct pinset_rows found;
+    if ((rc = query(conn, &f, &found, err)) != ERR_OK) {
         json_decref(certs);
         free(spkis);
         return rc;
     }
-    int rows = PQntuples(res);
+    int rows = PQntuples(found.res);
     json_t **sets = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*sets));
     json_int_t breaking = 0, devices = 0, reports = 0;
     for (int i = 0; sets != NULL && i < rows; i++) {
-        json_t *row = row_json(res, i);
+        json_t *row = row_json(&found, i);
         json_t *matching = json_array();
         size_t k;
         json_t *p;
@@ -277,7 +302,7 @@ enum err_code pinsets_rotation_check(PGconn *conn, const char *hostname, const c
         }
         sets[i] = row;
     }
-    PQclear(res);
+    PQclear(found.res);
     free(spkis);
     if (sets == NULL) {
         json_decref(certs);

@@ -100,12 +100,8 @@ void api_chains_get(void *ctx, struct http_request *req, struct http_reply *repl
     pin_hex_encode(sha, 32, lower);
     lower[64] = '\0';
     const char *params[] = {lower};
-    PGresult *res =
-        PQexecParams(conn,
-                     "SELECT json_build_object('sha256', encode(sha256, 'hex'), 'certificates',"
-                     " pinwatch_chain_certs_json(sha256), 'findings', analysis)::text"
-                     " FROM chains WHERE sha256 = decode($1, 'hex')",
-                     1, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, "SELECT * FROM pinwatch_chain_json(decode($1, 'hex'))", 1,
+                                 NULL, params, NULL, NULL, 0);
     struct err e = {0};
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         db_result_error(conn, res, "reading a chain", &e);

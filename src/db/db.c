@@ -196,3 +196,14 @@ enum err_code db_ping(struct db_pool *pool, struct err *err)
     }
     return rc;
 }
+
+enum err_code db_columns(const PGresult *res, const char *const *names, int n, int *cols,
+                         struct err *err)
+{
+    for (int k = 0; k < n; k++) {
+        cols[k] = PQfnumber(res, names[k]);
+        if (cols[k] < 0)
+            return err_set(err, ERR_INTERNAL, NULL, "the query has no column %s", names[k]);
+    }
+    return ERR_OK;
+}

@@ -33,6 +33,11 @@ enum err_code db_result_error(PGconn *conn, const PGresult *res, const char *wha
 /* Run a parameterless command; ERR_OK when it succeeded. */
 enum err_code db_exec(PGconn *conn, const char *sql, struct err *err);
 
+/* The numbers of the n columns named names[] in res, into cols[]: a result is read by column
+ * name, not position. ERR_INTERNAL naming the first column res lacks. */
+enum err_code db_columns(const PGresult *res, const char *const *names, int n, int *cols,
+                         struct err *err) ERR_MUSTCHECK;
+
 /* Check that the database answers (SELECT 1). */
 enum err_code db_ping(struct db_pool *pool, struct err *err) ERR_MUSTCHECK;
 

@@ -58,8 +58,13 @@ static enum err_code list_dir(const char *dir, bool versioned, struct sql_file *
     enum err_code rc = ERR_OK;
     while (list != NULL && (de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
-        if (len >= sizeof(list[0].name) || !sql_file_name(de->d_name, len, versioned))
+        if (len < 4 || strcmp(de->d_name + len - 4, ".sql") != 0)
             continue;
+        if (len >= sizeof(list[0].name) || !sql_file_name(de->d_name, len, versioned)) {
+            log_warn("%s/%s left out: not named %s", dir, de->d_name,
+                     versioned ? "NNNN_name.sql" : "NN_area.sql");
+            continue;
+        }
         if (count == cap) {
             struct sql_file *grown = realloc(list, 2 * cap * sizeof(*list));
             if (grown == NULL)

@@ -27,60 +27,12 @@
 #define FETCH_ROWS 500
 #define COPY_CHUNK 65536
 
-/* The flat columns of reports.csv: header name and the SQL giving its text (NULL = empty),
- * selected in this order by the export_rows cursor. */
-struct csv_col {
-    const char *name;
-    const char *sql;
-};
-
-static const struct csv_col csv_cols[] = {
-    {"id", "r.id::text"},
-    {"received_at", "pinwatch_ts(r.received_at)"},
-    {"format", "r.format"},
-    {"hostname", "r.hostname"},
-    {"hostname_raw", "coalesce(r.hostname_raw, r.hostname)"},
-    {"noted_hostname", "r.noted_hostname"},
-    {"port", "r.port::text"},
-    {"app", "r.app_bundle_id"},
-    {"app_version", "r.app_version"},
-    {"platform", "r.platform"},
-    {"platform_version", "r.platform_version"},
-    {"vendor_id", "r.vendor_id"},
-    {"sdk", "r.sdk"},
-    {"sdk_version", "r.sdk_version"},
-    {"network", "r.network::text"},
-    {"asn", "r.asn::text"},
-    {"as_org", "r.as_org"},
-    {"country", "r.country"},
-    {"user_agent", "r.user_agent"},
-    {"validation_result", "r.validation_result::text"},
-    {"enforce_pinning", "r.enforce_pinning::text"},
-    {"include_subdomains", "r.include_subdomains::text"},
-    {"client_time", "pinwatch_ts(r.client_time)"},
-    {"client_time_raw", "coalesce(r.client_time_raw, pinwatch_ts(r.client_time))"},
-    {"pins_expire", "pinwatch_ts(r.pins_expire)"},
-    {"known_pins",
-     "(SELECT string_agg(encode(p, 'base64'), ' ' ORDER BY p) FROM unnest(r.known_pins) p)"},
-    {"known_pins_raw", "to_json(r.known_pins_raw)::text"},
-    {"served_chain_sha256", "encode(r.served_chain, 'hex')"},
-    {"validated_chain_sha256", "encode(r.validated_chain, 'hex')"},
-    {"anchor_subject", "ch.analysis->'anchor'->>'subject'"},
-    {"anchor_public", "ch.analysis->'anchor'->>'public'"},
-    {"catalog_product", "ch.analysis->'catalog'->>'product'"},
-    {"group", "r.group_id"},
-    {"verdict", "coalesce(g.verdict, 'undetermined')"},
-    {"kind", "g.kind"},
-    {"product", "g.product"},
-    {"problems", "(SELECT string_agg(p->>'code', ' ') FROM jsonb_array_elements("
-                 "CASE WHEN jsonb_typeof(r.problems) = 'array' THEN r.problems"
-                 " ELSE '[]'::jsonb END) p)"},
-    {"raw_sha256", "encode(r.raw_sha256, 'hex')"},
-};
-#define N_CSV (sizeof(csv_cols) / sizeof(csv_cols[0]))
-/* Positions in csv_cols of the values the writer itself needs. */
-enum { CSV_ID = 0, CSV_FORMAT = 2, CSV_VERDICT = 33, CSV_RAW = 37 };
-_Static_assert(N_CSV == CSV_RAW + 1, "raw_sha256 is the last CSV column");
+/* reports.csv has the columns of pinwatch_export_rows (sql/functions/70_reports.sql), named
+ * as there; the writer itself needs four of them. */
+#define MAX_CSV 64
+enum { CSV_ID, CSV_FORMAT, CSV_VERDICT, CSV_RAW, CSV_NEEDED };
+static const char *const csv_needed[CSV_NEEDED] = {
+    [CSV_ID] = "id", [CSV_FORMAT] = "format", [CSV_VERDICT] = "verdict", [CSV_RAW] = "raw_sha256"};
 
 /* ---- CSV ---- */
 
@@ -135,7 +87,7 @@ struct bundle {
     enum err_code sink_rc; /* why the sink refused, once it did */
     PGconn *conn;
     const struct query_filters *filters;
-    struct query_where where;
+    struct query_match match; /* the filters as pinwatch_reports_matching arguments */
     int64_t now;
     EVP_PKEY *key;   /* signs the manifest (borrowed) */
     char folder[64]; /* "pinwatch-evidence-<utc>": every member lives under it */
@@ -150,6 +102,8 @@ struct bundle {
     bool raw_found;
     json_t *by_format;
     json_t *by_verdict;
+    int csv_n;               /* columns of reports.csv */
+    int csv_col[CSV_NEEDED]; /* where the writer's own columns are */
     struct export_stats st;
     struct err *err;
 };
@@ -394,7 +348,7 @@ static enum err_code write_raw(struct bundle *b, const char *id, const char *sha
 static enum err_code csv_write(struct bundle *b, const char *const *cells)
 {
     b->scratch.len = 0;
-    if (export_csv_row(&b->scratch, cells, N_CSV) != ERR_OK)
+    if (export_csv_row(&b->scratch, cells, (size_t)b->csv_n) != ERR_OK)
         return nomem(b);
     if (fwrite(b->scratch.data, 1, b->scratch.len, b->csv) != b->scratch.len)
         return io_fail(b, "reports.csv");
@@ -405,18 +359,19 @@ static enum err_code csv_write(struct bundle *b, const char *const *cells)
 static enum err_code report_rows(struct bundle *b, void *ctx, const PGresult *res)
 {
     (void)ctx;
-    const char *cells[N_CSV];
+    const char *cells[MAX_CSV];
+    const int *c = b->csv_col;
     enum err_code rc = ERR_OK;
     for (int i = 0; rc == ERR_OK && i < PQntuples(res); i++) {
-        for (size_t k = 0; k < N_CSV; k++)
-            cells[k] = cell(res, i, (int)k);
+        for (int k = 0; k < b->csv_n; k++)
+            cells[k] = cell(res, i, k);
         if ((rc = csv_write(b, cells)) != ERR_OK)
             return rc;
-        if (count_in(b->by_format, cells[CSV_FORMAT]) != ERR_OK ||
-            count_in(b->by_verdict, cells[CSV_VERDICT]) != ERR_OK)
+        if (count_in(b->by_format, cells[c[CSV_FORMAT]]) != ERR_OK ||
+            count_in(b->by_verdict, cells[c[CSV_VERDICT]]) != ERR_OK)
             return nomem(b);
         b->st.reports++;
-        rc = write_raw(b, cells[CSV_ID], cells[CSV_RAW]);
+        rc = write_raw(b, cells[c[CSV_ID]], cells[c[CSV_RAW]]);
     }
     return rc;
 }
@@ -447,44 +402,44 @@ static enum err_code json_rows(struct bundle *b, void *ctx, const PGresult *res)
  */
 static enum err_code open_report_cursors(struct bundle *b)
 {
-    struct buf sql;
-    buf_init(&sql, 0);
-    enum err_code rc = buf_append_str(&sql, "DECLARE export_rows NO SCROLL CURSOR FOR SELECT ");
-    for (size_t k = 0; rc == ERR_OK && k < N_CSV; k++)
-        rc = buf_printf(&sql, "%s%s", k > 0 ? ", " : "", csv_cols[k].sql);
+    enum err_code rc = exec_ok(b,
+                               "DECLARE export_rows NO SCROLL CURSOR FOR"
+                               " SELECT * FROM pinwatch_export_rows(" QUERY_MATCH_ARGS ")",
+                               QUERY_MATCH_NPARAMS, b->match.params, "opening the report cursor");
     if (rc == ERR_OK)
-        rc = buf_printf(&sql,
-                        " FROM reports r LEFT JOIN groups g ON g.id = r.group_id"
-                        " LEFT JOIN chains ch ON ch.sha256 = coalesce(r.validated_chain,"
-                        " r.served_chain) %s"
-                        " ORDER BY r.received_at, r.id",
-                        b->where.sql.data);
-    if (rc != ERR_OK) {
-        buf_cleanup(&sql);
-        return nomem(b);
-    }
-    rc = exec_ok(b, sql.data, b->where.n, b->where.params, "opening the report cursor");
-    sql.len = 0;
-    if (rc == ERR_OK &&
-        buf_printf(&sql,
-                   "DECLARE export_json NO SCROLL CURSOR FOR SELECT pinwatch_report_json(r)::text"
-                   " FROM reports r %s ORDER BY r.received_at, r.id",
-                   b->where.sql.data) != ERR_OK)
-        rc = nomem(b);
+        rc = exec_ok(b,
+                     "DECLARE export_json NO SCROLL CURSOR FOR SELECT pinwatch_report_json(r)::text"
+                     " FROM pinwatch_reports_matching(" QUERY_MATCH_ARGS ") r"
+                     " ORDER BY r.received_at, r.id",
+                     QUERY_MATCH_NPARAMS, b->match.params, "opening the report cursor");
+    return rc;
+}
+
+/* The CSV header: the names of export_rows' columns. */
+static enum err_code csv_header(struct bundle *b)
+{
+    PGresult *res = PQdescribePortal(b->conn, "export_rows");
+    enum err_code rc = ERR_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = db_result_error(b->conn, res, "describing the report cursor", b->err);
+    else if ((b->csv_n = PQnfields(res)) > MAX_CSV)
+        rc = err_set(b->err, ERR_INTERNAL, NULL, "reports.csv has more than %d columns", MAX_CSV);
+    else
+        rc = db_columns(res, csv_needed, CSV_NEEDED, b->csv_col, b->err);
+    const char *names[MAX_CSV];
+    for (int k = 0; rc == ERR_OK && k < b->csv_n; k++)
+        names[k] = PQfname(res, k);
     if (rc == ERR_OK)
-        rc = exec_ok(b, sql.data, b->where.n, b->where.params, "opening the report cursor");
-    buf_cleanup(&sql);
+        rc = csv_write(b, names);
+    PQclear(res);
     return rc;
 }
 
 static enum err_code export_reports(struct bundle *b)
 {
-    const char *header[N_CSV];
-    for (size_t k = 0; k < N_CSV; k++)
-        header[k] = csv_cols[k].name;
-    enum err_code rc = csv_write(b, header);
+    enum err_code rc = open_report_cursors(b);
     if (rc == ERR_OK)
-        rc = open_report_cursors(b);
+        rc = csv_header(b);
     bool rows_done = false, json_done = false;
     uint64_t lines = 0;
     while (rc == ERR_OK && (!rows_done || !json_done)) {
@@ -506,25 +461,9 @@ static enum err_code export_reports(struct bundle *b)
 
 /* ---- chains ---- */
 
-/* The chain cursor: one row per certificate, chains in order, with the stored fields
- * already laid out as text. A printf format: the two %s take the WHERE clause. */
-enum { CH_CHAIN, CH_POS, CH_DER, CH_ANALYSIS, CH_FIELDS };
-
-static const char chain_select[] =
-    "DECLARE export_chains NO SCROLL CURSOR FOR"
-    " SELECT encode(ch.sha256, 'hex'), m.pos, encode(c.der, 'hex'), ch.analysis::text,"
-    " format(E'sha256               %%s\\nspki_sha256          %%s\\npin_sha256           %%s\\n"
-    "subject              %%s\\nissuer               %%s\\nserial               %%s\\n"
-    "not_before           %%s\\nnot_after            %%s\\nsans                 %%s\\n"
-    "key                  %%s %%s\\nis_ca                %%s\\nsignature_algorithm  %%s\\n',"
-    "  encode(m.sha, 'hex'), encode(c.spki_sha256, 'hex'), encode(c.spki_sha256, 'base64'),"
-    "  c.subject, c.issuer, c.serial, pinwatch_ts(c.not_before), pinwatch_ts(c.not_after),"
-    "  array_to_string(c.sans, ', '), c.key_type, c.key_bits, c.is_ca::text, c.sig_alg)"
-    " FROM chains ch CROSS JOIN LATERAL unnest(ch.certs) WITH ORDINALITY AS m(sha, pos)"
-    " LEFT JOIN certificates c ON c.sha256 = m.sha"
-    " WHERE ch.sha256 IN (SELECT r.served_chain FROM reports r %s"
-    "                     UNION SELECT r.validated_chain FROM reports r %s)"
-    " ORDER BY ch.sha256, m.pos";
+/* The chain cursor (pinwatch_export_chains): one row per certificate, chains in order, with
+ * the stored fields already laid out as text. */
+enum { CH_CHAIN, CH_POS, CH_DER, CH_ANALYSIS, CH_FIELDS }; /* as export_chains selects them */
 
 struct chain_acc {
     char sha[65];
@@ -624,15 +563,11 @@ static enum err_code chain_rows(struct bundle *b, void *ctx, const PGresult *res
 
 static enum err_code export_chains(struct bundle *b)
 {
-    struct buf sql;
-    buf_init(&sql, 0);
-    if (buf_printf(&sql, chain_select, b->where.sql.data, b->where.sql.data) != ERR_OK) {
-        buf_cleanup(&sql);
-        return nomem(b);
-    }
-    enum err_code rc =
-        exec_ok(b, sql.data, b->where.n, b->where.params, "opening the chain cursor");
-    buf_cleanup(&sql);
+    enum err_code rc = exec_ok(b,
+                               "DECLARE export_chains NO SCROLL CURSOR FOR"
+                               " SELECT chain, pos, der, analysis, fields"
+                               " FROM pinwatch_export_chains(" QUERY_MATCH_ARGS ")",
+                               QUERY_MATCH_NPARAMS, b->match.params, "opening the chain cursor");
     if (rc != ERR_OK)
         return rc;
     struct chain_acc acc;
@@ -650,16 +585,6 @@ static enum err_code export_chains(struct bundle *b)
 
 /* ---- summary.json ---- */
 
-static const char groups_select[] =
-    "SELECT json_build_object('id', g.id, 'app', g.app_bundle_id, 'hostname', g.hostname,"
-    " 'anchor', json_build_object('subject', g.anchor_subject,"
-    "   'spki_sha256', encode(g.anchor_spki, 'hex'), 'public', g.anchor_public),"
-    " 'expected_key_seen', g.expected_key_seen, 'verdict', g.verdict, 'kind', g.kind,"
-    " 'product', g.product, 'reasons', g.reasons, 'first_seen', pinwatch_ts(g.first_seen),"
-    " 'last_seen', pinwatch_ts(g.last_seen), 'reports_in_export', x.n)::text"
-    " FROM (SELECT r.group_id, count(*) AS n FROM reports r %s GROUP BY r.group_id) x"
-    " JOIN groups g ON g.id = x.group_id ORDER BY x.n DESC, g.id";
-
 static json_t *filters_json(const struct query_filters *f)
 {
     char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
@@ -671,15 +596,9 @@ static json_t *filters_json(const struct query_filters *f)
 
 static enum err_code export_summary(struct bundle *b)
 {
-    struct buf sql;
-    buf_init(&sql, 0);
-    if (buf_printf(&sql, groups_select, b->where.sql.data) != ERR_OK) {
-        buf_cleanup(&sql);
-        return nomem(b);
-    }
     PGresult *res =
-        PQexecParams(b->conn, sql.data, b->where.n, NULL, b->where.params, NULL, NULL, 0);
-    buf_cleanup(&sql);
+        PQexecParams(b->conn, "SELECT * FROM pinwatch_export_groups(" QUERY_MATCH_ARGS ")",
+                     QUERY_MATCH_NPARAMS, NULL, b->match.params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         enum err_code rc = db_result_error(b->conn, res, "reading groups", b->err);
         PQclear(res);
@@ -728,8 +647,7 @@ static enum err_code bundle_open(struct bundle *b)
     if (b->manifest == NULL || b->ndjson == NULL || b->csv == NULL)
         return err_set(b->err, ERR_INTERNAL, "export_failed",
                        "cannot create a temporary file (TMPDIR)");
-    if (query_where_build(b->filters, false, &b->where) != ERR_OK)
-        return err_set(b->err, ERR_INTERNAL, NULL, "cannot build the query");
+    query_match_params(b->filters, false, &b->match);
     b->ar = archive_write_new();
     if (b->ar == NULL)
         return nomem(b);
@@ -751,7 +669,6 @@ static void bundle_close(struct bundle *b)
 {
     if (b->ar != NULL)
         archive_write_free(b->ar);
-    query_where_cleanup(&b->where);
     EVP_MD_CTX_free(b->md);
     if (b->manifest != NULL)
         fclose(b->manifest);
@@ -797,7 +714,7 @@ static enum err_code export_docs(struct bundle *b)
     if (rc == ERR_OK && html == NULL)
         rc = io_fail(b, EXPORT_HTML);
     if (rc == ERR_OK)
-        rc = export_doc_html(b->conn, &b->where, b->summary, html, b->err);
+        rc = export_doc_html(b->conn, b->match.params, b->summary, html, b->err);
     if (rc == ERR_OK)
         rc = member_add_file(b, EXPORT_HTML, html, true);
     if (html != NULL)

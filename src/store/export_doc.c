@@ -131,19 +131,18 @@ static void esc(FILE *f, const char *s)
     }
 }
 
-/* Run sql (built by the caller, freed here) with w's parameters; NULL with *out_rc set on
- * failure. */
-static PGresult *run(PGconn *conn, struct buf *sql, enum err_code built,
-                     const struct query_where *w, enum err_code *out_rc, struct err *err)
+/* Call one of the pinwatch_evidence_* functions (sql/functions/75_evidence.sql) with the
+ * export's match arguments and, for `extra`, one more ($12; $13 with extra2). NULL with *out_rc
+ * set on failure. */
+static PGresult *call(PGconn *conn, const char *sql, const char *const *match, const char *extra,
+                      const char *extra2, enum err_code *out_rc, struct err *err)
 {
-    PGresult *res = NULL;
-    if (built == ERR_OK)
-        res = PQexecParams(conn, sql->data, w->n, NULL, w->params, NULL, NULL, 0);
-    buf_cleanup(sql);
-    if (built != ERR_OK) {
-        *out_rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
-        return NULL;
-    }
+    const char *params[QUERY_MATCH_NPARAMS + 2];
+    memcpy(params, match, sizeof(params[0]) * QUERY_MATCH_NPARAMS);
+    params[QUERY_MATCH_NPARAMS] = extra;
+    params[QUERY_MATCH_NPARAMS + 1] = extra2;
+    int n = QUERY_MATCH_NPARAMS + (extra != NULL) + (extra2 != NULL);
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         *out_rc = db_result_error(conn, res, "reading the incident summary", err);
         PQclear(res);
@@ -221,19 +220,12 @@ static void html_groups(FILE *f, const json_t *groups)
     fputs("</table>\n", f);
 }
 
-static const char hours_sql[] =
-    "SELECT extract(epoch FROM date_trunc('hour', r.received_at, 'UTC'))::bigint / 3600, count(*)"
-    " FROM reports r %s GROUP BY 1 ORDER BY 1";
-
 /* Reports per hour as bars on a linear time axis (only hours with reports are returned). */
-static enum err_code html_timeline(FILE *f, PGconn *conn, const struct query_where *w,
-                                   struct err *err)
+static enum err_code html_timeline(FILE *f, PGconn *conn, const char *const *match, struct err *err)
 {
     enum err_code rc;
-    struct buf sql;
-    buf_init(&sql, 0);
-    enum err_code built = buf_printf(&sql, hours_sql, w->sql.data);
-    PGresult *res = run(conn, &sql, built, w, &rc, err);
+    PGresult *res = call(conn, "SELECT * FROM pinwatch_evidence_hours(" QUERY_MATCH_ARGS ")", match,
+                         NULL, NULL, &rc, err);
     if (res == NULL)
         return rc;
     int n = PQntuples(res);
@@ -293,27 +285,12 @@ static enum err_code html_timeline(FILE *f, PGconn *conn, const struct query_whe
     return ERR_OK;
 }
 
-static const char matrix_sql[] =
-    "WITH x AS (SELECT coalesce(nullif(r.app_version, ''), '(none)') AS v,"
-    "   coalesce(r.network::text, '(unknown)') AS n FROM reports r %s),"
-    " tv AS (SELECT v, count(*) AS c FROM x GROUP BY v ORDER BY c DESC, v LIMIT 15),"
-    " tn AS (SELECT n, count(*) AS c FROM x GROUP BY n ORDER BY c DESC, n LIMIT 10)"
-    " SELECT json_build_object("
-    "  'versions', (SELECT json_agg(json_build_array(v, c) ORDER BY c DESC, v) FROM tv),"
-    "  'networks', (SELECT json_agg(json_build_array(n, c) ORDER BY c DESC, n) FROM tn),"
-    "  'cells', (SELECT json_object_agg(x.v || E'\\t' || x.n, x.c) FROM (SELECT x.v, x.n,"
-    "    count(*) AS c FROM x JOIN tv USING (v) JOIN tn USING (n) GROUP BY 1, 2) x),"
-    "  'all_versions', (SELECT count(DISTINCT v) FROM x),"
-    "  'all_networks', (SELECT count(DISTINCT n) FROM x))::text";
-
-static enum err_code html_matrix(FILE *f, PGconn *conn, const struct query_where *w,
-                                 struct err *err)
+static enum err_code html_matrix(FILE *f, PGconn *conn, const char *const *match, struct err *err)
 {
     enum err_code rc;
-    struct buf sql;
-    buf_init(&sql, 0);
-    enum err_code built = buf_printf(&sql, matrix_sql, w->sql.data);
-    PGresult *res = run(conn, &sql, built, w, &rc, err);
+    PGresult *res =
+        call(conn, "SELECT pinwatch_evidence_matrix(" QUERY_MATCH_ARGS ", $12::int, $13::int)",
+             match, STR(EXPORT_DOC_MAX_VERSIONS), STR(EXPORT_DOC_MAX_NETWORKS), &rc, err);
     if (res == NULL)
         return rc;
     json_t *m = PQntuples(res) > 0 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
@@ -361,27 +338,6 @@ static enum err_code html_matrix(FILE *f, PGconn *conn, const struct query_where
     return ERR_OK;
 }
 
-static const char chains_sql[] =
-    "WITH u AS (SELECT r.served_chain AS sha FROM reports r %s"
-    "   UNION ALL SELECT r.validated_chain FROM reports r %s),"
-    " x AS (SELECT sha, count(*) AS n, count(*) OVER () AS total FROM u WHERE sha IS NOT NULL"
-    "   GROUP BY sha ORDER BY n DESC, sha LIMIT " STR(
-        EXPORT_DOC_MAX_CHAINS) ")"
-                               " SELECT encode(x.sha, 'hex'), x.n, x.total, (SELECT "
-                               "json_agg(json_build_object("
-                               "   'sha256', encode(m.sha, 'hex'), 'subject', c.subject, 'issuer', "
-                               "c.issuer,"
-                               "   'not_before', pinwatch_ts(c.not_before), 'not_after', "
-                               "pinwatch_ts(c.not_after),"
-                               "   'spki_sha256', encode(c.spki_sha256, 'hex'), 'key', c.key_type "
-                               "|| ' ' || c.key_bits,"
-                               "   'ca', c.is_ca) ORDER BY m.pos)"
-                               "   FROM chains ch CROSS JOIN LATERAL unnest(ch.certs) WITH "
-                               "ORDINALITY AS m(sha, pos)"
-                               "   LEFT JOIN certificates c ON c.sha256 = m.sha WHERE ch.sha256 = "
-                               "x.sha)::text"
-                               " FROM x ORDER BY x.n DESC, x.sha";
-
 static void html_chain(FILE *f, const char *sha, const char *n, const json_t *certs)
 {
     fputs("<h3 style=\"font-family:monospace;font-size:13px;word-break:break-all\">", f);
@@ -416,14 +372,12 @@ static void html_chain(FILE *f, const char *sha, const char *n, const json_t *ce
     fputs("</table>\n", f);
 }
 
-static enum err_code html_chains(FILE *f, PGconn *conn, const struct query_where *w,
-                                 struct err *err)
+static enum err_code html_chains(FILE *f, PGconn *conn, const char *const *match, struct err *err)
 {
     enum err_code rc;
-    struct buf sql;
-    buf_init(&sql, 0);
-    enum err_code built = buf_printf(&sql, chains_sql, w->sql.data, w->sql.data);
-    PGresult *res = run(conn, &sql, built, w, &rc, err);
+    PGresult *res =
+        call(conn, "SELECT * FROM pinwatch_evidence_chains(" QUERY_MATCH_ARGS ", $12::int)", match,
+             STR(EXPORT_DOC_MAX_CHAINS), NULL, &rc, err);
     if (res == NULL)
         return rc;
     int n = PQntuples(res);
@@ -476,16 +430,16 @@ static void html_head(FILE *f, const json_t *summary)
           f);
 }
 
-enum err_code export_doc_html(PGconn *conn, const struct query_where *w, const json_t *summary,
+enum err_code export_doc_html(PGconn *conn, const char *const *match, const json_t *summary,
                               FILE *out, struct err *err)
 {
     html_head(out, summary);
     html_groups(out, json_object_get(summary, "groups"));
-    enum err_code rc = html_timeline(out, conn, w, err);
+    enum err_code rc = html_timeline(out, conn, match, err);
     if (rc == ERR_OK)
-        rc = html_matrix(out, conn, w, err);
+        rc = html_matrix(out, conn, match, err);
     if (rc == ERR_OK)
-        rc = html_chains(out, conn, w, err);
+        rc = html_chains(out, conn, match, err);
     if (rc == ERR_OK)
         fputs("</body></html>\n", out);
     if (rc == ERR_OK && (fflush(out) != 0 || ferror(out)))

@@ -23,6 +23,9 @@
 
 /* Chains shown in report.html (all are in chains/); the rest are counted. */
 #define EXPORT_DOC_MAX_CHAINS 300
+/* App versions and networks of the versions × networks table. */
+#define EXPORT_DOC_MAX_VERSIONS 15
+#define EXPORT_DOC_MAX_NETWORKS 10
 /* Hour bars of the timeline; a longer window gets bars of several hours. */
 #define EXPORT_DOC_MAX_BARS 720
 
@@ -30,9 +33,10 @@
 enum err_code export_doc_readme(struct buf *out, const char *folder, const json_t *summary,
                                 const char *fingerprint) ERR_MUSTCHECK;
 
-/* report.html into out, reading the reports of w (its SQL uses the alias r) from conn, inside
- * the export's transaction. */
-enum err_code export_doc_html(PGconn *conn, const struct query_where *w, const json_t *summary,
+/* report.html into out, reading the reports that the export's match arguments keep
+ * (query_match_params: QUERY_MATCH_NPARAMS values) from conn, inside the export's transaction,
+ * through the pinwatch_evidence_* functions (sql/functions/75_evidence.sql). */
+enum err_code export_doc_html(PGconn *conn, const char *const *match, const json_t *summary,
                               FILE *out, struct err *err) ERR_MUSTCHECK;
 
 #endif

@@ -125,99 +125,41 @@ void query_filters_cleanup(struct query_filters *f)
     memset(f, 0, sizeof(*f));
 }
 
-static enum err_code add_param(struct query_where *w, const char *cond, const char *value,
-                               bool copy)
+void query_match_params(const struct query_filters *f, bool with_cursor, struct query_match *m)
 {
-    if (w->n >= QUERY_MAX_PARAMS)
-        return ERR_INTERNAL;
-    char *v = copy ? strdup(value) : NULL;
-    if (copy && v == NULL)
-        return ERR_NOMEM;
-    w->owned[w->n] = v;
-    w->params[w->n] = copy ? v : value;
-    w->n++;
-    /* cond holds one "$%d": the parameter's number goes there. */
-    const char *mark = strstr(cond, "$%d");
-    if (mark == NULL)
-        return ERR_INTERNAL;
-    return buf_printf(&w->sql, " AND %.*s$%d%s", (int)(mark - cond), cond, w->n, mark + 3);
-}
-
-enum err_code query_where_build(const struct query_filters *f, bool with_cursor,
-                                struct query_where *w)
-{
-    memset(w, 0, sizeof(*w));
-    buf_init(&w->sql, 0);
-    char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN];
-    timeparse_format(f->from, from);
-    timeparse_format(f->to, to);
-    enum err_code rc = buf_append_str(&w->sql, "WHERE true");
-    if (rc == ERR_OK)
-        rc = add_param(w, "r.received_at >= $%d", from, true);
-    if (rc == ERR_OK)
-        rc = add_param(w, "r.received_at <= $%d", to, true);
-    if (rc == ERR_OK && f->hostname)
-        rc = add_param(w, "r.hostname = $%d", f->hostname, false);
-    if (rc == ERR_OK && f->app)
-        rc = add_param(w, "r.app_bundle_id = $%d", f->app, false);
-    if (rc == ERR_OK && f->app_version)
-        rc = add_param(w, "r.app_version = $%d", f->app_version, false);
-    if (rc == ERR_OK && f->platform)
-        rc = add_param(w, "r.platform = $%d", f->platform, false);
-    if (rc == ERR_OK && f->network)
-        rc = add_param(w, "r.network <<= $%d::cidr", f->network, false);
-    if (rc == ERR_OK && f->group)
-        rc = add_param(w, "r.group_id = $%d", f->group, false);
-    if (rc == ERR_OK && f->verdict)
-        rc = add_param(w,
-                       "coalesce((SELECT g.verdict FROM groups g WHERE g.id = r.group_id), "
-                       "'undetermined') = $%d",
-                       f->verdict, false);
-    if (rc == ERR_OK && with_cursor && f->has_cursor && w->n + 2 <= QUERY_MAX_PARAMS) {
+    memset(m, 0, sizeof(*m));
+    m->params[0] = timeparse_format(f->from, m->from);
+    m->params[1] = timeparse_format(f->to, m->to);
+    m->params[2] = f->hostname;
+    m->params[3] = f->app;
+    m->params[4] = f->app_version;
+    m->params[5] = f->platform;
+    m->params[6] = f->network;
+    m->params[7] = f->group;
+    m->params[8] = f->verdict;
+    if (with_cursor && f->has_cursor) {
         /* Keyset paging: strictly after the last row of the previous page. */
-        char ts[TIMEPARSE_FMT_LEN];
-        timeparse_format(f->cursor_ts, ts);
-        w->owned[w->n] = strdup(ts);
-        w->params[w->n] = w->owned[w->n];
-        w->params[w->n + 1] = f->cursor_id;
-        w->n += 2;
-        rc = w->owned[w->n - 2] == NULL
-                 ? ERR_NOMEM
-                 : buf_printf(&w->sql, " AND (r.received_at, r.id) < ($%d::timestamptz, $%d::uuid)",
-                              w->n - 1, w->n);
+        m->params[9] = timeparse_format(f->cursor_ts, m->before);
+        m->params[10] = f->cursor_id;
     }
-    return rc;
-}
-
-void query_where_cleanup(struct query_where *w)
-{
-    if (w == NULL)
-        return;
-    for (int i = 0; i < w->n; i++)
-        free(w->owned[i]);
-    buf_cleanup(&w->sql);
-    memset(w, 0, sizeof(*w));
 }
 
 enum err_code query_reports_page(PGconn *conn, const struct query_filters *f, struct buf *out,
                                  struct err *err)
 {
-    struct query_where w;
-    enum err_code rc = query_where_build(f, true, &w);
-    struct buf sql;
-    buf_init(&sql, 0);
-    PGresult *res = NULL;
-    if (rc == ERR_OK)
-        rc = buf_printf(&sql,
-                        "SELECT pinwatch_report_json(r)::text,"
-                        " (extract(epoch FROM r.received_at) * 1000000)::bigint, r.id"
-                        " FROM reports r %s ORDER BY r.received_at DESC, r.id DESC LIMIT %u",
-                        w.sql.data, f->limit + 1);
-    if (rc != ERR_OK) {
-        rc = err_set(err, rc, NULL, "cannot build the query");
-        goto out;
-    }
-    res = PQexecParams(conn, sql.data, w.n, NULL, w.params, NULL, NULL, 0);
+    struct query_match m;
+    query_match_params(f, true, &m);
+    char limit[16];
+    snprintf(limit, sizeof(limit), "%u", f->limit + 1);
+    const char *params[QUERY_MATCH_NPARAMS + 1];
+    memcpy(params, m.params, sizeof(m.params));
+    params[QUERY_MATCH_NPARAMS] = limit;
+    PGresult *res =
+        PQexecParams(conn,
+                     "SELECT report, received_usec, id FROM pinwatch_reports_page(" QUERY_MATCH_ARGS
+                     ", $12::int)",
+                     QUERY_MATCH_NPARAMS + 1, NULL, params, NULL, NULL, 0);
+    enum err_code rc = ERR_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = db_result_error(conn, res, "listing reports", err);
         goto out;
@@ -240,8 +182,6 @@ enum err_code query_reports_page(PGconn *conn, const struct query_filters *f, st
         rc = err_set(err, rc, NULL, "out of memory");
 out:
     PQclear(res);
-    buf_cleanup(&sql);
-    query_where_cleanup(&w);
     return rc;
 }
 
@@ -286,15 +226,8 @@ enum err_code query_raw_body(PGconn *conn, const uint8_t sha256[32], struct buf 
     int lengths[] = {32};
     int formats[] = {1};
     /* Binary results: the template and fragments are bytea. */
-    PGresult *res = PQexecParams(conn,
-                                 "SELECT b.template, f.sha256, f.bytes FROM raw_bodies b"
-                                 " LEFT JOIN raw_fragments f ON f.sha256 IN"
-                                 /* candidate references: the 32 bytes after each NUL */
-                                 " (SELECT DISTINCT substring(b.template FROM p + 2 FOR 32)"
-                                 "  FROM generate_series(0, length(b.template) - 33) p"
-                                 "  WHERE get_byte(b.template, p) = 0)"
-                                 " WHERE b.sha256 = $1",
-                                 1, NULL, params, lengths, formats, 1);
+    PGresult *res = PQexecParams(conn, "SELECT * FROM pinwatch_raw_body_parts($1)", 1, NULL, params,
+                                 lengths, formats, 1);
     enum err_code rc = ERR_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = db_result_error(conn, res, "reading a raw body", err);

@@ -11,8 +11,8 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/timeparse.h"
 
-#define QUERY_MAX_PARAMS 16
 /* Room for a stored media type ("application/expect-ct-report+json"). */
 #define QUERY_MEDIA_TYPE_MAX 64
 
@@ -40,16 +40,18 @@ enum err_code query_filters_parse(query_param_fn *get, void *ctx, int64_t now_us
                                   struct query_filters *f, struct err *err) ERR_MUSTCHECK;
 void query_filters_cleanup(struct query_filters *f);
 
-/* A WHERE clause over `reports r` with its parameters. */
-struct query_where {
-    struct buf sql;
-    const char *params[QUERY_MAX_PARAMS];
-    char *owned[QUERY_MAX_PARAMS];
-    int n;
+/* The arguments of pinwatch_reports_matching (sql/functions/70_reports.sql), the reports that
+ * the filters keep: QUERY_MATCH_ARGS spells them $1..$11 in a call, params gives their values
+ * (NULL: no filter). with_cursor: only the reports after the filters' cursor. Borrows f. */
+#define QUERY_MATCH_NPARAMS 11
+#define QUERY_MATCH_ARGS                                                                           \
+    "$1::timestamptz, $2::timestamptz, $3, $4, $5, $6, $7::cidr, $8, $9, $10::timestamptz, "       \
+    "$11::uuid"
+struct query_match {
+    const char *params[QUERY_MATCH_NPARAMS];
+    char from[TIMEPARSE_FMT_LEN], to[TIMEPARSE_FMT_LEN], before[TIMEPARSE_FMT_LEN];
 };
-enum err_code query_where_build(const struct query_filters *f, bool with_cursor,
-                                struct query_where *w) ERR_MUSTCHECK;
-void query_where_cleanup(struct query_where *w);
+void query_match_params(const struct query_filters *f, bool with_cursor, struct query_match *m);
 
 /* {"reports": [...], "next_cursor": ...} into out. */
 enum err_code query_reports_page(PGconn *conn, const struct query_filters *f, struct buf *out,

@@ -19,7 +19,9 @@ static const char *const copy_sql[STORE_N_TABLES] = {
                                      "sig_alg) FROM STDIN",
     [STORE_CHAINS] = COPY_INTO "sha256, certs, analysis) FROM STDIN",
     [STORE_FRAGMENTS] = COPY_INTO "sha256, bytes) FROM STDIN",
-    [STORE_BODIES] = COPY_INTO "sha256, received_at, length, template, media_type) FROM STDIN",
+    /* A body's media type travels in the staging table's format column, which body rows do
+     * not otherwise use: the table keeps the layout of 0010. */
+    [STORE_BODIES] = COPY_INTO "sha256, received_at, length, template, format) FROM STDIN",
     [STORE_REPORTS] = COPY_INTO
     "id, received_at, format, hostname, hostname_raw, noted_hostname, noted_hostname_raw, port, "
     "include_subdomains, enforce_pinning, validation_result, client_time, client_time_raw, "

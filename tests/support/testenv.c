@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,4 +418,36 @@ void testenv_pg_destroy(struct testenv_pg *pg)
     snprintf(cmd, sizeof(cmd), "%s/pg_stop.sh %s >/dev/null 2>&1", TEST_SCRIPTS_DIR, pg->dir);
     int rc = system(cmd);
     (void)rc;
+}
+
+int testenv_run(char **out, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    cr_assert(n > 0 && (size_t)n + 8 < sizeof(cmd), "command too long");
+    strcat(cmd, " 2>&1");
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "popen %s", cmd);
+    size_t cap = 4096, len = 0, got;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    while ((got = fread(text + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 1024) {
+            text = realloc(text, cap *= 2);
+            cr_assert_not_null(text);
+        }
+    }
+    text[len] = '\0';
+    int status = pclose(p);
+    if (out != NULL)
+        *out = text;
+    else
+        free(text);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }

@@ -75,6 +75,10 @@ void testenv_response_free(struct testenv_response *resp);
 /* Value of a response header (new string) or NULL. */
 char *testenv_response_header(const struct testenv_response *resp, const char *name);
 
+/* Run a shell command (printf-style); its stdout and stderr go into *out (new string) when out
+ * is not NULL. Returns the exit status (128+signal when killed). */
+int testenv_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Whole file as a new NUL-terminated buffer (asserts on failure). */
 char *testenv_read_file(const char *path, size_t *len);
 
