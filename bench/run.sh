@@ -88,12 +88,7 @@ fsync = on
 synchronous_commit = on
 full_page_writes = on
 CONF
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-if [ "$(id -u)" = 0 ]; then
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$out/pg/pg" -w restart -l "$out/pg/pg/server.log" >/dev/null
-else
-  "$PG_BIN/pg_ctl" -D "$out/pg/pg" -w restart -l "$out/pg/pg/server.log" >/dev/null
-fi
+"$root/scripts/pgcluster.sh" restart "$out/pg"
 base=$(cat "$out/pg/conninfo")
 psql "$base dbname=postgres" -qAtc "CREATE DATABASE bench" >/dev/null
 db="$base dbname=bench"

@@ -1,6 +1,6 @@
 /*
- * fuzz_cert_pem — cert_from_pem (chain entries are attacker-controlled strings), and the same
- * bytes through cert_from_der. Invariants: a decoded certificate has the fields the analysis
+ * fuzz_cert_pem — cert_from_client_pem (chain entries are attacker-controlled strings), and the
+ * same bytes through cert_from_der. Invariants: a decoded certificate has the fields the analysis
  * relies on, its SHA-256 is that of its DER, and writing it back as PEM decodes to the same
  * certificate; a refusal is always undecodable_certificate with nothing returned.
  */
@@ -33,7 +33,7 @@ static void cp_check_cert(const struct cert *c)
     char *pem = cert_to_pem(c);
     FUZZ_CHECK(pem != NULL);
     struct cert *again = NULL;
-    FUZZ_CHECK(cert_from_pem(pem, strlen(pem), &again, NULL) == ERR_OK);
+    FUZZ_CHECK(cert_from_client_pem(pem, strlen(pem), &again, NULL) == ERR_OK);
     FUZZ_CHECK(again->der_len == c->der_len && memcmp(again->der, c->der, c->der_len) == 0);
     FUZZ_CHECK(memcmp(again->spki_sha256, c->spki_sha256, 32) == 0);
     FUZZ_CHECK(strcmp(again->subject, c->subject) == 0);
@@ -58,7 +58,7 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
     struct cert *c = NULL;
     struct err err;
     memset(&err, 0, sizeof(err));
-    enum err_code rc = cert_from_pem((const char *)data, size, &c, &err);
+    enum err_code rc = cert_from_client_pem((const char *)data, size, &c, &err);
     if (rc == ERR_OK) {
         cp_check_cert(c);
         /* References: one more, two frees. */

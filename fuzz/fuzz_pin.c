@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "base/codec.h"
 #include "fuzz_check.h"
 #include "report/pin.h"
 
@@ -35,8 +36,8 @@ static void pn_check_entry(const char *entry, size_t len)
     FUZZ_CHECK(pin_from_base64(b64, PIN_B64_LEN, again, NULL) == ERR_OK);
     FUZZ_CHECK(memcmp(pin, again, PIN_LEN) == 0);
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(pin, PIN_LEN, hex);
-    FUZZ_CHECK(pin_hex_decode(hex, again, PIN_LEN, NULL) == ERR_OK);
+    codec_hex_encode(pin, PIN_LEN, hex);
+    FUZZ_CHECK(codec_hex_decode(hex, again, PIN_LEN, NULL) == ERR_OK);
     FUZZ_CHECK(memcmp(pin, again, PIN_LEN) == 0);
 }
 
@@ -46,7 +47,7 @@ static void pn_check_base64(const char *in, size_t len)
     size_t out_len = 0;
     struct err err;
     memset(&err, 0, sizeof(err));
-    enum err_code rc = pin_base64_decode(in, len, &out, &out_len, &err);
+    enum err_code rc = codec_base64_decode(in, len, &out, &out_len, &err);
     if (rc != ERR_OK) {
         FUZZ_CHECK(rc == ERR_INVALID && strcmp(err.key, "invalid_base64") == 0);
         FUZZ_CHECK(out == NULL);
@@ -60,7 +61,7 @@ static void pn_check_base64(const char *in, size_t len)
     int elen = EVP_EncodeBlock(enc, out, (int)out_len);
     unsigned char *back = NULL;
     size_t back_len = 0;
-    FUZZ_CHECK(pin_base64_decode((const char *)enc, (size_t)elen, &back, &back_len, NULL) ==
+    FUZZ_CHECK(codec_base64_decode((const char *)enc, (size_t)elen, &back, &back_len, NULL) ==
                ERR_OK);
     FUZZ_CHECK(back_len == out_len && memcmp(back, out, out_len) == 0);
     free(back);
@@ -84,9 +85,9 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
     uint8_t bytes[PIN_LEN];
-    if (pin_hex_decode(text, bytes, PIN_LEN, NULL) == ERR_OK) {
+    if (codec_hex_decode(text, bytes, PIN_LEN, NULL) == ERR_OK) {
         char hex[PIN_HEX_LEN + 1];
-        pin_hex_encode(bytes, PIN_LEN, hex);
+        codec_hex_encode(bytes, PIN_LEN, hex);
         for (size_t i = 0; i < PIN_HEX_LEN; i++)
             FUZZ_CHECK(hex[i] == text[i] || hex[i] == text[i] - 'A' + 'a');
     }

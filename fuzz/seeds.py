@@ -27,7 +27,7 @@ def main():
     fixtures, out = sys.argv[1], sys.argv[2]
     seeds = {name: set() for name in ("fuzz_report_parse", "fuzz_cert_pem", "fuzz_hostname",
                                       "fuzz_pin", "fuzz_timeparse", "fuzz_rawbody",
-                                      "fuzz_network")}
+                                      "fuzz_network", "fuzz_policy")}
     for root, _, files in os.walk(fixtures):
         for name in sorted(files):
             path = os.path.join(root, name)
@@ -74,6 +74,21 @@ def main():
                                   b"\x03unknown, 10.1.1.1", b"\x0510.0.0.0/8, ::/0"])
     seeds["fuzz_rawbody"].update([b'{"a":"\\"-----BEGIN' + b"x" * 200 + b'\\/\\u0000"}',
                                   b'["\x00"]', b'"unterminated'])
+    policies = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data",
+                            "policy")
+    for name in sorted(os.listdir(policies)) if os.path.isdir(policies) else []:
+        with open(os.path.join(policies, name), "rb") as f:
+            seeds["fuzz_policy"].add(f.read())
+    seeds["fuzz_policy"].update([
+        b'<network-security-config><domain-config><domain includeSubdomains="true">a.example'
+        b'</domain><pin-set expiration="2030-01-01"><pin digest="SHA-256">'
+        b'rFjc3wG7lTZe43zeYTvPq8k4xdDEutCmIhI5dn4oCeE=</pin></pin-set><trustkit-config '
+        b'enforcePinning="true"><report-uri>https://r.example/</report-uri></trustkit-config>'
+        b'</domain-config></network-security-config>',
+        b'<plist><dict><key>TSKPinnedDomains</key><dict><key>a.example</key><dict>'
+        b'<key>TSKPublicKeyHashes</key><array><string>x</string></array></dict></dict></dict>'
+        b'</plist>',
+        b"bplist00\xd1\x01\x02"])
     for name, items in seeds.items():
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)

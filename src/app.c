@@ -9,21 +9,28 @@
 #include "analysis/expected_keys.h"
 #include "analysis/groups.h"
 #include "analysis/keys_store.h"
+#include "analysis/policy.h"
 #include "analysis/trust_store.h"
+#include "api/api_alerts.h"
+#include "api/api_allowlist.h"
 #include "api/api_export.h"
 #include "api/api_groups.h"
 #include "api/api_health.h"
 #include "api/api_hosts.h"
 #include "api/api_ingest.h"
 #include "api/api_pinsets.h"
+#include "api/api_policy.h"
 #include "api/api_reports.h"
+#include "api/api_spool.h"
 #include "base/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "http/alerter.h"
 #include "http/http_server.h"
 #include "http/network.h"
 #include "http/ratelimit.h"
 #include "http/web.h"
+#include "http/webhook.h"
 #include "report/cert_cache.h"
 #include "report/literal_cache.h"
 #include "store/batcher.h"
@@ -36,7 +43,13 @@
 #define INGEST_FLAGS (HTTP_ROUTE_PUBLIC | HTTP_ROUTE_CORS)
 
 static const struct http_route routes[] = {
+    /* The dashboard: one page for each of its routes, and its assets. GET only: HEAD is 405. */
     {"GET", "/", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/groups/{id}", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/reports/{id}", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/pinsets", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/hosts/{hostname}/keys", HTTP_ROUTE_PUBLIC, NULL, web_index},
+    {"GET", "/assets/{name}", HTTP_ROUTE_PUBLIC, NULL, web_asset},
     {"GET", "/healthz", HTTP_ROUTE_PUBLIC, NULL, api_health_healthz},
     {"GET", "/readyz", HTTP_ROUTE_PUBLIC, NULL, api_health_readyz},
     {"GET", "/metrics", HTTP_ROUTE_PUBLIC, NULL, api_health_metrics},
@@ -58,20 +71,46 @@ static const struct http_route routes[] = {
     {"GET", "/v1/hosts/{hostname}/keys", 0, NULL, api_hosts_keys_get},
     {"PUT", "/v1/hosts/{hostname}/keys", HTTP_ROUTE_BODY, NULL, api_hosts_keys_put},
     {"GET", "/v1/pinsets", 0, NULL, api_pinsets_list},
+    {"GET", "/v1/spool/quarantine", 0, NULL, api_spool_quarantine},
     {"POST", "/v1/hosts/{hostname}/rotation-check", HTTP_ROUTE_BODY, NULL,
      api_pinsets_rotation_check},
+    {"GET", "/v1/alerts", 0, NULL, api_alerts_list},
+    {"GET", "/v1/alerts/rules", 0, NULL, api_alerts_rules_get},
+    {"PUT", "/v1/alerts/rules", HTTP_ROUTE_BODY, NULL, api_alerts_rules_put},
+    {"POST", "/v1/alerts/test", 0, NULL, api_alerts_test},
+    {"POST", "/v1/pin-policies/check", HTTP_ROUTE_BODY, NULL, api_policy_check},
+};
+
+/* A file a setting points at could not be used: say which setting, then why. */
+static enum err_code name_setting(enum err_code rc, const char *env, struct err *err)
+{
+    if (rc == ERR_OK || err == NULL)
+        return rc;
+    char name[80];
+    char key[sizeof(err->key)];
+    char detail[sizeof(err->detail)];
+    config_setting_name(env, name, sizeof(name));
+    snprintf(key, sizeof(key), "%s", err->key);
+    snprintf(detail, sizeof(detail), "%s", err->detail);
+    return err_set(err, rc, key, "%s: %s", name, detail);
+}
+
+/* PINWATCH_METRICS_LISTEN: /metrics with every counter, for a scraper on a private address. */
+static const struct http_route metrics_routes[] = {
+    {"GET", "/metrics", HTTP_ROUTE_PUBLIC, NULL, api_health_metrics_full},
 };
 
 static enum err_code load_analysis(struct api_context *app, const struct config *cfg,
                                    struct err *err)
 {
-    enum err_code rc = trust_store_load(cfg->trust_store, &app->trust, err);
+    enum err_code rc = name_setting(trust_store_load(cfg->trust_store, &app->trust, err),
+                                    "PINWATCH_TRUST_STORE", err);
     if (rc == ERR_OK)
-        rc = catalog_load(cfg->catalog, &app->catalog, err);
+        rc = name_setting(catalog_load(cfg->catalog, &app->catalog, err), "PINWATCH_CATALOG", err);
     if (rc == ERR_OK && (app->expected = expected_keys_new()) == NULL)
         rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
     if (rc == ERR_OK && cfg->asn_db != NULL && cfg->asn_db[0] != '\0')
-        rc = network_db_open(cfg->asn_db, &app->asn_db, err);
+        rc = name_setting(network_db_open(cfg->asn_db, &app->asn_db, err), "PINWATCH_ASN_DB", err);
     if (rc == ERR_OK &&
         (app->analysis = analysis_new(app->trust, app->catalog, app->expected)) == NULL)
         rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
@@ -87,7 +126,8 @@ static enum err_code load_expected_keys(PGconn *conn, const struct config *cfg,
     if (cfg->expected_keys != NULL && cfg->expected_keys[0] != '\0') {
         if ((file_ek = expected_keys_new()) == NULL)
             return err_set(err, ERR_NOMEM, NULL, "out of memory");
-        rc = expected_keys_load_file(file_ek, cfg->expected_keys, err);
+        rc = name_setting(expected_keys_load_file(file_ek, cfg->expected_keys, err),
+                          "PINWATCH_EXPECTED_KEYS", err);
     }
     if (rc == ERR_OK)
         rc = keys_store_sync(conn, file_ek, ek, err);
@@ -139,6 +179,10 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
     }
     if ((rc = load_analysis(app, cfg, err)) != ERR_OK)
         goto fail;
+    policy_init();
+    if ((rc = api_allowlist_parse(cfg->allowed_apps, false, &app->allowed_apps, err)) != ERR_OK ||
+        (rc = api_allowlist_parse(cfg->allowed_hosts, true, &app->allowed_hosts, err)) != ERR_OK)
+        goto fail;
 
     PGconn *conn;
     if ((rc = db_pool_acquire(app->pool, 10000, &conn, err)) != ERR_OK)
@@ -164,8 +208,16 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
         goto fail;
     if ((rc = groups_evaluator_start(cfg, app->expected, 2000, &app->evaluator, err)) != ERR_OK)
         goto fail;
+    if ((rc = webhook_global_init(err)) != ERR_OK)
+        goto fail;
+    app->curl_ready = true;
+    if ((rc = alerter_start(cfg, app->spool, app->expected, &app->alerter, err)) != ERR_OK)
+        goto fail;
     rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, api_ingest_refused,
                            &app->http, err);
+    if (rc == ERR_OK && cfg->metrics_listen != NULL && cfg->metrics_listen[0] != '\0')
+        rc = http_server_start_at(cfg, &cfg->metrics_listen_addr, cfg->metrics_listen,
+                                  metrics_routes, 1, app, NULL, &app->metrics_http, err);
     if (rc != ERR_OK)
         goto fail;
     return ERR_OK;
@@ -184,6 +236,12 @@ void app_stop(struct api_context *app)
     app->batcher = NULL;
     groups_evaluator_stop(app->evaluator);
     app->evaluator = NULL;
+    http_server_stop(app->metrics_http);
+    app->metrics_http = NULL;
+    alerter_stop(app->alerter);
+    app->alerter = NULL;
+    if (app->curl_ready)
+        webhook_global_cleanup();
     http_server_stop(app->http);
     app->http = NULL;
     spool_close(app->spool);
@@ -196,6 +254,8 @@ void app_stop(struct api_context *app)
     trust_store_free(app->trust);
     ratelimit_free(app->ratelimit);
     EVP_PKEY_free(app->signing_key);
+    api_allowlist_cleanup(&app->allowed_apps);
+    api_allowlist_cleanup(&app->allowed_hosts);
     store_free(app->store);
     db_pool_free(app->pool);
     memset(app, 0, sizeof(*app));

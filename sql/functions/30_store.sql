@@ -214,6 +214,8 @@ DECLARE
     n bigint;
     rows pinwatch_rollup_row[];
 BEGIN
+    -- First, like pinwatch_store_staged: re-grouping and retention hold this back.
+    LOCK TABLE rollup_queue IN ROW EXCLUSIVE MODE;
     IF strpos(p_reports::text, '"findings"') > 0 THEN
         p_reports := (SELECT json_agg(CASE WHEN e ? 'findings' AND NOT e ? 'flags'
                                            THEN (e - 'findings') || jsonb_build_object(

@@ -1,6 +1,7 @@
 -- sql/functions/60_groups.sql: the group reads of the API: /v1/groups, /v1/groups/{id},
 -- /v1/trends. Try them in psql, e.g.
---   SELECT * FROM pinwatch_groups_json(now() - interval '7 days', now(), NULL, NULL, NULL);
+--   SELECT * FROM pinwatch_groups_json(now() - interval '7 days', now(), NULL, NULL, NULL, 100,
+--                                      NULL, NULL);
 --   SELECT pinwatch_trends('day', 'verdict', now() - interval '7 days', now());
 --
 -- A repeatable file: the one current definition of each function in it, nothing but
@@ -76,8 +77,52 @@ RETURNS json LANGUAGE sql STABLE AS $fn$
         'verdict', g.verdict, 'kind', g.kind, 'product', g.product, 'reasons', g.reasons)
 $fn$;
 
--- GET /v1/groups/{id}: one group, its rows read by key, with the chains its reports carried.
--- A group outside the window still answers, with zeros; no row: no such group.
+-- pinwatch_group_heatmap: a group's reports over [p_from, p_to] by app version x network, the
+-- picture that tells our mistakes (few versions, many networks) from interception (few
+-- networks, every version). No rollup crosses the two dimensions, so it reads the group's
+-- reports by the (group_id, received_at) index; only the group's p_k networks with most
+-- reports in the window are kept, each with its ASN and organisation when an ASN database
+-- named them. Devices are counted like the rollups count them (vendor id, else network + user
+-- agent).
+CREATE OR REPLACE FUNCTION pinwatch_group_heatmap(p_group text, p_from timestamptz,
+                                                  p_to timestamptz, p_k int)
+RETURNS jsonb LANGUAGE sql STABLE AS $fn$
+    WITH r AS (
+        SELECT nullif(app_version, '') AS version, coalesce(network::text, '') AS network,
+               asn, as_org,
+               coalesce(vendor_id, coalesce(network::text, '') || '|' ||
+                                   coalesce(user_agent, '')) AS device
+          FROM reports
+         WHERE group_id = p_group AND received_at >= p_from AND received_at <= p_to),
+    top AS (
+        SELECT network, count(*) AS n, max(asn) AS asn, max(as_org) AS as_org FROM r
+         GROUP BY network ORDER BY 2 DESC, 1 LIMIT p_k)
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'version', c.version, 'network', nullif(c.network, ''), 'asn', top.asn,
+               'as_org', top.as_org, 'reports', c.n, 'devices', c.d)
+               ORDER BY c.version NULLS LAST, top.n DESC, c.network), '[]'::jsonb)
+      FROM (SELECT version, network, count(*) AS n, count(DISTINCT device) AS d FROM r
+             WHERE network IN (SELECT network FROM top) GROUP BY 1, 2) c
+      JOIN top ON top.network = c.network
+$fn$;
+
+-- The overview's figures that a sum over groups cannot give: distinct devices and networks
+-- of the groups p_groups over the window's whole UTC days (HLL union of their daily rollups,
+-- so a device seen in two groups counts once).
+CREATE OR REPLACE FUNCTION pinwatch_window_totals(p_from timestamptz, p_to timestamptz,
+                                                  p_groups text[])
+RETURNS jsonb LANGUAGE sql STABLE AS $fn$
+    SELECT jsonb_build_object(
+        'devices', coalesce(round(hll_cardinality(hll_union_agg(d.devices)))::bigint, 0),
+        'networks', coalesce(round(hll_cardinality(hll_union_agg(d.networks)))::bigint, 0))
+    FROM rollup_group_daily d
+    WHERE d.group_id = ANY(coalesce(p_groups, '{}'))
+      AND d.day >= (p_from AT TIME ZONE 'UTC')::date AND d.day <= (p_to AT TIME ZONE 'UTC')::date
+$fn$;
+
+-- GET /v1/groups/{id}: one group, its rows read by key, with the chains its reports carried
+-- (and whether any of those reports had a known pin in the chain) and its version x network
+-- heatmap. A group outside the window still answers, with zeros; no row: no such group.
 CREATE OR REPLACE FUNCTION pinwatch_group_json(p_group text, p_from timestamptz,
                                                p_to timestamptz)
 RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
@@ -87,12 +132,15 @@ RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
             || jsonb_build_object('chains', (
                 SELECT coalesce(jsonb_agg(jsonb_build_object('sha256', encode(c.sha, 'hex'),
                            'reports', c.n, 'certificates', pinwatch_chain_certs_json(c.sha),
-                           'findings', ch.analysis) ORDER BY c.n DESC), '[]'::jsonb)
-                FROM (SELECT coalesce(r.validated_chain, r.served_chain) AS sha, count(*) AS n
+                           'findings', ch.analysis, 'pin_matched', c.pin) ORDER BY c.n DESC),
+                           '[]'::jsonb)
+                FROM (SELECT coalesce(r.validated_chain, r.served_chain) AS sha, count(*) AS n,
+                             bool_or(pinwatch_flag(r.flags, 2)) AS pin
                       FROM reports r WHERE r.group_id = g.id
                         AND coalesce(r.validated_chain, r.served_chain) IS NOT NULL
                       GROUP BY 1) c
-                LEFT JOIN chains ch ON ch.sha256 = c.sha)))::text
+                LEFT JOIN chains ch ON ch.sha256 = c.sha),
+               'heatmap', pinwatch_group_heatmap(g.id, p_from, p_to, 10)))::text
     FROM groups g
     LEFT JOIN (SELECT sum(w.reports) AS reports FROM pinwatch_window_reports(p_from, p_to) w
                WHERE w.group_id = p_group) r ON true
@@ -103,21 +151,36 @@ RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
     WHERE g.id = p_group
 $fn$;
 
--- GET /v1/groups: every group with reports in the window (filters NULL: all), most reports
--- first, as {"groups": [...]}. Window counts and top-network devices are computed for all
--- groups in one aggregate each (per group, each paid an executor and hash-table set-up).
+-- GET /v1/groups: a page of the groups with reports in the window (filters NULL: all), most
+-- reports first, as {"groups": [...], "next_cursor": ..., "totals": {...}}: p_limit groups
+-- after the one the cursor names (p_after_reports, p_after_id; NULL: from the start). The page
+-- is read one group past p_limit: when that one exists, next_cursor names the last group shown
+-- ('g<reports>.<id>'), else it is null. totals (the dashboard's figures) cover every group the
+-- filters select, whatever the page. Distinct counts, versions and top networks are computed
+-- for the page's groups only, in one aggregate each (per group, each paid an executor and
+-- hash-table set-up).
 CREATE OR REPLACE FUNCTION pinwatch_groups_json(p_from timestamptz, p_to timestamptz,
-                                                p_hostname text, p_app text, p_verdict text)
+                                                p_hostname text, p_app text, p_verdict text,
+                                                p_limit int, p_after_reports bigint,
+                                                p_after_id text)
 RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
     WITH r AS (SELECT w.group_id, sum(w.reports) AS reports
                FROM pinwatch_window_reports(p_from, p_to) w
                GROUP BY w.group_id HAVING sum(w.reports) > 0),
-    s AS (SELECT r.group_id, r.reports, d.devices, d.networks FROM r
-          JOIN groups g ON g.id = r.group_id
-          LEFT JOIN pinwatch_window_distincts(p_from, p_to) d ON d.group_id = r.group_id
+    f AS (SELECT r.group_id, r.reports, g.first_seen
+          FROM r JOIN groups g ON g.id = r.group_id
           WHERE (p_hostname IS NULL OR g.hostname = p_hostname)
             AND (p_app IS NULL OR g.app_bundle_id = p_app)
             AND (p_verdict IS NULL OR g.verdict = p_verdict)),
+    p AS (SELECT f.group_id, f.reports,
+                 row_number() OVER (ORDER BY f.reports DESC, f.group_id) AS rn
+          FROM f
+          WHERE p_after_reports IS NULL OR f.reports < p_after_reports
+             OR (f.reports = p_after_reports AND f.group_id > p_after_id)
+          ORDER BY f.reports DESC, f.group_id LIMIT p_limit + 1),
+    s AS (SELECT p.group_id, p.reports, d.devices, d.networks FROM p
+          LEFT JOIN pinwatch_window_distincts(p_from, p_to) d ON d.group_id = p.group_id
+          WHERE p.rn <= p_limit),
     t AS (SELECT s.group_id, x.net, x.n, x.ord FROM s
           CROSS JOIN LATERAL pinwatch_top_network_list(s.group_id,
               (p_from AT TIME ZONE 'UTC')::date, (p_to AT TIME ZONE 'UTC')::date, 10) l
@@ -132,13 +195,24 @@ RETURNS SETOF text LANGUAGE sql STABLE AS $fn$
                   AND d.day <= (p_to AT TIME ZONE 'UTC')::date
                 GROUP BY 1, 2, 3, 4) t
           GROUP BY t.group_id)
-    SELECT json_build_object('groups', coalesce(json_agg(
-               pinwatch_group_object(g, s.reports, s.devices, s.networks, v.versions,
-                                     coalesce(n.top, '[]'))
-               ORDER BY s.reports DESC, g.id), '[]'::json))::text
-    FROM s JOIN groups g ON g.id = s.group_id
-    LEFT JOIN n ON n.group_id = s.group_id
-    CROSS JOIN LATERAL pinwatch_group_versions(g.id, p_from, p_to) AS v(versions)
+    SELECT json_build_object(
+               'groups', coalesce((SELECT json_agg(
+                   pinwatch_group_object(g, s.reports, s.devices, s.networks, v.versions,
+                                         coalesce(n.top, '[]'))
+                   ORDER BY s.reports DESC, g.id)
+                 FROM s JOIN groups g ON g.id = s.group_id
+                 LEFT JOIN n ON n.group_id = s.group_id
+                 CROSS JOIN LATERAL pinwatch_group_versions(g.id, p_from, p_to) AS v(versions)),
+                 '[]'::json),
+               'next_cursor', (SELECT 'g' || l.reports || '.' || l.group_id FROM p l
+                               WHERE l.rn = p_limit
+                                 AND EXISTS (SELECT 1 FROM p WHERE p.rn = p_limit + 1)),
+               'totals', (SELECT jsonb_build_object('reports', coalesce(sum(f.reports), 0),
+                                     'groups', count(f.group_id),
+                                     'new_groups', count(f.group_id)
+                                                   FILTER (WHERE f.first_seen >= p_from))
+                                 || pinwatch_window_totals(p_from, p_to, array_agg(f.group_id))
+                          FROM f))::text
 $fn$;
 
 -- GET /v1/trends: report and device counts per bucket ('hour' or 'day') of the window, one

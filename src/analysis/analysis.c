@@ -7,9 +7,11 @@
 #include <string.h>
 
 #include "analysis/chain.h"
-#include "report/pin.h"
+#include "analysis/sigcache.h"
+#include "base/codec.h"
 
-#define CACHE_SLOTS 4096 /* distinct chains kept analysed; direct-mapped */
+#define CACHE_SLOTS    4096  /* distinct chains kept analysed; direct-mapped */
+#define SIGCACHE_SLOTS 16384 /* signature check results (links), about 1 MiB */
 
 struct cache_entry {
     uint8_t key[32];
@@ -25,6 +27,7 @@ struct analysis {
     const struct expected_keys *ek;
     pthread_mutex_t lock;
     struct cache_entry *slots[CACHE_SLOTS];
+    struct sigcache *sigs;
 };
 
 struct analysis *analysis_new(const struct trust_store *ts, const struct catalog *cat,
@@ -36,6 +39,10 @@ struct analysis *analysis_new(const struct trust_store *ts, const struct catalog
     an->ts = ts;
     an->cat = cat;
     an->ek = ek;
+    if ((an->sigs = sigcache_new(SIGCACHE_SLOTS)) == NULL) {
+        free(an);
+        return NULL;
+    }
     pthread_mutex_init(&an->lock, NULL);
     return an;
 }
@@ -56,6 +63,7 @@ void analysis_free(struct analysis *an)
             entry_free(an->slots[i]);
     }
     pthread_mutex_destroy(&an->lock);
+    sigcache_free(an->sigs);
     free(an);
 }
 
@@ -101,7 +109,7 @@ static struct cache_entry *lookup(struct analysis *an, const struct report_chain
     if (e == NULL)
         return NULL;
     memcpy(e->key, ch->sha256, 32);
-    if (chain_analyze(certs, n, an->ts, an->cat, &e->a, err) != ERR_OK) {
+    if (chain_analyze_cached(certs, n, an->ts, an->cat, an->sigs, &e->a, err) != ERR_OK) {
         free(e);
         return NULL;
     }
@@ -128,7 +136,7 @@ void analysis_group_id(const char *bundle_id, const char *hostname, const uint8_
     unsigned char md[SHA256_DIGEST_LENGTH];
     char spki_hex[65] = "-";
     if (anchor_spki != NULL) {
-        pin_hex_encode(anchor_spki, 32, spki_hex);
+        codec_hex_encode(anchor_spki, 32, spki_hex);
         spki_hex[64] = '\0';
     }
     /* NUL-separated fields: no value can shift into its neighbour. */
@@ -147,7 +155,7 @@ void analysis_group_id(const char *bundle_id, const char *hostname, const uint8_
     key[n + lb + lh + ls + 3] = expected ? '1' : '0';
     SHA256((const unsigned char *)key, (size_t)n + lb + lh + ls + 4, md);
     free(key);
-    pin_hex_encode(md, 16, out);
+    codec_hex_encode(md, 16, out);
     out[32] = '\0';
 }
 

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/codec.h"
 #include "report/cert.h"
-#include "report/pin.h"
 
 #define PATTERN_MAX 512
 
@@ -155,7 +155,7 @@ static enum err_code load_hostile(const json_t *item, size_t idx, struct catalog
         return err_set(err, ERR_INVALID, "invalid_catalog",
                        "hostile_spki[%zu]: unknown category \"%.40s\"", idx,
                        category ? category : "");
-    if (spki == NULL || pin_hex_decode(spki, h->spki_sha256, 32, NULL) != ERR_OK)
+    if (spki == NULL || codec_hex_decode(spki, h->spki_sha256, 32, NULL) != ERR_OK)
         return err_set(err, ERR_INVALID, "invalid_catalog",
                        "hostile_spki[%zu]: spki_sha256 must be 64 hex digits", idx);
     h->name = strdup(name);

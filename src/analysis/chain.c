@@ -1,18 +1,22 @@
 #include "analysis/chain.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "analysis/catalog.h"
 #include "analysis/expected_keys.h"
+#include "analysis/sigcache.h"
 #include "analysis/trust_store.h"
+#include "base/addr.h"
+#include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
 
@@ -23,6 +27,8 @@ static const struct {
     {CHAIN_WEAK_SHA1_SIGNATURE, "sha1_signature"},
     {CHAIN_WEAK_MD5_SIGNATURE, "md5_signature"},
     {CHAIN_WEAK_RSA_1024, "rsa_1024"},
+    {CHAIN_WEAK_UNUSUAL_KEY, "unusual_key"},
+    {CHAIN_WEAK_UNVERIFIED_LINKS, "unverified_links"},
 };
 #define N_WEAK (sizeof(weak_names) / sizeof(weak_names[0]))
 
@@ -44,6 +50,7 @@ void chain_analysis_free(struct chain_analysis *a)
     free(a->hostile_category);
     free(a->catalog_product);
     free(a->catalog_category);
+    X509_free(a->leaf_names);
     free(a);
 }
 
@@ -69,13 +76,69 @@ static bool chain_id(struct cert *const *certs, size_t n, uint8_t out[32])
     return ok;
 }
 
-/* child names parent as issuer and parent's key verifies child's signature. */
-static bool issued_by(X509 *child, X509 *parent)
+/* Whether a signature check with key costs what real certificates cost: an RSA public
+ * exponent of 32 bits at most (a ~3070-bit one makes each check a full exponentiation) and a
+ * modulus of 8192 bits at most, a named NIST curve, Ed25519 or Ed448. */
+static bool key_usual(EVP_PKEY *key)
 {
-    if (X509_NAME_cmp(X509_get_issuer_name(child), X509_get_subject_name(parent)) != 0)
+    switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS: {
+        BIGNUM *e = NULL;
+        bool ok = EVP_PKEY_get_bits(key) <= 8192 &&
+                  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
+                  BN_num_bits(e) <= 32;
+        BN_free(e);
+        return ok;
+    }
+    case EVP_PKEY_EC: {
+        char curve[64];
+        size_t len = 0;
+        if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
+                                           &len) != 1)
+            return false; /* explicit parameters */
+        return strcmp(curve, "prime256v1") == 0 || strcmp(curve, "secp384r1") == 0 ||
+               strcmp(curve, "secp521r1") == 0;
+    }
+    case EVP_PKEY_ED25519:
+    case EVP_PKEY_ED448:
+        return true;
+    default:
         return false;
-    EVP_PKEY *key = X509_get0_pubkey(parent);
-    return key != NULL && X509_verify(child, key) == 1;
+    }
+}
+
+/* One link to check: the certificates decoded (x) and as the cache knows them (c). */
+struct link {
+    X509 *child_x, *parent_x;
+    const struct cert *child, *parent;
+};
+
+/* child names parent as issuer and parent's key verifies child's signature. A check costs one
+ * unit of *budget, cached or not (so findings never depend on the cache); with none left, or
+ * with an unusual key, the link is not checked (and not linked) and *weak says why. */
+static bool issued_by(const struct link *l, struct sigcache *sc, unsigned *budget, unsigned *weak)
+{
+    if (X509_NAME_cmp(X509_get_issuer_name(l->child_x), X509_get_subject_name(l->parent_x)) != 0)
+        return false;
+    EVP_PKEY *key = X509_get0_pubkey(l->parent_x);
+    if (key == NULL)
+        return false;
+    if (!key_usual(key)) {
+        *weak |= CHAIN_WEAK_UNUSUAL_KEY;
+        return false;
+    }
+    if (*budget == 0) {
+        *weak |= CHAIN_WEAK_UNVERIFIED_LINKS;
+        return false;
+    }
+    (*budget)--;
+    bool ok;
+    if (sigcache_get(sc, l->child->sha256, l->parent->spki_sha256, &ok))
+        return ok;
+    ok = X509_verify(l->child_x, key) == 1;
+    sigcache_put(sc, l->child->sha256, l->parent->spki_sha256, ok);
+    return ok;
 }
 
 static unsigned weak_signature(const X509 *x)
@@ -99,6 +162,23 @@ static unsigned weak_key(X509 *x)
     if ((id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) && EVP_PKEY_get_bits(key) < 2048)
         return CHAIN_WEAK_RSA_1024;
     return 0;
+}
+
+/* The names X509_check_host and X509_check_ip read (the subject, the subjectAltName
+ * extension) on an otherwise empty certificate: decoding a whole leaf again per report costs
+ * its public key, some 200 µs and 4 KiB for RSA-2048. NULL on OOM. */
+static X509 *names_of(X509 *leaf)
+{
+    X509 *names = X509_new();
+    bool ok = names != NULL && X509_set_subject_name(names, X509_get_subject_name(leaf)) == 1;
+    int at = X509_get_ext_by_NID(leaf, NID_subject_alt_name, -1);
+    if (ok && at >= 0)
+        ok = X509_add_ext(names, X509_get_ext(leaf, at), -1) == 1;
+    if (!ok) {
+        X509_free(names);
+        return NULL;
+    }
+    return names;
 }
 
 static void match_hostile(struct chain_analysis *a, const struct catalog *cat,
@@ -134,6 +214,14 @@ static void match_catalog(struct chain_analysis *a, const struct catalog *cat,
 enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct trust_store *ts,
                             const struct catalog *cat, struct chain_analysis **out, struct err *err)
 {
+    return chain_analyze_cached(certs, n, ts, cat, NULL, out, err);
+}
+
+enum err_code chain_analyze_cached(struct cert *const *certs, size_t n,
+                                   const struct trust_store *ts, const struct catalog *cat,
+                                   struct sigcache *sc, struct chain_analysis **out,
+                                   struct err *err)
+{
     enum err_code rc = ERR_OK;
     struct chain_analysis *a = NULL;
     X509 **x = NULL;
@@ -166,9 +254,14 @@ enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct tr
         goto out;
     }
 
+    if ((a->leaf_names = names_of(x[0])) == NULL)
+        oom = true;
     a->linked = true;
-    for (size_t i = 0; i + 1 < n && a->linked; i++)
-        a->linked = issued_by(x[i], x[i + 1]);
+    unsigned budget = CHAIN_MAX_VERIFY;
+    for (size_t i = 0; i + 1 < n && a->linked; i++) {
+        struct link l = {x[i], x[i + 1], certs[i], certs[i + 1]};
+        a->linked = issued_by(&l, sc, &budget, &a->weak);
+    }
 
     const struct cert *last = certs[n - 1];
     const struct cert *store_anchor = last->self_issued ? NULL : trust_store_find_issuer(ts, last);
@@ -206,7 +299,7 @@ out:
 static json_t *hex_json(const uint8_t b[32])
 {
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(b, 32, hex);
+    codec_hex_encode(b, 32, hex);
     return json_string(hex);
 }
 
@@ -270,7 +363,7 @@ json_t *chain_analysis_to_json(const struct chain_analysis *a)
 static bool get_hex32(const json_t *obj, const char *key, uint8_t out[32])
 {
     const json_t *v = json_object_get(obj, key);
-    return json_is_string(v) && pin_hex_decode(json_string_value(v), out, 32, NULL) == ERR_OK;
+    return json_is_string(v) && codec_hex_decode(json_string_value(v), out, 32, NULL) == ERR_OK;
 }
 
 static bool get_bool(const json_t *obj, const char *key, bool *out)
@@ -348,84 +441,45 @@ enum err_code chain_analysis_from_json(const json_t *j, struct chain_analysis **
 
 /* ---- per report ---------------------------------------------------------------------- */
 
-/* Parse an IPv4 or IPv6 literal (IPv6 optionally in brackets); family 0 when not one. */
-static int ip_parse(const char *s, unsigned char out[16])
+/*
+ * Coverage of hostname by the names of a leaf (has_sans: it carries a DNS or IP SAN), as
+ * OpenSSL decides it (RFC 6125): X509_check_ip for an IP literal, X509_check_host for a name,
+ * full-label wildcards only ("*.example.com" stands for one label; "w*.example.com", "*.com"
+ * and wildcards in A-labels never match). The subject CN is read only when the leaf has no DNS
+ * or IP SAN at all, as before: OpenSSL alone would also read it beside IP SANs, which is looser
+ * still than the reporting clients (iOS 13+ and Chrome take no name from the CN), so
+ * NEVER_CHECK_SUBJECT is set whenever there is a SAN. A CN is never an IP identity
+ * (X509_check_ip reads SANs only).
+ */
+static bool names_cover(X509 *names, bool has_sans, const char *hostname)
 {
-    char buf[64];
-    size_t len = strlen(s);
-    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
-        s++;
-        len -= 2;
-    }
-    if (len == 0 || len >= sizeof(buf))
-        return 0;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (inet_pton(AF_INET, buf, out) == 1)
-        return AF_INET;
-    if (inet_pton(AF_INET6, buf, out) == 1)
-        return AF_INET6;
-    return 0;
-}
-
-static size_t trimmed_len(const char *s)
-{
-    size_t len = strlen(s);
-    if (len > 0 && s[len - 1] == '.')
-        len--;
-    return len;
-}
-
-/* RFC 6125 §6.4: exact (case-insensitive), or "*.<rest>" standing for one left-most label,
- * where rest has at least two labels. No partial-label wildcards. */
-static bool dns_name_matches(const char *pattern, const char *host)
-{
-    size_t plen = trimmed_len(pattern), hlen = trimmed_len(host);
-    if (plen == 0 || hlen == 0)
+    /* A leading dot would ask OpenSSL for "any subdomain of": no host is named that way. */
+    if (names == NULL || hostname == NULL || hostname[0] == '\0' || hostname[0] == '.')
         return false;
-    if (pattern[0] != '*')
-        return memchr(pattern, '*', plen) == NULL && plen == hlen &&
-               strncasecmp(pattern, host, plen) == 0;
-    if (plen < 2 || pattern[1] != '.')
+    size_t len = strlen(hostname);
+    struct addr ip;
+    bool is_ip = addr_parse_bracketed(hostname, len, &ip);
+    if (!is_ip && hostname[len - 1] == '.')
+        len--; /* the absolute form names the same host */
+    if (len == 0)
         return false;
-    const char *rest = pattern + 2;
-    size_t rlen = plen - 2;
-    if (rlen == 0 || memchr(rest, '*', rlen) != NULL || memchr(rest, '.', rlen) == NULL)
-        return false;
-    const char *dot = memchr(host, '.', hlen);
-    if (dot == NULL || dot == host) /* the wildcard needs a non-empty label */
-        return false;
-    size_t tail = hlen - (size_t)(dot + 1 - host);
-    return tail == rlen && strncasecmp(dot + 1, rest, rlen) == 0;
+    unsigned flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+    if (has_sans)
+        flags |= X509_CHECK_FLAG_NEVER_CHECK_SUBJECT;
+    int rc = is_ip ? X509_check_ip(names, ip.bytes, addr_len(&ip), flags)
+                   : X509_check_host(names, hostname, len, flags, NULL);
+    ERR_clear_error();
+    return rc == 1;
 }
 
 bool chain_cert_covers_hostname(const struct cert *leaf, const char *hostname)
 {
-    unsigned char host_ip[16], san_ip[16];
     if (leaf == NULL || hostname == NULL || hostname[0] == '\0')
         return false;
-    int host_family = ip_parse(hostname, host_ip);
-    for (size_t i = 0; i < leaf->n_sans; i++) {
-        const char *san = leaf->sans[i];
-        if (san == NULL)
-            continue;
-        int fam = ip_parse(san, san_ip);
-        if (fam != 0) {
-            size_t alen = fam == AF_INET ? 4 : 16;
-            if (fam == host_family && memcmp(san_ip, host_ip, alen) == 0)
-                return true;
-            continue;
-        }
-        if (host_family == 0 && dns_name_matches(san, hostname))
-            return true;
-    }
-    if (leaf->n_sans > 0 || leaf->subject_cn == NULL)
-        return false;
-    if (host_family != 0) {
-        int fam = ip_parse(leaf->subject_cn, san_ip);
-        return fam == host_family && memcmp(san_ip, host_ip, fam == AF_INET ? 4 : 16) == 0;
-    }
-    return dns_name_matches(leaf->subject_cn, hostname);
+    X509 *x = cert_to_x509(leaf);
+    bool covers = names_cover(x, leaf->n_sans > 0, hostname);
+    X509_free(x);
+    return covers;
 }
 
 static bool expected(const struct expected_keys *ek, const char *hostname, const uint8_t spki[32])
@@ -441,7 +495,10 @@ void chain_report_findings(const struct chain_analysis *a, struct cert *const *c
     memset(out, 0, sizeof(*out));
     if (certs == NULL || n == 0)
         return;
-    out->covers_hostname = chain_cert_covers_hostname(certs[0], hostname);
+    if (a != NULL && a->leaf_names != NULL && certs[0] != NULL)
+        out->covers_hostname = names_cover(a->leaf_names, certs[0]->n_sans > 0, hostname);
+    else
+        out->covers_hostname = chain_cert_covers_hostname(certs[0], hostname);
 
     int64_t t = at_usec / 1000000;
     if (at_usec < 0 && at_usec % 1000000 != 0)

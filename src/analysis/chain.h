@@ -31,8 +31,21 @@ enum chain_weak {
     CHAIN_WEAK_SHA1_SIGNATURE = 1u << 0, /* "sha1_signature" */
     CHAIN_WEAK_MD5_SIGNATURE = 1u << 1,  /* "md5_signature" (also MD2/MD4) */
     CHAIN_WEAK_RSA_1024 = 1u << 2,       /* "rsa_1024": an RSA key under 2048 bits */
+    /* "unusual_key": an issuer key no signature is checked with (RSA exponent above 2^32 or
+     * modulus above 8192 bits, an EC curve other than P-256/384/521, DSA, ...): checking
+     * would cost far more than any real chain needs. That link counts as not linked. */
+    CHAIN_WEAK_UNUSUAL_KEY = 1u << 3,
+    /* "unverified_links": more links than CHAIN_MAX_VERIFY signature checks; the rest count
+     * as not linked. */
+    CHAIN_WEAK_UNVERIFIED_LINKS = 1u << 4,
 };
-#define CHAIN_WEAK_ALL (CHAIN_WEAK_SHA1_SIGNATURE | CHAIN_WEAK_MD5_SIGNATURE | CHAIN_WEAK_RSA_1024)
+#define CHAIN_WEAK_ALL                                                                             \
+    (CHAIN_WEAK_SHA1_SIGNATURE | CHAIN_WEAK_MD5_SIGNATURE | CHAIN_WEAK_RSA_1024 |                  \
+     CHAIN_WEAK_UNUSUAL_KEY | CHAIN_WEAK_UNVERIFIED_LINKS)
+
+/* Signature checks one chain analysis may make (a report has at most two chains): the CPU
+ * budget of a report, whatever its certificates. */
+#define CHAIN_MAX_VERIFY 16
 
 struct chain_analysis {
     uint8_t sha256[32]; /* the chain's id: SHA-256 of the DER of its certificates, in order */
@@ -57,6 +70,10 @@ struct chain_analysis {
     /* enum chain_weak bits. Signature algorithms are judged on every certificate except a
      * self-issued last one (a root's self-signature is not relied on); key sizes on all. */
     unsigned weak;
+    /* The leaf's subject and subjectAltName on an otherwise empty OpenSSL certificate, for
+     * per-report hostname checks without decoding the leaf again (owned; NULL when the
+     * analysis came from JSON). Read-only once built, so threads share it. */
+    struct x509_st *leaf_names;
 };
 
 /* "sha1_signature", "md5_signature", "rsa_1024" for one bit; NULL otherwise. */
@@ -71,6 +88,14 @@ const char *chain_weak_name(unsigned bit);
 enum err_code chain_analyze(struct cert *const *certs, size_t n, const struct trust_store *ts,
                             const struct catalog *cat, struct chain_analysis **out,
                             struct err *err) ERR_MUSTCHECK;
+
+/* The same, checking signatures through sc (may be NULL): a link seen before costs no
+ * signature check. */
+struct sigcache;
+enum err_code chain_analyze_cached(struct cert *const *certs, size_t n,
+                                   const struct trust_store *ts, const struct catalog *cat,
+                                   struct sigcache *sc, struct chain_analysis **out,
+                                   struct err *err) ERR_MUSTCHECK;
 
 /* Accepts NULL. */
 void chain_analysis_free(struct chain_analysis *a);
@@ -94,9 +119,11 @@ enum err_code chain_analysis_from_json(const json_t *j, struct chain_analysis **
 
 /* Per-report part of the findings. */
 struct chain_report_findings {
-    /* The leaf covers the hostname: a DNS SAN (exact, or an RFC 6125 wildcard "*.<domain>"
-     * standing for exactly one left-most label, never for an IP address) or an IP SAN equal
-     * to an IP literal hostname; the subject CN is used only when the leaf has no SAN. */
+    /* The leaf covers the hostname, as OpenSSL's X509_check_host / X509_check_ip decide
+     * (RFC 6125): a DNS SAN (exact, or a wildcard "*.<domain>" standing for exactly one
+     * left-most label, A-labels included; never a partial-label wildcard, a wildcard over a
+     * public suffix or an IP address) or an IP SAN equal to an IP literal hostname. The
+     * subject CN counts only when the leaf has no DNS or IP SAN, and only for a name. */
     bool covers_hostname;
     /* EVERY certificate of the chain has not_before <= t <= not_after at the report time
      * (a store anchor absent from the chain is not judged). */

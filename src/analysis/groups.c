@@ -16,7 +16,7 @@
 #include "base/json_text.h"
 #include "base/log.h"
 #include "db/db.h"
-#include "report/pin.h"
+#include "base/codec.h"
 
 /* The columns of pinwatch_groups_evidence (sql/functions/65_verdicts.sql) that the verdict
  * reads, by name. */
@@ -335,7 +335,7 @@ static bool any_expected(const struct expected_keys *ek, const char *host, const
         uint8_t spki[32];
         char hex[65];
         snprintf(hex, sizeof(hex), "%.*s", (int)strcspn(p, ","), p);
-        if (strlen(hex) == 64 && pin_hex_decode(hex, spki, 32, NULL) == ERR_OK &&
+        if (strlen(hex) == 64 && codec_hex_decode(hex, spki, 32, NULL) == ERR_OK &&
             expected_keys_match(ek, host, spki) != NULL)
             return true;
         p = strchr(p, ',');
@@ -384,7 +384,7 @@ enum err_code groups_rekey(PGconn *conn, const struct expected_keys *ek, const c
         uint8_t anchor[32];
         bool has_anchor =
             !PQgetisnull(res, i, c[RK_ANCHOR]) &&
-            pin_hex_decode(PQgetvalue(res, i, c[RK_ANCHOR]), anchor, 32, NULL) == ERR_OK;
+            codec_hex_decode(PQgetvalue(res, i, c[RK_ANCHOR]), anchor, 32, NULL) == ERR_OK;
         char gid[33];
         analysis_group_id(PQgetvalue(res, i, c[RK_APP]), host, has_anchor ? anchor : NULL, expected,
                           gid);

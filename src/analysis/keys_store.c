@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "analysis/expected_keys.h"
+#include "base/codec.h"
 #include "db/db.h"
 #include "report/pin.h"
 
@@ -20,7 +21,7 @@ enum err_code keys_store_replace(PGconn *conn, const char *pattern, const struct
     PQclear(res);
     for (size_t i = 0; rc == ERR_OK && i < n; i++) {
         char hex[PIN_HEX_LEN + 3] = "\\x";
-        pin_hex_encode(keys[i].pin, PIN_LEN, hex + 2);
+        codec_hex_encode(keys[i].pin, PIN_LEN, hex + 2);
         hex[PIN_HEX_LEN + 2] = '\0';
         const char *p3[] = {pattern, hex, expected_keys_label_name(keys[i].label)};
         res = PQexecParams(conn,

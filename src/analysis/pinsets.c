@@ -11,6 +11,7 @@
 #include "base/timeparse.h"
 #include "db/db.h"
 #include "report/cert.h"
+#include "report/pem_list.h"
 #include "report/pin.h"
 
 #define DAY_USEC         (86400LL * 1000000)
@@ -189,61 +190,52 @@ enum err_code pinsets_list(PGconn *conn, const struct pinsets_filter *f,
     return ERR_OK;
 }
 
+static void add_candidate(json_t *certs, uint8_t (*spkis)[32], size_t *n, const struct cert *c,
+                          bool from_store)
+{
+    memcpy(spkis[(*n)++], c->spki_sha256, 32);
+    char b64[PIN_B64_LEN + 1];
+    pin_to_base64(c->spki_sha256, b64);
+    json_t *o = json_pack("{s:s, s:s}", "subject", c->subject ? c->subject : "", "pin", b64);
+    if (from_store)
+        json_object_set_new(o, "trust_store_root", json_true());
+    json_array_append_new(certs, o);
+}
+
 /* SPKI pins of every certificate in the PEM text, plus the trust-store root that issued the
- * last one (TrustKit checks pins against the validated chain, which ends at that root). */
+ * last one (TrustKit checks pins against the validated chain, which ends at that root). A
+ * block that does not decode is left out, as text between blocks is. */
 static enum err_code candidate(const char *pem, size_t len, const struct trust_store *ts,
                                json_t **certs, uint8_t (**spkis)[32], size_t *n, struct err *err)
 {
-    static const char begin[] = "-----BEGIN CERTIFICATE-----",
-                      end_mark[] = "-----END CERTIFICATE-----";
-    char *text = strndup(pem, len);
-    if (text == NULL)
-        return err_set(err, ERR_NOMEM, NULL, "out of memory");
-    *certs = json_array();
+    struct pem_list list;
+    enum err_code rc = pem_list_read(pem, len, PEM_LIST_SKIP_BAD, &list, err);
+    if (rc == ERR_OK && list.n == 0)
+        rc = err_set(err, ERR_INVALID, "invalid_chain", "no PEM certificate in the body");
+    *certs = NULL;
     *spkis = NULL;
     *n = 0;
-    struct cert *last = NULL;
-    for (const char *p = strstr(text, begin); p != NULL; p = strstr(p, begin)) {
-        const char *e = strstr(p, end_mark);
-        if (e == NULL)
-            break;
-        e += sizeof(end_mark) - 1;
-        struct cert *c = NULL;
-        if (cert_from_pem(p, (size_t)(e - p), &c, NULL) == ERR_OK) {
-            uint8_t(*grown)[32] = realloc(*spkis, (*n + 2) * sizeof(**spkis));
-            if (grown == NULL) {
-                cert_free(c);
-                break;
-            }
-            *spkis = grown;
-            memcpy((*spkis)[(*n)++], c->spki_sha256, 32);
-            char b64[PIN_B64_LEN + 1];
-            pin_to_base64(c->spki_sha256, b64);
-            json_array_append_new(*certs, json_pack("{s:s, s:s}", "subject",
-                                                    c->subject ? c->subject : "", "pin", b64));
-            cert_free(last);
-            last = c;
-        }
-        p = e;
+    if (rc == ERR_OK) {
+        *certs = json_array();
+        *spkis = malloc((list.n + 1) * sizeof(**spkis));
+        if (*certs == NULL || *spkis == NULL)
+            rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
     }
-    free(text);
-    if (*n == 0) {
-        cert_free(last);
+    for (size_t i = 0; rc == ERR_OK && i < list.n; i++)
+        add_candidate(*certs, *spkis, n, list.certs[i], false);
+    const struct cert *root =
+        rc == ERR_OK && ts != NULL ? trust_store_find_issuer(ts, list.certs[list.n - 1]) : NULL;
+    if (root != NULL)
+        add_candidate(*certs, *spkis, n, root, true);
+    pem_list_cleanup(&list);
+    if (rc != ERR_OK) {
         json_decref(*certs);
+        free(*spkis);
         *certs = NULL;
-        return err_set(err, ERR_INVALID, "invalid_chain", "no PEM certificate in the body");
+        *spkis = NULL;
+        *n = 0;
     }
-    const struct cert *root = ts != NULL ? trust_store_find_issuer(ts, last) : NULL;
-    if (root != NULL) {
-        memcpy((*spkis)[(*n)++], root->spki_sha256, 32);
-        char b64[PIN_B64_LEN + 1];
-        pin_to_base64(root->spki_sha256, b64);
-        json_array_append_new(*certs, json_pack("{s:s, s:s, s:b}", "subject",
-                                                root->subject ? root->subject : "", "pin", b64,
-                                                "trust_store_root", 1));
-    }
-    cert_free(last);
-    return ERR_OK;
+    return rc;
 }
 
 static int cmp_risk(const void *a, const void *b)

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 
 #include "report/cert.h"
+#include "report/pem_list.h"
 
 struct ts_root {
     X509 *x509;
@@ -83,6 +84,13 @@ out:
     return rc;
 }
 
+static enum err_code add_each(void *ctx, X509 *x509, size_t index, struct err *err)
+{
+    (void)index;
+    X509_up_ref(x509);
+    return add_root(ctx, x509, err);
+}
+
 static int spki_cmp(const void *a, const void *b)
 {
     return memcmp(a, b, 32);
@@ -118,18 +126,12 @@ enum err_code trust_store_load(const char *path, struct trust_store **out, struc
         rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
         goto out;
     }
-    for (;;) {
-        X509 *x509 = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
-        if (x509 == NULL)
-            break;
-        if ((rc = add_root(ts, x509, err)) != ERR_OK)
-            goto out;
-    }
-    /* The loop ends at EOF with "no start line"; anything else is a broken block. */
-    unsigned long e = ERR_peek_last_error();
-    if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
-        rc = err_set(err, ERR_INVALID, "invalid_trust_store", "%s: certificate %zu does not decode",
-                     path, ts->n + 1);
+    struct err inner;
+    err_clear(&inner);
+    rc = pem_list_each(bio, PEM_LIST_TRUSTED, add_each, ts, NULL, &inner);
+    if (rc != ERR_OK) {
+        rc = err_set(err, rc == ERR_NOMEM ? ERR_NOMEM : ERR_INVALID, "invalid_trust_store",
+                     "%s: %s", path, inner.detail);
         goto out;
     }
     if (ts->n == 0) {

@@ -13,11 +13,12 @@
 
 #include <openssl/x509.h>
 
+#include "base/config.h"
 #include "base/err.h"
 
 struct cert;
 
-#define TRUST_STORE_DEFAULT_PATH "/etc/ssl/certs/ca-certificates.crt"
+#define TRUST_STORE_DEFAULT_PATH CONFIG_DEFAULT_TRUST_STORE /* the setting's default */
 
 struct trust_store; /* opaque */
 

@@ -7,6 +7,7 @@
 
 #include "analysis/chain.h"
 #include "base/err.h"
+#include "base/utf8.h"
 
 /*
  * The rule order (docs/verdicts.md is the operator's copy; keep both in step). The first rule
@@ -98,56 +99,6 @@ static const char *sv(const char *s, const char *dflt)
     return s != NULL && s[0] != '\0' ? s : dflt;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, at
- * most U+10FFFF), or 0. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-    unsigned char b = s[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t n;
-
-    if (b < 0x80)
-        return 1;
-    if (b >= 0xC2 && b <= 0xDF)
-        n = 2;
-    else if (b >= 0xE0 && b <= 0xEF)
-        n = 3;
-    else if (b >= 0xF0 && b <= 0xF4)
-        n = 4;
-    else
-        return 0;
-    if (b == 0xE0)
-        lo = 0xA0;
-    else if (b == 0xED)
-        hi = 0x9F;
-    else if (b == 0xF0)
-        lo = 0x90;
-    else if (b == 0xF4)
-        hi = 0x8F;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0; /* also stops at the NUL */
-    }
-    return n;
-}
-
-/* Replace every byte that does not start a well-formed sequence with '?': certificate names
- * may carry anything, and truncation may cut a sequence; jansson refuses invalid UTF-8. */
-static void utf8_sanitize(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-    while (*p != '\0') {
-        size_t n = utf8_seq_len(p);
-        if (n == 0) {
-            *p++ = '?';
-            continue;
-        }
-        p += n;
-    }
-}
-
 static void reason(struct ctx *c, const char *code, const char *fmt, ...) ERR_PRINTF(3, 4);
 
 static void reason(struct ctx *c, const char *code, const char *fmt, ...)
@@ -160,6 +111,8 @@ static void reason(struct ctx *c, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
+    /* Certificate names may carry anything, and truncation may cut a sequence; jansson
+     * refuses invalid UTF-8. */
     utf8_sanitize(detail);
     json_t *r = json_pack("{s:s, s:s}", "code", code, "detail", detail);
     if (r == NULL || json_array_append_new(c->reasons, r) != 0) {

@@ -8,7 +8,7 @@
 
 #include "analysis/groups.h"
 #include "api/api_context.h"
-#include "api/api_reports.h"
+#include "api/api_common.h"
 #include "base/log.h"
 #include "db/db.h"
 #include "store/export.h"
@@ -165,7 +165,7 @@ static const char *export_param(void *req, const char *name)
 {
     if (strcmp(name, "limit") == 0 || strcmp(name, "cursor") == 0)
         return NULL;
-    return api_query_param(req, name);
+    return api_common_query_param(req, name);
 }
 
 static struct export_stream *stream_new(void)

@@ -7,6 +7,9 @@
 
 void api_health_healthz(void *ctx, struct http_request *req, struct http_reply *reply);
 void api_health_readyz(void *ctx, struct http_request *req, struct http_reply *reply);
+/* /metrics on the main listener: the content-cache counters only with the admin token. */
 void api_health_metrics(void *ctx, struct http_request *req, struct http_reply *reply);
+/* /metrics on PINWATCH_METRICS_LISTEN: every counter. */
+void api_health_metrics_full(void *ctx, struct http_request *req, struct http_reply *reply);
 
 #endif

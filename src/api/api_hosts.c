@@ -8,10 +8,10 @@
 #include "analysis/groups.h"
 #include "analysis/keys_store.h"
 #include "api/api_context.h"
-#include "api/api_reports.h"
+#include "api/api_common.h"
+#include "base/codec.h"
 #include "base/log.h"
 #include "db/db.h"
-#include "report/pin.h"
 
 void api_hosts_keys_get(void *ctx, struct http_request *req, struct http_reply *reply)
 {
@@ -51,7 +51,7 @@ void api_hosts_keys_put(void *ctx, struct http_request *req, struct http_reply *
         http_reply_err(reply, &e);
         goto out;
     }
-    if ((conn = api_reports_borrow(app, reply)) == NULL)
+    if ((conn = api_common_borrow(app, reply)) == NULL)
         goto out;
     enum err_code rc = db_exec(conn, "BEGIN", &e);
     if (rc == ERR_OK)
@@ -78,41 +78,30 @@ void api_hosts_keys_put(void *ctx, struct http_request *req, struct http_reply *
     json_object_set_new(j, "reports_regrouped", json_integer(moved));
     http_reply_json(reply, 200, j);
 out:
-    if (conn != NULL)
-        db_pool_release(app->pool, conn);
+    api_common_release(app, conn);
     free(keys);
     json_decref(body);
 }
 
+static enum err_code chain(PGconn *conn, const struct api_common_request *r,
+                           struct http_reply *reply, struct err *err)
+{
+    (void)err;
+    const char *params[] = {r->ctx};
+    api_common_reply_sql(conn, reply, "SELECT * FROM pinwatch_chain_json(decode($1, 'hex'))", 1,
+                         params, "no chain with that id");
+    return ERR_OK;
+}
+
 void api_chains_get(void *ctx, struct http_request *req, struct http_reply *reply)
 {
-    struct api_context *app = ctx;
     uint8_t sha[32];
     const char *hex = req->params[0];
-    if (strlen(hex) != 64 || pin_hex_decode(hex, sha, 32, NULL) != ERR_OK) {
+    if (strlen(hex) != 64 || codec_hex_decode(hex, sha, 32, NULL) != ERR_OK) {
         http_reply_error(reply, 404, "not_found", "a chain id is 64 hex characters");
         return;
     }
-    PGconn *conn = api_reports_borrow(app, reply);
-    if (conn == NULL)
-        return;
-    char lower[65];
-    pin_hex_encode(sha, 32, lower);
-    lower[64] = '\0';
-    const char *params[] = {lower};
-    PGresult *res = PQexecParams(conn, "SELECT * FROM pinwatch_chain_json(decode($1, 'hex'))", 1,
-                                 NULL, params, NULL, NULL, 0);
-    struct err e = {0};
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        db_result_error(conn, res, "reading a chain", &e);
-        http_reply_err(reply, &e);
-    } else if (PQntuples(res) == 0) {
-        http_reply_error(reply, 404, "not_found", "no chain with that id");
-    } else {
-        http_reply_json_text(reply, 200,
-                             strndup(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)),
-                             (size_t)PQgetlength(res, 0, 0));
-    }
-    PQclear(res);
-    db_pool_release(app->pool, conn);
+    char lower[CODEC_HEX_LEN(32) + 1];
+    codec_hex_encode(sha, 32, lower);
+    api_common_read(ctx, req, reply, 0, chain, lower);
 }

@@ -105,3 +105,14 @@ enum err_code buf_append_file(struct buf *b, const char *path)
     fclose(f);
     return rc;
 }
+
+char *buf_read_file(const char *path, size_t max, size_t *len)
+{
+    struct buf b;
+    buf_init(&b, max);
+    if (buf_append_file(&b, path) != ERR_OK) {
+        buf_cleanup(&b);
+        return NULL;
+    }
+    return buf_take(&b, len);
+}

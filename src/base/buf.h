@@ -26,6 +26,9 @@ enum err_code buf_printf(struct buf *b, const char *fmt, ...) ERR_PRINTF(2, 3) E
 /* Append a whole file (reads up to b->max). ERR_INVALID when it cannot be read (errno set),
  * ERR_TOO_LARGE over the cap. */
 enum err_code buf_append_file(struct buf *b, const char *path) ERR_MUSTCHECK;
+/* A whole file of at most max bytes as a new NUL-terminated string (caller frees), its
+ * length in *len; NULL when it cannot be read (errno set) or is larger. */
+char *buf_read_file(const char *path, size_t max, size_t *len);
 /* Make room for extra more bytes (and the NUL) without changing len: for writers that fill
  * data + len directly (then raise len and write the NUL themselves). */
 enum err_code buf_reserve(struct buf *b, size_t extra) ERR_MUSTCHECK;

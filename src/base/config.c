@@ -1,15 +1,15 @@
 #include "base/config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/addr.h"
 #include "base/log.h"
 
 enum config_type { CT_STRING, CT_UINT, CT_SIZE, CT_BOOL };
@@ -25,8 +25,7 @@ struct config_row {
     const char *help;
 };
 
-#define OFF(f)              offsetof(struct config, f)
-#define DEFAULT_TRUST_STORE "/etc/ssl/certs/ca-certificates.crt"
+#define OFF(f) offsetof(struct config, f)
 
 static const struct config_row rows[] = {
     {"listen", "PINWATCH_LISTEN", CT_STRING, OFF(listen), "127.0.0.1:8080", 0, 0, false,
@@ -61,6 +60,11 @@ static const struct config_row rows[] = {
      "open HTTP connections per TCP peer address"},
     {"connection-timeout", "PINWATCH_CONNECTION_TIMEOUT", CT_UINT, OFF(connection_timeout), "15", 1,
      3600, false, "seconds a connection may stay idle"},
+    {"metrics-listen", "PINWATCH_METRICS_LISTEN", CT_STRING, OFF(metrics_listen), "", 0, 0, false,
+     "address:port of a second listener serving only /metrics, with every counter (empty = "
+     "none)"},
+    {"header-timeout", "PINWATCH_HEADER_TIMEOUT", CT_UINT, OFF(header_timeout), "10", 1, 3600,
+     false, "seconds to send a whole request header (from the connection, or the previous answer)"},
     {"trusted-proxies", "PINWATCH_TRUSTED_PROXIES", CT_STRING, OFF(trusted_proxies_text), "", 0, 0,
      false, "CIDR list whose X-Forwarded-For is believed"},
     {"rate-limit", "PINWATCH_RATE_LIMIT", CT_STRING, OFF(rate_limit_text), "600/min", 0, 0, false,
@@ -71,10 +75,12 @@ static const struct config_row rows[] = {
      "comma list of hostnames, entries may start with *. (empty = all)"},
     {"store-client-ip", "PINWATCH_STORE_CLIENT_IP", CT_BOOL, OFF(store_client_ip), "0", 0, 1, false,
      "1 keeps full client addresses; default stores only the network prefix"},
-    {"trust-store", "PINWATCH_TRUST_STORE", CT_STRING, OFF(trust_store), DEFAULT_TRUST_STORE, 0, 0,
-     false, "PEM bundle of public roots"},
+    {"trust-store", "PINWATCH_TRUST_STORE", CT_STRING, OFF(trust_store), CONFIG_DEFAULT_TRUST_STORE,
+     0, 0, false, "PEM bundle of public roots"},
     {"expected-keys", "PINWATCH_EXPECTED_KEYS", CT_STRING, OFF(expected_keys), NULL, 0, 0, false,
      "JSON file of expected server keys per host pattern"},
+    {"public-url", "PINWATCH_PUBLIC_URL", CT_STRING, OFF(public_url), NULL, 0, 0, false,
+     "this server's external URL: links in alerts; pin-policy checks flag report URIs elsewhere"},
     {"asn-db", "PINWATCH_ASN_DB", CT_STRING, OFF(asn_db), NULL, 0, 0, false,
      "MaxMind-format .mmdb for ASN / organisation / country"},
     {"catalog", "PINWATCH_CATALOG", CT_STRING, OFF(catalog),
@@ -92,6 +98,19 @@ static const struct config_row rows[] = {
      "how long a writer waits to fill a batch"},
     {"writers", "PINWATCH_WRITERS", CT_UINT, OFF(writers), "1", 1, 16, false,
      "writer connections committing batches side by side"},
+    /* the URL is redacted in logs too: a Slack-style webhook URL is a credential itself */
+    {"alert-webhook-url", "PINWATCH_ALERT_WEBHOOK_URL", CT_STRING, OFF(alert_webhook_url), NULL, 0,
+     0, true, "http(s) URL alerts are POSTed to (unset: alerts are recorded, not sent)"},
+    {"alert-webhook-secret", "PINWATCH_ALERT_WEBHOOK_SECRET", CT_STRING, OFF(alert_webhook_secret),
+     NULL, 0, 0, true, "HMAC-SHA256 key of the X-Pinwatch-Signature header"},
+    {"alert-interval", "PINWATCH_ALERT_INTERVAL", CT_UINT, OFF(alert_interval), "30", 1, 86400,
+     false, "seconds between evaluations of the alert rules"},
+    {"alert-timeout", "PINWATCH_ALERT_TIMEOUT", CT_UINT, OFF(alert_timeout), "10", 1, 120, false,
+     "seconds one webhook try may take (connect and answer)"},
+    {"retention-days", "PINWATCH_RETENTION_DAYS", CT_UINT, OFF(retention_days), "0", 0, 36500,
+     false, "drop report partitions older than this many days (0 = keep)"},
+    {"retention-interval", "PINWATCH_RETENTION_INTERVAL", CT_UINT, OFF(retention_interval), "3600",
+     1, 604800, false, "seconds between retention runs"},
     {"log-level", "PINWATCH_LOG_LEVEL", CT_STRING, OFF(log_level), "info", 0, 0, false,
      "error, warn, info or debug"},
 };
@@ -191,46 +210,27 @@ enum err_code config_parse_listen(const char *text, struct sockaddr_storage *ss,
         return err_set(err, ERR_INVALID, "invalid_listen", "port must be 0-65535");
     if (strcmp(host, "localhost") == 0)
         snprintf(host, sizeof(host), "127.0.0.1");
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        *len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*v6);
-    } else {
+    struct addr a;
+    if (!addr_parse_str(host, &a))
         return err_set(err, ERR_INVALID, "invalid_listen", "'%s' is not an IP address", host);
-    }
+    addr_to_sockaddr(&a, (uint16_t)port, ss, len);
     return ERR_OK;
 }
 
 static enum err_code parse_one_cidr(const char *item, struct config_cidr *c, struct err *err)
 {
-    char addr[64];
     const char *slash = strchr(item, '/');
     size_t alen = slash != NULL ? (size_t)(slash - item) : strlen(item);
-    if (alen == 0 || alen >= sizeof(addr))
+    struct addr a;
+    if (!addr_parse(item, alen, &a))
         return err_set(err, ERR_INVALID, "invalid_cidr", "'%s' is not a CIDR prefix", item);
-    memcpy(addr, item, alen);
-    addr[alen] = '\0';
     memset(c, 0, sizeof(*c));
-    int max;
-    if (inet_pton(AF_INET, addr, c->addr) == 1) {
-        c->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
-        c->family = AF_INET6;
-        max = 128;
-    } else {
-        return err_set(err, ERR_INVALID, "invalid_cidr", "'%s' is not a CIDR prefix", item);
-    }
-    c->prefix = max;
+    c->family = a.family;
+    memcpy(c->addr, a.bytes, sizeof(c->addr));
+    c->prefix = (int)addr_bits(&a);
     if (slash != NULL) {
         unsigned long long p;
-        if (!parse_uint(slash + 1, &p) || p > (unsigned long long)max)
+        if (!parse_uint(slash + 1, &p) || p > addr_bits(&a))
             return err_set(err, ERR_INVALID, "invalid_cidr", "bad prefix length in '%s'", item);
         c->prefix = (int)p;
     }
@@ -275,32 +275,9 @@ out:
 
 bool config_cidr_contains(const struct config_cidr *c, const struct sockaddr *sa)
 {
-    const unsigned char *a;
-    unsigned char mapped[4];
-    if (sa->sa_family == AF_INET) {
-        a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-        if (c->family != AF_INET)
-            return false;
-    } else if (sa->sa_family == AF_INET6) {
-        a = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (c->family == AF_INET) {
-            /* IPv4-mapped IPv6 peer (::ffff:a.b.c.d) against an IPv4 prefix. */
-            static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-            if (memcmp(a, prefix, 12) != 0)
-                return false;
-            memcpy(mapped, a + 12, 4);
-            a = mapped;
-        }
-    } else {
-        return false;
-    }
-    int bits = c->prefix;
-    for (int i = 0; bits > 0; i++, bits -= 8) {
-        unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
-        if ((a[i] & mask) != (c->addr[i] & mask))
-            return false;
-    }
-    return true;
+    struct addr a, net = {.family = c->family};
+    memcpy(net.bytes, c->addr, sizeof(net.bytes));
+    return addr_from_sockaddr(sa, &a) && addr_in_prefix(&a, &net, (unsigned)c->prefix);
 }
 
 enum err_code config_parse_rate(const char *text, unsigned *count, unsigned *period,
@@ -333,6 +310,36 @@ enum err_code config_parse_rate(const char *text, unsigned *count, unsigned *per
     return ERR_OK;
 }
 
+/* Every message about a setting starts the same way: "pinwatch: PINWATCH_X (--x): ". */
+static void ERR_PRINTF(3, 4)
+    bad_setting(FILE *errors, const struct config_row *row, const char *fmt, ...)
+{
+    fprintf(errors, "pinwatch: %s (--%s): ", row->env, row->flag);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(errors, fmt, ap);
+    va_end(ap);
+    fputc('\n', errors);
+}
+
+static const struct config_row *find_env(const char *env)
+{
+    for (size_t i = 0; i < N_ROWS; i++) {
+        if (strcmp(rows[i].env, env) == 0)
+            return &rows[i];
+    }
+    return NULL;
+}
+
+void config_setting_name(const char *env, char *out, size_t outlen)
+{
+    const struct config_row *row = find_env(env);
+    if (row != NULL)
+        snprintf(out, outlen, "%s (--%s)", row->env, row->flag);
+    else
+        snprintf(out, outlen, "%s", env);
+}
+
 static bool set_row(struct config *cfg, const struct config_row *row, const char *value,
                     const char *source, FILE *errors)
 {
@@ -347,8 +354,8 @@ static bool set_row(struct config *cfg, const struct config_row *row, const char
     case CT_UINT: {
         unsigned long long v;
         if (!parse_uint(value, &v) || v < row->min || v > row->max) {
-            fprintf(errors, "pinwatch: %s (%s): '%s' must be an integer from %llu to %llu\n",
-                    row->env, source, value, row->min, row->max);
+            bad_setting(errors, row, "'%s' (%s) must be an integer from %llu to %llu", value,
+                        source, row->min, row->max);
             return false;
         }
         *(unsigned *)(base + row->offset) = (unsigned)v;
@@ -357,10 +364,10 @@ static bool set_row(struct config *cfg, const struct config_row *row, const char
     case CT_SIZE: {
         size_t v;
         if (config_parse_size(value, &v, NULL) != ERR_OK || v < row->min || v > row->max) {
-            fprintf(errors,
-                    "pinwatch: %s (%s): '%s' must be a size from %llu to %llu bytes (k, m, g "
-                    "suffixes allowed)\n",
-                    row->env, source, value, row->min, row->max);
+            bad_setting(errors, row,
+                        "'%s' (%s) must be a size from %llu to %llu bytes (k, m, g suffixes "
+                        "allowed)",
+                        value, source, row->min, row->max);
             return false;
         }
         *(size_t *)(base + row->offset) = v;
@@ -369,7 +376,7 @@ static bool set_row(struct config *cfg, const struct config_row *row, const char
     case CT_BOOL: {
         bool v;
         if (!parse_bool(value, &v)) {
-            fprintf(errors, "pinwatch: %s (%s): '%s' must be 0 or 1\n", row->env, source, value);
+            bad_setting(errors, row, "'%s' (%s) must be 0 or 1", value, source);
             return false;
         }
         *(bool *)(base + row->offset) = v;
@@ -390,10 +397,10 @@ static const struct config_row *find_flag(const char *name, size_t len)
 
 static char *read_token_file(const char *path, FILE *errors)
 {
+    const struct config_row *row = find_env("PINWATCH_ADMIN_TOKEN_FILE");
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        fprintf(errors, "pinwatch: PINWATCH_ADMIN_TOKEN_FILE: cannot read '%s': %s\n", path,
-                strerror(errno));
+        bad_setting(errors, row, "cannot read '%s': %s", path, strerror(errno));
         return NULL;
     }
     char line[1024];
@@ -404,11 +411,56 @@ static char *read_token_file(const char *path, FILE *errors)
     }
     fclose(f);
     if (tok == NULL || tok[0] == '\0') {
-        fprintf(errors, "pinwatch: PINWATCH_ADMIN_TOKEN_FILE: '%s' is empty\n", path);
+        bad_setting(errors, row, "'%s' is empty", path);
         free(tok);
         return NULL;
     }
     return tok;
+}
+
+static bool http_url(const char *u)
+{
+    return (strncasecmp(u, "http://", 7) == 0 && u[7] != '\0' && u[7] != '/') ||
+           (strncasecmp(u, "https://", 8) == 0 && u[8] != '\0' && u[8] != '/');
+}
+
+static int validate_alerts(struct config *cfg, FILE *errors)
+{
+    int bad = 0;
+    const char *url = cfg->alert_webhook_url;
+    if (url != NULL && url[0] != '\0' && (!http_url(url) || strpbrk(url, " \t\r\n") != NULL)) {
+        bad_setting(errors, find_env("PINWATCH_ALERT_WEBHOOK_URL"), "not an http(s) URL");
+        bad++;
+    }
+    if (url != NULL && url[0] != '\0' &&
+        (cfg->alert_webhook_secret == NULL || cfg->alert_webhook_secret[0] == '\0')) {
+        bad_setting(errors, find_env("PINWATCH_ALERT_WEBHOOK_SECRET"),
+                    "required with PINWATCH_ALERT_WEBHOOK_URL (alerts are always signed)");
+        bad++;
+    }
+    const char *pub = cfg->public_url;
+    if (pub != NULL && pub[0] != '\0' && (!http_url(pub) || strpbrk(pub, " \t\r\n") != NULL)) {
+        bad_setting(errors, find_env("PINWATCH_PUBLIC_URL"), "'%s' is not an http(s) URL", pub);
+        bad++;
+    }
+    return bad;
+}
+
+/* The files a setting names must be readable now, not at the first report. */
+static int check_files(const struct config *cfg, FILE *errors)
+{
+    static const char *const envs[] = {"PINWATCH_TRUST_STORE", "PINWATCH_EXPECTED_KEYS",
+                                       "PINWATCH_ASN_DB", "PINWATCH_CATALOG"};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+        const struct config_row *row = find_env(envs[i]);
+        const char *path = *(char *const *)((const char *)cfg + row->offset);
+        if (path != NULL && path[0] != '\0' && access(path, R_OK) != 0) {
+            bad_setting(errors, row, "cannot read '%s': %s", path, strerror(errno));
+            bad++;
+        }
+    }
+    return bad;
 }
 
 /* Second pass: settings whose values need more than a type check, and cross-field rules. */
@@ -417,24 +469,31 @@ static int validate(struct config *cfg, FILE *errors)
     int bad = 0;
     struct err e = {0};
     if (config_parse_listen(cfg->listen, &cfg->listen_addr, &cfg->listen_addr_len, &e) != ERR_OK) {
-        fprintf(errors, "pinwatch: PINWATCH_LISTEN: '%s' is not address:port (%s)\n", cfg->listen,
-                e.detail);
+        bad_setting(errors, find_env("PINWATCH_LISTEN"), "'%s' is not address:port (%s)",
+                    cfg->listen, e.detail);
+        bad++;
+    }
+    if (cfg->metrics_listen != NULL && cfg->metrics_listen[0] != '\0' &&
+        config_parse_listen(cfg->metrics_listen, &cfg->metrics_listen_addr,
+                            &cfg->metrics_listen_addr_len, &e) != ERR_OK) {
+        fprintf(errors, "pinwatch: PINWATCH_METRICS_LISTEN: '%s' is not address:port (%s)\n",
+                cfg->metrics_listen, e.detail);
         bad++;
     }
     if (config_parse_cidrs(cfg->trusted_proxies_text, &cfg->trusted_proxies,
                            &cfg->n_trusted_proxies, &e) != ERR_OK) {
-        fprintf(errors, "pinwatch: PINWATCH_TRUSTED_PROXIES: %s\n", e.detail);
+        bad_setting(errors, find_env("PINWATCH_TRUSTED_PROXIES"), "%s", e.detail);
         bad++;
     }
     if (config_parse_rate(cfg->rate_limit_text, &cfg->rate_limit_count, &cfg->rate_limit_period,
                           &e) != ERR_OK) {
-        fprintf(errors, "pinwatch: PINWATCH_RATE_LIMIT: '%s': %s\n", cfg->rate_limit_text,
-                e.detail);
+        bad_setting(errors, find_env("PINWATCH_RATE_LIMIT"), "'%s': %s", cfg->rate_limit_text,
+                    e.detail);
         bad++;
     }
     if (log_level_from_name(cfg->log_level) < 0) {
-        fprintf(errors, "pinwatch: PINWATCH_LOG_LEVEL: '%s' must be error, warn, info or debug\n",
-                cfg->log_level);
+        bad_setting(errors, find_env("PINWATCH_LOG_LEVEL"),
+                    "'%s' must be error, warn, info or debug", cfg->log_level);
         bad++;
     }
     if (cfg->admin_token_file != NULL && cfg->admin_token_file[0] != '\0') {
@@ -450,45 +509,39 @@ static int validate(struct config *cfg, FILE *errors)
         free(cfg->admin_token);
         cfg->admin_token = NULL;
     }
-    const char *files[] = {cfg->trust_store, cfg->expected_keys, cfg->asn_db, cfg->catalog};
-    const char *names[] = {"PINWATCH_TRUST_STORE", "PINWATCH_EXPECTED_KEYS", "PINWATCH_ASN_DB",
-                           "PINWATCH_CATALOG"};
-    for (size_t i = 0; i < 4; i++) {
-        if (files[i] != NULL && files[i][0] != '\0' && access(files[i], R_OK) != 0) {
-            fprintf(errors, "pinwatch: %s: cannot read '%s': %s\n", names[i], files[i],
-                    strerror(errno));
-            bad++;
-        }
-    }
+    bad += check_files(cfg, errors);
     if (cfg->max_connections_per_ip > cfg->max_connections) {
-        fprintf(errors,
-                "pinwatch: PINWATCH_MAX_CONNECTIONS_PER_IP (%u) exceeds PINWATCH_MAX_CONNECTIONS "
-                "(%u)\n",
-                cfg->max_connections_per_ip, cfg->max_connections);
+        bad_setting(errors, find_env("PINWATCH_MAX_CONNECTIONS_PER_IP"),
+                    "%u exceeds PINWATCH_MAX_CONNECTIONS (--max-connections) %u",
+                    cfg->max_connections_per_ip, cfg->max_connections);
         bad++;
     }
     if (cfg->max_string > cfg->max_body)
         cfg->max_string = cfg->max_body;
+    bad += validate_alerts(cfg, errors);
     return bad;
 }
 
-enum err_code config_load(struct config *cfg, int argc, char **argv, FILE *errors)
+/* Which text each row takes: the flag, else the environment, else the default. Only the
+ * winner is parsed, so a bad environment value that a flag overrides is no error. Returns the
+ * number of bad arguments (reported on errors). */
+static int pick_values(int argc, char **argv, const char *value[N_ROWS], const char *source[N_ROWS],
+                       FILE *errors)
 {
-    memset(cfg, 0, sizeof(*cfg));
     int bad = 0;
     for (size_t i = 0; i < N_ROWS; i++) {
-        if (rows[i].def != NULL && !set_row(cfg, &rows[i], rows[i].def, "default", errors))
-            bad++;
-    }
-    for (size_t i = 0; i < N_ROWS; i++) {
+        value[i] = rows[i].def;
+        source[i] = "default";
         const char *v = getenv(rows[i].env);
-        if (v != NULL && !set_row(cfg, &rows[i], v, "environment", errors))
-            bad++;
+        if (v != NULL) {
+            value[i] = v;
+            source[i] = "environment";
+        }
     }
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0) {
-            fprintf(errors, "pinwatch: unexpected argument '%s'\n", arg);
+            fprintf(errors, "pinwatch: unexpected argument '%s' (see --help)\n", arg);
             bad++;
             continue;
         }
@@ -497,22 +550,61 @@ enum err_code config_load(struct config *cfg, int argc, char **argv, FILE *error
         size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
         const struct config_row *row = find_flag(name, nlen);
         if (row == NULL) {
-            fprintf(errors, "pinwatch: unknown option '%s' (see 'pinwatch help')\n", arg);
+            fprintf(errors, "pinwatch: unknown option '%s' (see --help)\n", arg);
             bad++;
             continue;
         }
-        const char *value = eq != NULL ? eq + 1 : NULL;
-        if (value == NULL) {
+        const char *v = eq != NULL ? eq + 1 : NULL;
+        if (v == NULL) {
             if (i + 1 >= argc) {
-                fprintf(errors, "pinwatch: option '--%s' needs a value\n", row->flag);
+                bad_setting(errors, row, "the flag needs a value");
                 bad++;
                 continue;
             }
-            value = argv[++i];
+            v = argv[++i];
         }
-        if (!set_row(cfg, row, value, "flag", errors))
+        value[row - rows] = v;
+        source[row - rows] = "flag";
+    }
+    return bad;
+}
+
+char *config_run_database_url(void)
+{
+    FILE *f = fopen(CONFIG_RUN_DATABASE_URL_FILE, "r");
+    if (f == NULL)
+        return NULL;
+    char line[1024];
+    char *url = NULL;
+    if (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] != '\0')
+            url = strdup(line);
+    }
+    fclose(f);
+    return url;
+}
+
+void config_print_no_database(FILE *out, const char *cmd)
+{
+    fprintf(out,
+            "pinwatch %s: no database: set DATABASE_URL (--database-url) to a libpq connection "
+            "string, or run it from a clone where `make run` has recorded %s\n",
+            cmd, CONFIG_RUN_DATABASE_URL_FILE);
+}
+
+enum err_code config_load(struct config *cfg, int argc, char **argv, FILE *errors)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    const char *value[N_ROWS];
+    const char *source[N_ROWS];
+    int bad = pick_values(argc, argv, value, source, errors);
+    for (size_t i = 0; i < N_ROWS; i++) {
+        if (value[i] != NULL && !set_row(cfg, &rows[i], value[i], source[i], errors))
             bad++;
     }
+    if (cfg->database_url == NULL)
+        cfg->database_url = config_run_database_url();
     bad += validate(cfg, errors);
     return bad > 0 ? ERR_INVALID : ERR_OK;
 }

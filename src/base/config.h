@@ -14,6 +14,9 @@
 
 #include "base/err.h"
 
+/* PINWATCH_TRUST_STORE when unset: the Debian system bundle of public roots. */
+#define CONFIG_DEFAULT_TRUST_STORE "/etc/ssl/certs/ca-certificates.crt"
+
 struct config_cidr {
     int family; /* AF_INET or AF_INET6 */
     unsigned char addr[16];
@@ -28,6 +31,10 @@ struct config {
     unsigned max_connections;
     unsigned max_connections_per_ip;
     unsigned connection_timeout; /* seconds of inactivity */
+    unsigned header_timeout;     /* seconds to send a request's whole header */
+    char *metrics_listen;        /* "" = no separate metrics listener */
+    struct sockaddr_storage metrics_listen_addr;
+    socklen_t metrics_listen_addr_len;
     /* database */
     char *database_url;
     char *migrations_dir;
@@ -57,6 +64,7 @@ struct config {
     char *expected_keys;
     char *asn_db;
     char *catalog;
+    char *public_url; /* PINWATCH_PUBLIC_URL; NULL when unset */
     /* durability */
     char *spool_dir;
     size_t spool_max;  /* bytes; beyond it the spool refuses (503) */
@@ -65,14 +73,33 @@ struct config {
     unsigned batch_max;
     unsigned batch_wait_ms;
     unsigned writers;
+    /* alerts and retention (SPEC 10) */
+    char *alert_webhook_url; /* NULL/empty: alerts are recorded, not sent */
+    char *alert_webhook_secret;
+    unsigned alert_interval;     /* seconds between rule evaluations */
+    unsigned alert_timeout;      /* seconds a webhook try may take */
+    unsigned retention_days;     /* 0 = keep everything */
+    unsigned retention_interval; /* seconds between retention runs */
     /* misc */
     char *log_level;
 };
 
-/* Fill defaults, then the environment, then argv flags (--name value or --name=value).
- * Every bad setting is reported on `errors` (one line each); returns ERR_INVALID if any. */
+/* Where `make run` records its database, relative to the clone (the current folder). */
+#define CONFIG_RUN_DATABASE_URL_FILE "var/database-url"
+
+/* Each setting takes its flag (--name value or --name=value), else its environment variable,
+ * else its default; only that value is checked. Without DATABASE_URL, the one `make run`
+ * recorded in CONFIG_RUN_DATABASE_URL_FILE is used, if any. Every bad setting is reported on
+ * `errors` (one line each, "pinwatch: PINWATCH_X (--x): ..."); returns ERR_INVALID if any. */
 enum err_code config_load(struct config *cfg, int argc, char **argv, FILE *errors) ERR_MUSTCHECK;
 void config_cleanup(struct config *cfg);
+
+/* The database URL `make run` recorded (new string), or NULL when there is none. */
+char *config_run_database_url(void);
+/* The one line a command that needs a database prints without one. */
+void config_print_no_database(FILE *out, const char *cmd);
+/* "PINWATCH_X (--x)": how every message names the setting whose variable is env. */
+void config_setting_name(const char *env, char *out, size_t outlen);
 
 /* Print the settings table (flag, variable, default, meaning) for `pinwatch help`. */
 void config_print_help(FILE *out);

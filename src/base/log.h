@@ -1,7 +1,8 @@
 /*
  * log — level-checked, one line per event on stderr:
  *   2026-11-27T15:20:08.123Z INFO [rid] message key=value
- * The level is one of the two pieces of process-wide state (the other is the shutdown flag).
+ * The level is the one piece of process-wide state (main waits for signals with sigwait,
+ * so no flag is shared with a handler).
  * Never log report bodies, tokens or full client addresses.
  */
 #ifndef LOG_H

@@ -2,8 +2,9 @@
 
 #include <ctype.h>
 #include <openssl/rand.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "base/codec.h"
 
 bool uuid_v7(int64_t unix_usec, char out[UUID_STR_LEN])
 {
@@ -15,10 +16,16 @@ bool uuid_v7(int64_t unix_usec, char out[UUID_STR_LEN])
         b[i] = (unsigned char)(ms >> (40 - 8 * i));
     b[6] = (unsigned char)(0x70 | (b[6] & 0x0f));
     b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-    snprintf(out, UUID_STR_LEN,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    /* 8-4-4-4-12 hex digits: the groups are 4, 2, 2, 2 and 6 bytes. */
+    static const size_t groups[] = {4, 2, 2, 2, 6};
+    const unsigned char *in = b;
+    for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+        if (g > 0)
+            *out++ = '-';
+        codec_hex_encode(in, groups[g], out);
+        in += groups[g];
+        out += 2 * groups[g];
+    }
     return true;
 }
 

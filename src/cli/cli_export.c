@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/codec.h"
+#include "base/config.h"
 #include "db/db.h"
 #include "report/pin.h"
 #include "store/export.h"
@@ -182,8 +184,8 @@ int cli_export(int argc, char **argv)
     const char *out = flag_param(&fv, "out");
     if (out == NULL || out[0] == '\0') {
         fprintf(stderr, "usage: pinwatch export --out FILE [--hostname H] [--app A] [--from T]"
-                        " [--to T] [--app_version V] [--platform P] [--network N] [--verdict V]"
-                        " [--group G] [--database-url URL]\n");
+                        " [--to T] [--app-version V] [--platform P] [--network N] [--verdict V]"
+                        " [--group G] [--database-url URL]   (pinwatch export --help)\n");
         return 2;
     }
     struct query_filters f;
@@ -192,21 +194,26 @@ int cli_export(int argc, char **argv)
         fprintf(stderr, "pinwatch export: %s\n", e.detail);
         return 2;
     }
+    /* The flag, else the environment, else the database `make run` recorded. */
     const char *url = flag_param(&fv, "database_url");
     if (url == NULL)
         url = getenv("DATABASE_URL");
+    char *recorded = url == NULL || url[0] == '\0' ? config_run_database_url() : NULL;
+    if (recorded != NULL)
+        url = recorded;
     if (url == NULL || url[0] == '\0') {
-        fprintf(stderr, "pinwatch export: DATABASE_URL (or --database-url) is required\n");
+        config_print_no_database(stderr, "export");
         query_filters_cleanup(&f);
         return 2;
     }
     PGconn *conn = NULL;
-    int status = 1;
+    int status = 2;
     if (db_connect(url, &conn, &e) != ERR_OK)
         fprintf(stderr, "pinwatch export: %s\n", e.detail);
     else
         status = export_to(conn, &f, out);
     PQfinish(conn);
+    free(recorded);
     query_filters_cleanup(&f);
     return status;
 }

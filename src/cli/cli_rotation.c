@@ -12,18 +12,6 @@
 #include "db/db.h"
 #include "report/hostname.h"
 
-/* The whole file as a NUL-terminated string (new), or NULL. */
-static char *slurp(const char *path, size_t *len)
-{
-    struct buf b;
-    buf_init(&b, 16u << 20);
-    if (buf_append_file(&b, path) != ERR_OK) {
-        buf_cleanup(&b);
-        return NULL;
-    }
-    return buf_take(&b, len);
-}
-
 static int64_t now_usec(void)
 {
     struct timespec ts;
@@ -34,9 +22,18 @@ static int64_t now_usec(void)
 int cli_rotation_check(int argc, char **argv)
 {
     const char *host_arg = NULL, *file = NULL;
+    char *cfg_argv[2];
+    int cfg_argc = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
             host_arg = argv[++i];
+        else if (strncmp(argv[i], "--host=", 7) == 0)
+            host_arg = argv[i] + 7;
+        else if (strcmp(argv[i], "--database-url") == 0 && i + 1 < argc && cfg_argc == 0) {
+            cfg_argv[cfg_argc++] = argv[i];
+            cfg_argv[cfg_argc++] = argv[++i];
+        } else if (strncmp(argv[i], "--database-url=", 15) == 0 && cfg_argc == 0)
+            cfg_argv[cfg_argc++] = argv[i];
         else if (argv[i][0] != '-' && file == NULL)
             file = argv[i];
         else {
@@ -45,11 +42,12 @@ int cli_rotation_check(int argc, char **argv)
         }
     }
     if (host_arg == NULL || file == NULL) {
-        fprintf(stderr, "usage: pinwatch rotation-check --host HOSTNAME CHAIN.pem\n");
+        fprintf(stderr, "usage: pinwatch rotation-check --host HOSTNAME [--database-url URL] "
+                        "CHAIN.pem   (pinwatch rotation-check --help)\n");
         return 2;
     }
     struct config cfg;
-    if (config_load(&cfg, 0, NULL, stderr) != ERR_OK) {
+    if (config_load(&cfg, cfg_argc, cfg_argv, stderr) != ERR_OK) {
         config_cleanup(&cfg);
         return 2;
     }
@@ -60,15 +58,15 @@ int cli_rotation_check(int argc, char **argv)
     struct trust_store *ts = NULL;
     json_t *out = NULL;
     struct err e = {0};
-    if (cfg.database_url == NULL) {
-        fprintf(stderr, "pinwatch rotation-check: DATABASE_URL is required\n");
+    if (cfg.database_url == NULL || cfg.database_url[0] == '\0') {
+        config_print_no_database(stderr, "rotation-check");
         goto out;
     }
     if (hostname_normalize(host_arg, &host, &e) != ERR_OK) {
         fprintf(stderr, "pinwatch rotation-check: %s\n", e.detail);
         goto out;
     }
-    if ((pem = slurp(file, &len)) == NULL) {
+    if ((pem = buf_read_file(file, 16u << 20, &len)) == NULL) {
         fprintf(stderr, "pinwatch rotation-check: cannot read %s\n", file);
         goto out;
     }

@@ -6,42 +6,26 @@
 
 #include "base/buf.h"
 #include "report/cert.h"
+#include "report/pem_list.h"
 #include "report/pin.h"
 
-#define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
-#define PEM_END   "-----END CERTIFICATE-----"
-
-/* The whole file as a NUL-terminated string (new), or NULL. */
-static char *slurp(const char *path, size_t *len)
+/* The pin of every certificate of one file, in file order. Returns the number printed. */
+static int print_file(const char *path, const char *text, size_t len, FILE *out)
 {
-    struct buf b;
-    buf_init(&b, 64u << 20);
-    if (buf_append_file(&b, path) != ERR_OK) {
-        buf_cleanup(&b);
-        return NULL;
+    struct pem_list list;
+    /* A block that does not decode is skipped, as "no certificate" reports the file. */
+    if (pem_list_read(text, len, PEM_LIST_SKIP_BAD, &list, NULL) != ERR_OK) {
+        pem_list_cleanup(&list);
+        return 0;
     }
-    return buf_take(&b, len);
-}
-
-/* Every PEM certificate block of one file. Returns the number printed. */
-static int print_file(const char *path, const char *text, FILE *out)
-{
-    int count = 0;
-    for (const char *p = strstr(text, PEM_BEGIN); p != NULL; p = strstr(p, PEM_BEGIN)) {
-        const char *end = strstr(p, PEM_END);
-        if (end == NULL)
-            break;
-        end += strlen(PEM_END);
-        struct cert *c = NULL;
-        if (cert_from_pem(p, (size_t)(end - p), &c, NULL) == ERR_OK) {
-            char pin[PIN_B64_LEN + 1];
-            pin_to_base64(c->spki_sha256, pin);
-            fprintf(out, "pin-sha256=\"%s\"  %s  (%s)\n", pin, c->subject ? c->subject : "", path);
-            count++;
-            cert_free(c);
-        }
-        p = end;
+    for (size_t i = 0; i < list.n; i++) {
+        const struct cert *c = list.certs[i];
+        char pin[PIN_B64_LEN + 1];
+        pin_to_base64(c->spki_sha256, pin);
+        fprintf(out, "pin-sha256=\"%s\"  %s  (%s)\n", pin, c->subject ? c->subject : "", path);
     }
+    int count = (int)list.n;
+    pem_list_cleanup(&list);
     return count;
 }
 
@@ -54,13 +38,13 @@ int cli_spki(int argc, char **argv, FILE *out, FILE *errors)
     int status = 0;
     for (int i = 0; i < argc; i++) {
         size_t len = 0;
-        char *text = slurp(argv[i], &len);
+        char *text = buf_read_file(argv[i], 64u << 20, &len);
         if (text == NULL) {
             fprintf(errors, "pinwatch spki: cannot read %s: %s\n", argv[i], strerror(errno));
             status = 1;
             continue;
         }
-        if (print_file(argv[i], text, out) == 0) {
+        if (print_file(argv[i], text, len, out) == 0) {
             fprintf(errors, "pinwatch spki: no certificate in %s\n", argv[i]);
             status = 1;
         }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/codec.h"
 #include "report/pin.h"
 #include "store/export.h"
 #include "store/signing.h"
@@ -156,7 +157,7 @@ static bool read_member(struct verify *v, struct archive *a, const char *name, c
     if (ok)
         ok = EVP_DigestFinal_ex(md, d, NULL) == 1;
     if (ok)
-        pin_hex_encode(d, 32, hex);
+        codec_hex_encode(d, 32, hex);
     if (ok && is_ndjson && v->line.len > 0)
         ok = ndjson_line(v, v->line.data, v->line.len);
     EVP_MD_CTX_free(md);

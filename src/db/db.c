@@ -147,25 +147,49 @@ void db_pool_release(struct db_pool *pool, PGconn *conn)
     pthread_mutex_unlock(&pool->lock);
 }
 
+static bool state_in(const char *state, const char *prefix)
+{
+    return state != NULL && strncmp(state, prefix, strlen(prefix)) == 0;
+}
+
+/* Nothing was written and the same statement may succeed later: a timeout (57014, also a lock
+ * wait cut by statement_timeout), a lock not granted (55P03, 55006), a full disk or no memory
+ * (53xxx), an I/O error (58xxx). Waiting and retrying is the answer, never giving up on the
+ * rows. */
+static bool state_transient(const char *state)
+{
+    return state_in(state, "53") || state_in(state, "57014") || state_in(state, "55P03") ||
+           state_in(state, "55006") || state_in(state, "58");
+}
+
 enum err_code db_result_error(PGconn *conn, const PGresult *res, const char *what, struct err *err)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (msg == NULL)
         msg = PQerrorMessage(conn);
-    if (state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0)) {
+    enum err_code code = ERR_INTERNAL;
+    const char *key = "database_error";
+    if (state_in(state, "40P01") || state_in(state, "40001")) {
         /* Deadlock or serialization failure: nothing was written, the same work may retry. */
-        err_set(err, ERR_CONFLICT, "database_conflict", "%s: %s", what, msg);
-        return ERR_CONFLICT;
+        code = ERR_CONFLICT;
+        key = "database_conflict";
+    } else if (PQstatus(conn) != CONNECTION_OK || state == NULL || state_in(state, "08") ||
+               state_in(state, "57P") || state_in(state, "53300")) {
+        code = ERR_UNAVAILABLE;
+        key = "database_unavailable";
+    } else if (state_transient(state)) {
+        code = ERR_UNAVAILABLE;
+        key = DB_KEY_BUSY;
+    } else if (state_in(state, "22") || state_in(state, "23")) {
+        /* The rows themselves are refused: retrying the same rows cannot help. */
+        key = DB_KEY_DATA;
     }
-    bool down = PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
-                strncmp(state, "57P", 3) == 0 || strcmp(state, "53300") == 0;
-    err_set(err, down ? ERR_UNAVAILABLE : ERR_INTERNAL,
-            down ? "database_unavailable" : "database_error", "%s: %s%s%s", what, msg,
-            state != NULL ? " SQLSTATE " : "", state != NULL ? state : "");
+    err_set(err, code, key, "%s: %s%s%s", what, msg, state != NULL ? " SQLSTATE " : "",
+            state != NULL ? state : "");
     if (err != NULL)
         err->detail[strcspn(err->detail, "\n")] = '\0';
-    return down ? ERR_UNAVAILABLE : ERR_INTERNAL;
+    return code;
 }
 
 enum err_code db_exec(PGconn *conn, const char *sql, struct err *err)

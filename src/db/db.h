@@ -26,8 +26,16 @@ enum err_code db_pool_acquire(struct db_pool *pool, unsigned timeout_ms, PGconn 
 /* Return a connection; one left in a transaction or broken is reset. */
 void db_pool_release(struct db_pool *pool, PGconn *conn);
 
-/* Map a failed result (or NULL result) to an err: connection problems -> ERR_UNAVAILABLE,
- * everything else ERR_INTERNAL; the detail carries the SQLSTATE and primary message. */
+/* Map a failed result (or NULL result) to an err, by what the caller can do about it:
+ *   ERR_CONFLICT     "database_conflict"    deadlock or serialization failure: retry now;
+ *   ERR_UNAVAILABLE  "database_unavailable" the connection or the server is gone;
+ *   ERR_UNAVAILABLE  DB_KEY_BUSY            transient (timeout, lock wait, disk full, memory):
+ *                                           the server is there, retry later;
+ *   ERR_INTERNAL     DB_KEY_DATA            the rows are refused (SQLSTATE 22xxx, 23xxx);
+ *   ERR_INTERNAL     "database_error"       anything else (a broken function, a bug).
+ * The detail carries the SQLSTATE and the primary message. */
+#define DB_KEY_BUSY "database_busy"
+#define DB_KEY_DATA "database_data_error"
 enum err_code db_result_error(PGconn *conn, const PGresult *res, const char *what, struct err *err);
 
 /* Run a parameterless command; ERR_OK when it succeeded. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/codec.h"
 #include "base/log.h"
 #include "db/db.h"
 
@@ -120,8 +121,7 @@ static void sha256_hex(const char *data, size_t len, char hex[65])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)data, len, md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    codec_hex_encode(md, sizeof(md), hex);
 }
 
 /* The checksum recorded for key by query ($1 = key): 1 found (hex filled), 0 none, <0 error. */

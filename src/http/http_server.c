@@ -16,6 +16,7 @@
 
 #include "base/json_text.h"
 #include "base/log.h"
+#include "http/header_deadline.h"
 
 /* Bytes of an oversized body drained before giving up on answering it with 413. */
 #define HTTP_DRAIN_MIN          (64u << 20)
@@ -36,6 +37,7 @@ struct http_server {
     uint64_t status_counts[600]; /* atomic */
     unsigned char token_digest[SHA256_DIGEST_LENGTH];
     bool has_token;
+    struct header_deadline *headers; /* the whole-header deadline */
 };
 
 static int64_t now_usec(void)
@@ -129,6 +131,39 @@ const char *http_request_header(const struct http_request *req, const char *name
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct joined {
+    const char *name;
+    struct buf *out;
+    bool oom;
+};
+
+static enum MHD_Result join_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    struct joined *j = cls;
+    if (key == NULL || value == NULL || strcasecmp(key, j->name) != 0)
+        return MHD_YES;
+    if ((j->out->len > 0 && buf_append(j->out, ", ", 2) != ERR_OK) ||
+        buf_append_str(j->out, value) != ERR_OK)
+        j->oom = true;
+    return MHD_YES;
+}
+
+char *http_request_header_joined(const struct http_request *req, const char *name)
+{
+    struct buf out;
+    buf_init(&out, 0);
+    struct joined j = {name, &out, false};
+    /* MHD keeps the headers in the order they came, and iterates them all. */
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, join_value, &j);
+    if (j.oom || out.len == 0 || buf_append(&out, "", 1) != ERR_OK) {
+        buf_cleanup(&out);
+        return NULL;
+    }
+    return out.data; /* the buffer's bytes, NUL-terminated, now the caller's */
+}
+
 const char *http_request_query(const struct http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -218,7 +253,7 @@ static const struct http_route *find_route(struct http_server *srv, struct http_
     return NULL;
 }
 
-static bool token_ok(struct http_server *srv, struct http_request *req)
+static bool token_ok(const struct http_server *srv, const struct http_request *req)
 {
     if (!srv->has_token)
         return false;
@@ -232,6 +267,11 @@ static bool token_ok(struct http_server *srv, struct http_request *req)
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)tok, strlen(tok), digest);
     return CRYPTO_memcmp(digest, srv->token_digest, sizeof(digest)) == 0;
+}
+
+bool http_server_authorized(const struct http_server *srv, const struct http_request *req)
+{
+    return srv != NULL && token_ok(srv, req);
 }
 
 static bool is_admin_path(const char *path)
@@ -424,6 +464,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     memset(&reply, 0, sizeof(reply));
 
     if (req == NULL) {
+        header_deadline_began(srv->headers, conn);
         req = request_new(srv, conn, url, method);
         if (req == NULL)
             return MHD_NO;
@@ -473,9 +514,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct http_server *srv = cls;
     struct http_request *req = *con_cls;
+    header_deadline_ended(srv->headers, conn); /* a kept-alive connection waits for headers */
     if (req == NULL)
         return;
     int64_t ms = (now_usec() - req->received_at) / 1000;
@@ -489,6 +530,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 enum err_code http_server_start(const struct config *cfg, const struct http_route *routes,
                                 size_t n_routes, void *ctx, http_refused_fn *refused,
                                 struct http_server **out, struct err *err)
+{
+    return http_server_start_at(cfg, &cfg->listen_addr, cfg->listen, routes, n_routes, ctx, refused,
+                                out, err);
+}
+
+enum err_code http_server_start_at(const struct config *cfg, const struct sockaddr_storage *addr,
+                                   const char *addr_text, const struct http_route *routes,
+                                   size_t n_routes, void *ctx, http_refused_fn *refused,
+                                   struct http_server **out, struct err *err)
 {
     struct http_server *srv = calloc(1, sizeof(*srv));
     if (srv == NULL)
@@ -506,27 +556,32 @@ enum err_code http_server_start(const struct config *cfg, const struct http_rout
                srv->token_digest);
         srv->has_token = true;
     }
+    if ((srv->headers = header_deadline_new(cfg->header_timeout)) == NULL) {
+        free(srv);
+        return err_set(err, ERR_NOMEM, NULL, "cannot start the header deadline thread");
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                      MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     uint16_t port;
-    if (cfg->listen_addr.ss_family == AF_INET6) {
+    if (addr->ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
-        port = ntohs(((const struct sockaddr_in6 *)&cfg->listen_addr)->sin6_port);
+        port = ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
     } else {
-        port = ntohs(((const struct sockaddr_in *)&cfg->listen_addr)->sin_port);
+        port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
     }
     srv->daemon = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->listen_addr,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)(512 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr, MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, header_deadline_notify, srv->headers, MHD_OPTION_END);
     if (srv->daemon == NULL) {
+        header_deadline_free(srv->headers);
         free(srv);
         return err_set(err, ERR_INVALID, "listen_failed",
-                       "cannot listen on %s (address in use or not available)", cfg->listen);
+                       "cannot listen on %s (address in use or not available)", addr_text);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di != NULL ? di->port : port;
@@ -561,6 +616,7 @@ void http_server_stop(struct http_server *srv)
         MHD_stop_daemon(srv->daemon);
     if (srv->quiesced_fd != MHD_INVALID_SOCKET)
         close(srv->quiesced_fd);
+    header_deadline_free(srv->headers); /* after the daemon reported every close */
     free(srv);
 }
 

@@ -52,9 +52,9 @@ struct http_reply {
     int status;
     char *body; /* malloc'd, freed by the server */
     size_t len;
-    const char *content_type;                   /* static string */
-    const char *header_names[HTTP_MAX_HEADERS]; /* static strings */
-    char header_values[HTTP_MAX_HEADERS][HTTP_HEADER_VALUE_MAX];
+    const char *content_type;                                    /* static string */
+    const char *header_names[HTTP_MAX_HEADERS];                  /* static strings */
+    char header_values[HTTP_MAX_HEADERS][HTTP_HEADER_VALUE_MAX]; /* a SHA-256 in hex fits */
     size_t n_headers;
     struct MHD_Response *response; /* when set, sent as is (streaming); takes ownership */
 };
@@ -88,6 +88,13 @@ struct http_route {
 enum err_code http_server_start(const struct config *cfg, const struct http_route *routes,
                                 size_t n_routes, void *ctx, http_refused_fn *refused,
                                 struct http_server **out, struct err *err) ERR_MUSTCHECK;
+/* The same on another address (addr_text names it in errors), e.g. PINWATCH_METRICS_LISTEN. */
+enum err_code http_server_start_at(const struct config *cfg, const struct sockaddr_storage *addr,
+                                   const char *addr_text, const struct http_route *routes,
+                                   size_t n_routes, void *ctx, http_refused_fn *refused,
+                                   struct http_server **out, struct err *err) ERR_MUSTCHECK;
+/* Whether the request carries the admin bearer token (constant-time comparison). */
+bool http_server_authorized(const struct http_server *srv, const struct http_request *req);
 /* The port actually bound (useful with port 0). */
 uint16_t http_server_port(const struct http_server *srv);
 /* Stop accepting new connections, wait up to timeout_ms for in-flight requests. */
@@ -101,6 +108,9 @@ void http_server_status_counts(const struct http_server *srv, uint64_t counts[60
 /* Request helpers, valid inside handlers. */
 const char *http_request_header(const struct http_request *req, const char *name);
 const char *http_request_query(const struct http_request *req, const char *name);
+/* Every header of that name in the order received, joined with ", " (what RFC 9110 5.3 says
+ * several lines of one field mean), as a new string; NULL when there is none. */
+char *http_request_header_joined(const struct http_request *req, const char *name);
 
 /* Reply helpers. JSON answers all have the formatting of base/json_text.h. */
 void http_reply_json(struct http_reply *reply, int status, json_t *take);

@@ -1,11 +1,12 @@
 #include "http/network.h"
 
-#include <arpa/inet.h>
 #include <maxminddb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/addr.h"
+#include "base/utf8.h"
 
 struct network_db {
     MMDB_s mmdb;
@@ -34,10 +35,10 @@ void network_db_free(struct network_db *db)
     free(db);
 }
 
-/* Parse text into a sockaddr (IPv4-mapped IPv6 becomes plain IPv4). */
-static bool parse_addr(const char *text, struct sockaddr_storage *ss)
+/* One X-Forwarded-For entry: an address, perhaps in brackets or with a port as some proxies
+ * send it ("203.0.113.7:5555", "[2001:db8::1]:443"), blanks around it. */
+static bool parse_hop(const char *text, struct addr *out)
 {
-    char buf[64];
     size_t len = strlen(text);
     while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
         len--;
@@ -52,84 +53,47 @@ static bool parse_addr(const char *text, struct sockaddr_storage *ss)
         len = (size_t)(close - text - 1);
         text++;
     }
-    if (len == 0 || len >= sizeof(buf))
-        return false;
-    memcpy(buf, text, len);
-    buf[len] = '\0';
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, buf, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
+    if (addr_parse(text, len, out))
         return true;
-    }
-    /* "203.0.113.7:5555" (address with port) as some proxies send it. */
-    char *colon = strchr(buf, ':');
-    if (colon != NULL && strchr(colon + 1, ':') == NULL) {
-        *colon = '\0';
-        if (inet_pton(AF_INET, buf, &v4->sin_addr) == 1) {
-            v4->sin_family = AF_INET;
-            return true;
-        }
-        *colon = ':';
-    }
-    if (inet_pton(AF_INET6, buf, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        return true;
-    }
-    return false;
+    const char *colon = memchr(text, ':', len);
+    size_t rest = colon != NULL ? len - (size_t)(colon + 1 - text) : 0;
+    return colon != NULL && memchr(colon + 1, ':', rest) == NULL &&
+           addr_parse(text, (size_t)(colon - text), out) && out->family == AF_INET;
 }
 
-static void unmap_v4(struct sockaddr_storage *ss)
+static bool trusted_addr(const struct addr *a, const struct config_cidr *trusted, size_t n)
 {
-    if (ss->ss_family != AF_INET6)
-        return;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (!IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr))
-        return;
-    struct sockaddr_in v4;
-    memset(&v4, 0, sizeof(v4));
-    v4.sin_family = AF_INET;
-    memcpy(&v4.sin_addr, &v6->sin6_addr.s6_addr[12], 4);
-    memset(ss, 0, sizeof(*ss));
-    memcpy(ss, &v4, sizeof(v4));
-}
-
-static bool trusted_addr(const struct sockaddr *sa, const struct config_cidr *trusted, size_t n)
-{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    addr_to_sockaddr(a, 0, &ss, &len);
     for (size_t i = 0; i < n; i++) {
-        if (config_cidr_contains(&trusted[i], sa))
+        if (config_cidr_contains(&trusted[i], (const struct sockaddr *)&ss))
             return true;
     }
     return false;
 }
 
-static void describe(const struct sockaddr_storage *ss, struct network_info *out)
+/* The address and its network: IPv4 /24, IPv6 /48. */
+static void describe(const struct addr *a, struct network_info *out)
 {
-    unsigned char a[16];
-    char text[INET6_ADDRSTRLEN];
-    if (ss->ss_family == AF_INET) {
-        memcpy(a, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-        inet_ntop(AF_INET, a, out->ip, sizeof(out->ip));
-        a[3] = 0;
-        inet_ntop(AF_INET, a, text, sizeof(text));
-        snprintf(out->network, sizeof(out->network), "%s/24", text);
-    } else if (ss->ss_family == AF_INET6) {
-        memcpy(a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-        inet_ntop(AF_INET6, a, out->ip, sizeof(out->ip));
-        memset(a + 6, 0, 10);
-        inet_ntop(AF_INET6, a, text, sizeof(text));
-        snprintf(out->network, sizeof(out->network), "%s/48", text);
-    }
+    char text[ADDR_TEXT_LEN];
+    unsigned bits = a->family == AF_INET ? 24 : 48;
+    struct addr net = *a;
+    addr_mask(&net, bits);
+    addr_format(a, text);
+    snprintf(out->ip, sizeof(out->ip), "%s", text);
+    addr_format(&net, text);
+    snprintf(out->network, sizeof(out->network), "%s/%u", text, bits);
 }
 
-static void lookup_asn(const struct network_db *db, const struct sockaddr_storage *ss,
-                       struct network_info *out)
+static void lookup_asn(const struct network_db *db, const struct addr *a, struct network_info *out)
 {
-    int gai = 0, mmdb_err = MMDB_SUCCESS;
+    int mmdb_err = MMDB_SUCCESS;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    addr_to_sockaddr(a, 0, &ss, &len);
     MMDB_lookup_result_s res =
-        MMDB_lookup_sockaddr((MMDB_s *)&db->mmdb, (const struct sockaddr *)ss, &mmdb_err);
-    (void)gai;
+        MMDB_lookup_sockaddr((MMDB_s *)&db->mmdb, (const struct sockaddr *)&ss, &mmdb_err);
     if (mmdb_err != MMDB_SUCCESS || !res.found_entry)
         return;
     MMDB_entry_data_s data;
@@ -146,6 +110,8 @@ static void lookup_asn(const struct network_db *db, const struct sockaddr_storag
         data.has_data && data.type == MMDB_DATA_TYPE_UTF8_STRING) {
         size_t n =
             data.data_size < sizeof(out->as_org) - 1 ? data.data_size : sizeof(out->as_org) - 1;
+        /* Cut where no sequence is split: the name is stored as text, which must be UTF-8. */
+        n = utf8_valid_prefix(data.utf8_string, n);
         memcpy(out->as_org, data.utf8_string, n);
         out->as_org[n] = '\0';
     }
@@ -170,14 +136,11 @@ void network_identify(const struct sockaddr *peer, const char *xff,
                       const struct network_db *db, struct network_info *out)
 {
     memset(out, 0, sizeof(*out));
-    struct sockaddr_storage client;
-    memset(&client, 0, sizeof(client));
-    size_t plen =
-        peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    memcpy(&client, peer, plen);
-    unmap_v4(&client);
-    if (xff != NULL && n_trusted > 0 &&
-        trusted_addr((struct sockaddr *)&client, trusted, n_trusted)) {
+    struct addr client;
+    if (!addr_from_sockaddr(peer, &client))
+        return;
+    addr_unmap_v4(&client);
+    if (xff != NULL && n_trusted > 0 && trusted_addr(&client, trusted, n_trusted)) {
         /* Walk from the right: each hop was added by the proxy before it; stop at the first
          * address that is not one of our proxies. */
         char *copy = strdup(xff);
@@ -188,12 +151,12 @@ void network_identify(const struct sockaddr *peer, const char *xff,
                 while (comma > copy && comma[-1] != ',')
                     comma--;
                 *end = '\0';
-                struct sockaddr_storage hop;
-                if (!parse_addr(comma, &hop))
+                struct addr hop;
+                if (!parse_hop(comma, &hop))
                     break;
-                unmap_v4(&hop);
+                addr_unmap_v4(&hop);
                 client = hop;
-                if (!trusted_addr((struct sockaddr *)&hop, trusted, n_trusted))
+                if (!trusted_addr(&hop, trusted, n_trusted))
                     break;
                 end = comma > copy ? comma - 1 : copy;
             }
@@ -207,13 +170,13 @@ void network_identify(const struct sockaddr *peer, const char *xff,
 
 bool network_prefix_of(const char *ip, char *out, size_t outlen)
 {
-    struct sockaddr_storage ss;
-    if (!parse_addr(ip, &ss))
+    struct addr a;
+    if (!parse_hop(ip, &a))
         return false;
-    unmap_v4(&ss);
+    addr_unmap_v4(&a);
     struct network_info info;
     memset(&info, 0, sizeof(info));
-    describe(&ss, &info);
+    describe(&a, &info);
     snprintf(out, outlen, "%s", info.network);
     return true;
 }

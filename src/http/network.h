@@ -30,8 +30,8 @@ void network_db_free(struct network_db *db);
 
 /*
  * The client address: peer, unless peer is inside one of the trusted proxy prefixes and
- * xff (the X-Forwarded-For header, may be NULL) is present — then the right-most entry that
- * is not itself a trusted proxy. Fills out->ip and out->network; then ASN fields from db
+ * xff (every X-Forwarded-For line joined in order, may be NULL) is present — then the right-most
+ * entry that is not itself a trusted proxy. Fills out->ip and out->network; then ASN fields from db
  * (may be NULL).
  */
 void network_identify(const struct sockaddr *peer, const char *xff,

@@ -14,10 +14,12 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "report/pin.h"
+#include "base/codec.h"
+#include "base/utf8.h"
 
 #define PEM_BEGIN "-----BEGIN "
 #define PEM_DASH  "-----"
@@ -42,8 +44,10 @@ static char *dup_bytes(const void *data, size_t len)
 }
 
 /* RFC 2253 text, but UTF-8 rather than \XX escapes for non-ASCII so operators can read and
- * match names such as Cyrillic or Kazakh CA names. */
-static char *name_text(const X509_NAME *name)
+ * match names such as Cyrillic or Kazakh CA names. A UTF8String's bytes are printed as they
+ * are, so bytes that are not UTF-8 get the \XX escape after all (*escaped set): stored text
+ * must be UTF-8. */
+static char *name_text(const X509_NAME *name, bool *escaped)
 {
     char *out = NULL, *data = NULL;
     BIO *bio = BIO_new(BIO_s_mem());
@@ -51,7 +55,7 @@ static char *name_text(const X509_NAME *name)
         return NULL;
     if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
         long n = BIO_get_mem_data(bio, &data);
-        out = dup_bytes(n > 0 ? data : "", n > 0 ? (size_t)n : 0);
+        out = utf8_escape(n > 0 ? data : "", n > 0 ? (size_t)n : 0, escaped);
     }
     BIO_free(bio);
     return out;
@@ -124,9 +128,12 @@ static enum err_code fill_sans(struct cert *c, const X509 *x)
             int n = ASN1_STRING_length(g->d.dNSName);
             if (n <= 0 || memchr(d, '\0', (size_t)n) != NULL)
                 continue;
-            char *s = dup_bytes(d, (size_t)n);
-            for (char *p = s; p != NULL && *p != '\0'; p++)
+            char *lower = dup_bytes(d, (size_t)n);
+            for (char *p = lower; p != NULL && *p != '\0'; p++)
                 *p = (char)tolower((unsigned char)*p);
+            /* IA5String in theory, any bytes in practice: escape what is not UTF-8. */
+            char *s = lower != NULL ? utf8_escape(lower, (size_t)n, &c->text_escaped) : NULL;
+            free(lower);
             rc = push_san(c, s);
         } else if (g->type == GEN_IPADD) {
             char buf[INET6_ADDRSTRLEN];
@@ -206,8 +213,8 @@ static enum err_code fill_fields(struct cert *c, X509 *x, struct err *err)
         !time_unix(X509_get0_notAfter(x), &c->not_after))
         return err_set(err, ERR_INVALID, "undecodable_certificate", "bad validity times");
 
-    c->subject = name_text(subject);
-    c->issuer = name_text(issuer);
+    c->subject = name_text(subject, &c->text_escaped);
+    c->issuer = name_text(issuer, &c->text_escaped);
     c->serial = serial_hex(x);
     if (c->subject == NULL || c->issuer == NULL || c->serial == NULL)
         return err_set(err, ERR_NOMEM, NULL, "out of memory");
@@ -309,7 +316,7 @@ static enum err_code pem_body(const char *pem, size_t len, const char **body, si
     return ERR_OK;
 }
 
-enum err_code cert_from_pem(const char *pem, size_t len, struct cert **out, struct err *err)
+enum err_code cert_from_client_pem(const char *pem, size_t len, struct cert **out, struct err *err)
 {
     const char *body = NULL;
     size_t body_len = 0, der_len = 0;
@@ -322,7 +329,7 @@ enum err_code cert_from_pem(const char *pem, size_t len, struct cert **out, stru
         return rc;
     /* The decoder ignores every kind of whitespace, so CRLF, LF, 64/76 columns, no breaks
      * and leading spaces all decode the same way. */
-    rc = pin_base64_decode(body, body_len, &der, &der_len, err);
+    rc = codec_base64_decode(body, body_len, &der, &der_len, err);
     if (rc == ERR_OK)
         rc = cert_from_der(der, der_len, out, err);
     else if (rc == ERR_INVALID)
@@ -360,25 +367,16 @@ void cert_free(struct cert *c)
 
 char *cert_to_pem(const struct cert *c)
 {
-    static const char head[] = "-----BEGIN CERTIFICATE-----\n";
-    static const char tail[] = "-----END CERTIFICATE-----\n";
-    if (c == NULL || c->der == NULL)
+    if (c == NULL || c->der == NULL || c->der_len > INT_MAX)
         return NULL;
-    size_t b64_len = 4 * ((c->der_len + 2) / 3);
-    size_t lines = (b64_len + 63) / 64;
-    char *out = malloc(sizeof(head) - 1 + b64_len + lines + sizeof(tail));
-    if (out == NULL)
-        return NULL;
-    char *p = out;
-    memcpy(p, head, sizeof(head) - 1);
-    p += sizeof(head) - 1;
-    /* 48 input bytes give exactly one 64-column line. */
-    for (size_t off = 0; off < c->der_len; off += 48) {
-        size_t n = c->der_len - off < 48 ? c->der_len - off : 48;
-        p += EVP_EncodeBlock((unsigned char *)p, c->der + off, (int)n);
-        *p++ = '\n';
+    char *out = NULL, *data = NULL;
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio != NULL && PEM_write_bio(bio, PEM_STRING_X509, "", c->der, (long)c->der_len) > 0) {
+        long n = BIO_get_mem_data(bio, &data);
+        out = n > 0 ? dup_bytes(data, (size_t)n) : NULL;
     }
-    memcpy(p, tail, sizeof(tail));
+    BIO_free(bio);
+    ERR_clear_error();
     return out;
 }
 

@@ -30,18 +30,21 @@ struct cert {
     size_t n_sans;
     char key_type[16]; /* "rsa", "ec", "ed25519", "ed448", "dsa", "unknown" */
     int key_bits;
-    bool is_ca;       /* basicConstraints CA:TRUE */
-    bool self_issued; /* subject == issuer */
-    char sig_alg[64]; /* OpenSSL long name, e.g. "sha256WithRSAEncryption" */
+    bool is_ca;        /* basicConstraints CA:TRUE */
+    bool self_issued;  /* subject == issuer */
+    bool text_escaped; /* a name or DNS SAN held bytes that are not UTF-8: written \XX */
+    char sig_alg[64];  /* OpenSSL long name, e.g. "sha256WithRSAEncryption" */
 };
 
 /*
- * Decode one PEM certificate whatever its line breaks (\r\n, \n, none; 64 or 76 columns;
- * leading spaces; trailing newline or not). Returns a new cert in *out (caller frees with
- * cert_free). ERR_INVALID with key "undecodable_certificate" when it is not a certificate.
+ * The lenient path, for certificates as clients put them in reports: one PEM certificate
+ * whatever its line breaks (\r\n, \n, none; 64 or 76 columns; leading spaces; trailing
+ * newline or not), or its bare base64 without armor. Returns a new cert in *out (caller frees
+ * with cert_free). ERR_INVALID with key "undecodable_certificate" when it is not a
+ * certificate. Files and operator input go through pem_list (OpenSSL's reader) instead.
  */
-enum err_code cert_from_pem(const char *pem, size_t len, struct cert **out,
-                            struct err *err) ERR_MUSTCHECK;
+enum err_code cert_from_client_pem(const char *pem, size_t len, struct cert **out,
+                                   struct err *err) ERR_MUSTCHECK;
 
 /* Decode DER bytes (copied). Returns a new cert in *out. */
 enum err_code cert_from_der(const unsigned char *der, size_t len, struct cert **out,

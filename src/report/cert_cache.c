@@ -65,7 +65,7 @@ enum err_code cert_cache_from_pem(struct cert_cache *cc, const char *pem, size_t
                                   struct cert **out, struct err *err)
 {
     if (cc == NULL)
-        return cert_from_pem(pem, len, out, err);
+        return cert_from_client_pem(pem, len, out, err);
     uint64_t h = fnv1a(pem, len);
     struct slot *s = &cc->slots[h & cc->mask];
     pthread_mutex_lock(&cc->lock);
@@ -79,7 +79,7 @@ enum err_code cert_cache_from_pem(struct cert_cache *cc, const char *pem, size_t
     pthread_mutex_unlock(&cc->lock);
 
     struct cert *c = NULL;
-    enum err_code rc = cert_from_pem(pem, len, &c, err);
+    enum err_code rc = cert_from_client_pem(pem, len, &c, err);
     if (rc != ERR_OK)
         return rc;
     char *copy = malloc(len);

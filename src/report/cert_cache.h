@@ -21,7 +21,7 @@ struct cert_cache *cert_cache_new(size_t slots, size_t max_bytes);
 /* Drops the cache's references. Accepts NULL. */
 void cert_cache_free(struct cert_cache *cc);
 
-/* Like cert_from_pem (a new reference in *out), through the cache; cc may be NULL. */
+/* Like cert_from_client_pem (a new reference in *out), through the cache; cc may be NULL. */
 enum err_code cert_cache_from_pem(struct cert_cache *cc, const char *pem, size_t len,
                                   struct cert **out, struct err *err) ERR_MUSTCHECK;
 

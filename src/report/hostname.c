@@ -1,32 +1,22 @@
 #include "report/hostname.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <idn2.h>
 
+#include "base/addr.h"
+
 static bool is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-/* Canonical text of an IP literal, or false when s is not one. */
-static bool ip_canonical(const char *s, char out[INET6_ADDRSTRLEN])
-{
-    unsigned char addr[16];
-    if (inet_pton(AF_INET, s, addr) == 1)
-        return inet_ntop(AF_INET, addr, out, INET6_ADDRSTRLEN) != NULL;
-    if (inet_pton(AF_INET6, s, addr) == 1)
-        return inet_ntop(AF_INET6, addr, out, INET6_ADDRSTRLEN) != NULL;
-    return false;
-}
-
 bool hostname_is_ip(const char *name)
 {
-    char buf[INET6_ADDRSTRLEN];
-    return name != NULL && ip_canonical(name, buf);
+    struct addr a;
+    return addr_parse_str(name, &a);
 }
 
 /* What IDNA lets through is still checked: only LDH (and '_', seen in real names) labels of
@@ -67,7 +57,8 @@ enum err_code hostname_normalize(const char *raw, char **out, struct err *err)
 {
     enum err_code rc = ERR_OK;
     char *buf = NULL, *ascii = NULL, *result = NULL;
-    char ip[INET6_ADDRSTRLEN];
+    char ip[ADDR_TEXT_LEN];
+    struct addr a;
 
     if (raw == NULL)
         return err_set(err, ERR_INVALID, "invalid_hostname", "no host name");
@@ -85,13 +76,11 @@ enum err_code hostname_normalize(const char *raw, char **out, struct err *err)
 
     if (len >= 2 && buf[0] == '[' && buf[len - 1] == ']') {
         /* URL-style IPv6 literal: only an IPv6 address may sit inside brackets. */
-        buf[len - 1] = '\0';
-        unsigned char addr[16];
-        if (inet_pton(AF_INET6, buf + 1, addr) != 1 ||
-            inet_ntop(AF_INET6, addr, ip, sizeof(ip)) == NULL) {
+        if (!addr_parse_bracketed(buf, len, &a)) {
             rc = err_set(err, ERR_INVALID, "invalid_hostname", "bad IPv6 literal in brackets");
             goto out;
         }
+        addr_format(&a, ip);
         result = strdup(ip);
         goto done;
     }
@@ -105,7 +94,8 @@ enum err_code hostname_normalize(const char *raw, char **out, struct err *err)
         if (buf[i] >= 'A' && buf[i] <= 'Z')
             buf[i] = (char)(buf[i] - 'A' + 'a');
     }
-    if (ip_canonical(buf, ip)) {
+    if (addr_parse(buf, len, &a)) {
+        addr_format(&a, ip);
         result = strdup(ip);
         goto done;
     }

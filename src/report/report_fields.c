@@ -185,6 +185,11 @@ enum err_code report_fields_chain(struct report *r, const json_t *obj, const cha
             if (rc == ERR_NOMEM)
                 return rc;
             if (rc == ERR_OK) {
+                if (c->text_escaped)
+                    NOMEM_IF(report_add_problem(r, "certificate_text_not_utf8",
+                                                "%s[%zu]: a name or DNS SAN is not UTF-8; its "
+                                                "other bytes are kept as \\XX escapes",
+                                                key, i));
                 NOMEM_IF(report_chain_append(ch, c, NULL));
                 continue;
             }

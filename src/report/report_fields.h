@@ -8,7 +8,7 @@
  * when a problem or value could not be stored.
  *
  * Problem codes recorded here: invalid_field, invalid_port, unparseable_date,
- * undecodable_certificate, hostname_not_covered, unknown_keys.
+ * undecodable_certificate, certificate_text_not_utf8, hostname_not_covered, unknown_keys.
  */
 #ifndef REPORT_FIELDS_H
 #define REPORT_FIELDS_H

@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/utf8.h"
 #include "report/body_json.h"
 #include "report/report_expect_ct.h"
 #include "report/report_fields.h"
@@ -128,10 +129,8 @@ static enum err_code stamp(struct report *r, const struct report_parse_opts *opt
     if (r->client.user_agent != NULL || opts->user_agent == NULL)
         return ERR_OK;
     /* Stored text must be UTF-8; a header that is not is left out, as it always was. */
-    json_t *valid = json_string(opts->user_agent);
-    if (valid == NULL)
+    if (!utf8_valid(opts->user_agent, strlen(opts->user_agent)))
         return ERR_OK;
-    json_decref(valid);
     return (r->client.user_agent = strdup(opts->user_agent)) != NULL ? ERR_OK : ERR_NOMEM;
 }
 

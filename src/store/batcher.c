@@ -14,6 +14,11 @@
 #define REPLAY_UNITS    64
 #define RECONNECT_MS    500
 #define FLUSH_GATHER_MS 100
+/* A failed replay round waits, doubling from the first to the last figure. */
+#define REPLAY_BACKOFF_MIN_MS 500
+#define REPLAY_BACKOFF_MAX_MS 30000
+/* Rounds in which PostgreSQL refuses one unit's rows (22xxx, 23xxx) before it is quarantined. */
+#define QUARANTINE_AFTER 3
 
 static const double size_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
 static const double latency_bounds[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
@@ -41,6 +46,11 @@ struct writer {
     bool started;
     PGconn *conn;
     int64_t next_connect; /* monotonic ms */
+    /* replay (writer 0): when the next round may run, and the unit refused so far */
+    int64_t next_replay;
+    unsigned backoff_ms;
+    uint64_t suspect_start, suspect_end;
+    unsigned suspect_rounds;
 };
 
 struct batcher {
@@ -63,7 +73,7 @@ struct batcher {
     /* metrics (atomic) */
     uint64_t size_hist[N_SIZE + 1], size_sum, batches;
     uint64_t lat_hist[N_LAT + 1], lat_sum_us;
-    uint64_t db_errors, spooled_units, replayed_units, failed_units;
+    uint64_t db_errors, spooled_units, replayed_units, failed_units, quarantined_units;
 };
 
 static int64_t mono_ms(void)
@@ -174,16 +184,74 @@ static enum err_code commit(struct writer *w, struct store_unit *const *units, s
         pthread_mutex_unlock(&b->lock);
     } else {
         __atomic_add_fetch(&b->db_errors, 1, __ATOMIC_RELAXED);
-        if (rc == ERR_UNAVAILABLE || conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        bool busy = rc == ERR_CONFLICT ||
+                    (rc == ERR_UNAVAILABLE && err != NULL && strcmp(err->key, DB_KEY_BUSY) == 0);
+        if (conn == NULL || PQstatus(conn) != CONNECTION_OK || (rc == ERR_UNAVAILABLE && !busy))
             set_down(b, true);
+        /* A timeout, a lock wait, a full disk: the spool keeps the reports until it passes. */
+        if (busy || conn == NULL || PQstatus(conn) != CONNECTION_OK)
             rc = ERR_UNAVAILABLE;
-        }
         log_error("writer: commit failed: %s", err != NULL ? err->detail : "");
     }
     return rc;
 }
 
-/* Replay one chunk of the spool (writer 0 only). ERR_OK when it moved on or had nothing. */
+/* Quarantine entry e (fsynced) and count it. */
+static enum err_code quarantine(struct batcher *b, const struct spool_entry *e, const char *why)
+{
+    struct err qe = {0};
+    pthread_mutex_lock(&b->spool_lock);
+    enum err_code rc = spool_quarantine(b->sp, e, why, &qe);
+    pthread_mutex_unlock(&b->spool_lock);
+    if (rc != ERR_OK) {
+        log_error("writer: cannot quarantine a spooled unit (kept in the spool): %s", qe.detail);
+        return rc;
+    }
+    log_error("writer: a spooled unit moved to the quarantine: %s", why);
+    __atomic_add_fetch(&b->quarantined_units, 1, __ATOMIC_RELAXED);
+    return ERR_OK;
+}
+
+/* Whether PostgreSQL refused entry e's rows in as many rounds as it takes to give up on them. */
+static bool refused_for_good(struct writer *w, const struct spool_entry *e)
+{
+    if (w->suspect_rounds == 0 || w->suspect_start != e->start || w->suspect_end != e->end) {
+        w->suspect_start = e->start;
+        w->suspect_end = e->end;
+        w->suspect_rounds = 0;
+    }
+    return ++w->suspect_rounds >= QUARANTINE_AFTER;
+}
+
+/* Commit entries one at a time, in order, after their chunk failed; *done: how many are
+ * stored or quarantined. Stops at the first that must wait (a transient error, a unit refused
+ * fewer than QUARANTINE_AFTER rounds, an error that is not the data's fault). */
+static enum err_code replay_one_by_one(struct writer *w, struct spool_entry *entries, size_t n,
+                                       size_t *done)
+{
+    struct batcher *b = w->b;
+    enum err_code rc = ERR_OK;
+    struct err e = {0};
+    for (*done = 0; *done < n; (*done)++) {
+        struct spool_entry *en = &entries[*done];
+        if (en->unit == NULL) {
+            rc = quarantine(b, en, "unreadable spool line");
+        } else {
+            rc = commit(w, &en->unit, 1, store_unit_reports(en->unit), &e);
+            if (rc == ERR_INTERNAL && strcmp(e.key, DB_KEY_DATA) == 0 && refused_for_good(w, en)) {
+                char why[sizeof(e.detail) + 32];
+                snprintf(why, sizeof(why), "refused by PostgreSQL: %s", e.detail);
+                rc = quarantine(b, en, why);
+            }
+        }
+        if (rc != ERR_OK)
+            break;
+    }
+    return rc;
+}
+
+/* Replay one chunk of the spool (writer 0 only). ERR_OK when it moved on or had nothing; a unit
+ * leaves the spool only once it is stored or quarantined. */
 static enum err_code replay_round(struct writer *w)
 {
     struct batcher *b = w->b;
@@ -191,49 +259,48 @@ static enum err_code replay_round(struct writer *w)
         return ERR_OK;
     if (writer_conn(w) == NULL)
         return ERR_UNAVAILABLE;
+    struct spool_entry entries[REPLAY_UNITS];
     struct store_unit *units[REPLAY_UNITS];
-    size_t n = 0;
-    uint64_t next = 0;
+    size_t n = 0, k = 0, done = 0;
     struct err e = {0};
     pthread_mutex_lock(&b->spool_lock);
-    enum err_code rc = spool_peek(b->sp, REPLAY_UNITS, units, &n, &next, &e);
+    enum err_code rc = spool_peek(b->sp, REPLAY_UNITS, entries, &n, &e);
     pthread_mutex_unlock(&b->spool_lock);
     if (rc != ERR_OK) {
         log_error("writer: spool read failed: %s", e.detail);
         return rc;
     }
     size_t reports = 0;
-    for (size_t i = 0; i < n; i++)
-        reports += store_unit_reports(units[i]);
-    rc = n > 0 ? commit(w, units, n, reports, &e) : ERR_OK;
-    if (rc == ERR_INTERNAL && n > 1) {
-        /* One bad unit must not block the rest: commit them one by one. */
-        rc = ERR_OK;
-        for (size_t i = 0; i < n && rc != ERR_UNAVAILABLE; i++) {
-            rc = commit(w, &units[i], 1, store_unit_reports(units[i]), &e);
-            if (rc == ERR_INTERNAL) {
-                log_error("writer: dropping an unstorable spooled unit: %s", e.detail);
-                __atomic_add_fetch(&b->failed_units, 1, __ATOMIC_RELAXED);
-                rc = ERR_OK;
-            }
+    bool unreadable = false;
+    for (size_t i = 0; i < n; i++) {
+        if (entries[i].unit == NULL) {
+            unreadable = true;
+            continue;
         }
+        units[k++] = entries[i].unit;
+        reports += store_unit_reports(entries[i].unit);
     }
+    rc = k > 0 && !unreadable ? commit(w, units, k, reports, &e) : ERR_INTERNAL;
+    if (rc == ERR_OK)
+        done = n;
+    else if (rc == ERR_INTERNAL)
+        rc = replay_one_by_one(w, entries, n, &done); /* isolate what PostgreSQL refuses */
     for (size_t i = 0; i < n; i++)
-        store_unit_free(units[i]);
-    if (rc != ERR_OK)
-        return rc;
+        store_unit_free(entries[i].unit);
+    if (done == 0)
+        return rc != ERR_OK ? rc : ERR_INTERNAL;
     pthread_mutex_lock(&b->spool_lock);
-    rc = spool_advance(b->sp, next, &e);
-    bool drained = rc == ERR_OK && spool_pending_bytes(b->sp) == 0;
+    enum err_code arc = spool_advance(b->sp, entries[done - 1].end, &e);
+    bool drained = arc == ERR_OK && spool_pending_bytes(b->sp) == 0;
     pthread_mutex_unlock(&b->spool_lock);
-    if (rc != ERR_OK) {
+    if (arc != ERR_OK) {
         log_error("writer: spool advance failed: %s", e.detail);
-        return rc;
+        return arc;
     }
-    __atomic_add_fetch(&b->replayed_units, n, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&b->replayed_units, done, __ATOMIC_RELAXED);
     if (drained)
         log_info("writer: spool drained");
-    return ERR_OK;
+    return rc;
 }
 
 static void finish(struct batcher *b, struct pending *list, enum err_code rc, const struct err *e)
@@ -325,7 +392,23 @@ static struct pending *take_batch(struct batcher *b, size_t *reports_out)
  * retries at the reconnect pace rather than spinning. */
 static bool replay_due(const struct writer *w)
 {
-    return w->index == 0 && spool_pending(w->b) > 0 && mono_ms() >= w->next_connect;
+    int64_t now = mono_ms();
+    return w->index == 0 && spool_pending(w->b) > 0 && now >= w->next_connect &&
+           now >= w->next_replay;
+}
+
+/* Replay a chunk; after a failure, wait longer each time (a full disk, a held lock). */
+static void replay_paced(struct writer *w)
+{
+    if (replay_round(w) == ERR_OK) {
+        w->backoff_ms = 0;
+        w->next_replay = 0;
+        return;
+    }
+    w->backoff_ms = w->backoff_ms == 0 ? REPLAY_BACKOFF_MIN_MS : w->backoff_ms * 2;
+    if (w->backoff_ms > REPLAY_BACKOFF_MAX_MS)
+        w->backoff_ms = REPLAY_BACKOFF_MAX_MS;
+    w->next_replay = mono_ms() + w->backoff_ms;
 }
 
 static void *writer_main(void *arg)
@@ -336,7 +419,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&b->lock);
         while (b->head == NULL && !b->stopping && !replay_due(w)) {
             struct timespec ts;
-            deadline_in(&ts, spool_pending(b) > 0 && w->index == 0 ? RECONNECT_MS : 1000);
+            deadline_in(&ts, spool_pending(b) > 0 && w->index == 0 ? RECONNECT_MS / 5 : 1000);
             pthread_cond_timedwait(&b->work, &b->lock, &ts);
         }
         if (b->head == NULL && b->stopping) {
@@ -356,8 +439,8 @@ static void *writer_main(void *arg)
         if (list != NULL)
             process(w, list, reports);
         /* One chunk at a time, so queued requests are handled between chunks. */
-        if (w->index == 0 && spool_pending(b) > 0 && replay_round(w) != ERR_OK)
-            w->next_connect = mono_ms() + RECONNECT_MS;
+        if (replay_due(w))
+            replay_paced(w);
     }
     /* Drain what the spool holds before exiting, while the database takes it. */
     while (w->index == 0 && spool_pending(b) > 0 && replay_round(w) == ERR_OK)
@@ -535,11 +618,19 @@ void batcher_metrics(const struct batcher *b, FILE *out)
             "# HELP pinwatch_spool_depth Units waiting in the spool.\n"
             "# TYPE pinwatch_spool_depth gauge\npinwatch_spool_depth %llu\n"
             "# HELP pinwatch_spool_bytes Bytes waiting in the spool.\n"
-            "# TYPE pinwatch_spool_bytes gauge\npinwatch_spool_bytes %llu\n",
+            "# TYPE pinwatch_spool_bytes gauge\npinwatch_spool_bytes %llu\n"
+            "# HELP pinwatch_spool_quarantined_units_total Spooled units moved to the quarantine "
+            "by this process.\n"
+            "# TYPE pinwatch_spool_quarantined_units_total counter\n"
+            "pinwatch_spool_quarantined_units_total %llu\n"
+            "# HELP pinwatch_spool_quarantine_units Units kept in the quarantine file.\n"
+            "# TYPE pinwatch_spool_quarantine_units gauge\npinwatch_spool_quarantine_units %llu\n",
             (unsigned long long)__atomic_load_n(&b->db_errors, __ATOMIC_RELAXED),
             batcher_db_down(b) ? 0 : 1,
             (unsigned long long)__atomic_load_n(&b->spooled_units, __ATOMIC_RELAXED),
             (unsigned long long)__atomic_load_n(&b->replayed_units, __ATOMIC_RELAXED),
             (unsigned long long)spool_pending_units(b->sp),
-            (unsigned long long)spool_pending_bytes(b->sp));
+            (unsigned long long)spool_pending_bytes(b->sp),
+            (unsigned long long)__atomic_load_n(&b->quarantined_units, __ATOMIC_RELAXED),
+            (unsigned long long)spool_quarantined_units(b->sp));
 }

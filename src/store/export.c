@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/codec.h"
 #include "base/json_text.h"
 #include "base/log.h"
 #include "base/timeparse.h"
@@ -44,7 +45,8 @@ enum err_code export_csv_row(struct buf *out, const char *const *cells, size_t n
         /* A spreadsheet evaluates a cell starting with one of these as a formula (and CR/tab
          * are how such a prefix gets smuggled past naive checks): make it text. */
         bool neutralise = v[0] != '\0' && strchr("=+-@\t\r", v[0]) != NULL;
-        bool quote = strpbrk(v, ",\"\r\n") != NULL;
+        /* ";" too: spreadsheets that split on it would run "x;=cmd" as a formula. */
+        bool quote = strpbrk(v, ",;\"\r\n") != NULL;
         if (i > 0)
             rc = buf_append(out, ",", 1);
         if (rc == ERR_OK && quote)
@@ -208,7 +210,7 @@ static enum err_code member_end(struct bundle *b, const char *name, bool listed,
     if (!listed)
         return ERR_OK;
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(digest, 32, hex);
+    codec_hex_encode(digest, 32, hex);
     if (fprintf(b->manifest, "%s  %s\n", hex, name) < 0)
         return io_fail(b, EXPORT_MANIFEST);
     return ERR_OK;
@@ -307,7 +309,7 @@ static enum err_code count_in(json_t *obj, const char *key)
 static enum err_code write_raw(struct bundle *b, const char *id, const char *sha_hex)
 {
     uint8_t sha[32];
-    if (sha_hex == NULL || pin_hex_decode(sha_hex, sha, 32, NULL) != ERR_OK) {
+    if (sha_hex == NULL || codec_hex_decode(sha_hex, sha, 32, NULL) != ERR_OK) {
         b->st.raw_missing++;
         return ERR_OK;
     }
@@ -505,7 +507,7 @@ static enum err_code cert_pem_and_text(const char *der_hex, struct chain_acc *ac
     BIO *pem = BIO_new(BIO_s_mem());
     BIO *txt = BIO_new(BIO_s_mem());
     enum err_code rc = der != NULL && pem != NULL && txt != NULL ? ERR_OK : ERR_NOMEM;
-    if (rc == ERR_OK && pin_hex_decode(der_hex, der, len, NULL) != ERR_OK)
+    if (rc == ERR_OK && codec_hex_decode(der_hex, der, len, NULL) != ERR_OK)
         rc = ERR_INTERNAL;
     if (rc == ERR_OK && PEM_write_bio(pem, "CERTIFICATE", "", der, (long)len) <= 0)
         rc = ERR_NOMEM;

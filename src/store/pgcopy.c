@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/codec.h"
 #include "base/json_text.h"
 #include "base/timeparse.h"
-#include "report/pin.h"
 
 void pgcopy_begin(struct pgcopy_row *row, struct buf *out)
 {
@@ -129,7 +129,7 @@ static void put_hex(struct pgcopy_row *row, const char *prefix, size_t prefix_le
         return;
     struct buf *b = row->out;
     memcpy(b->data + b->len, prefix, prefix_len);
-    pin_hex_encode(data, len, b->data + b->len + prefix_len);
+    codec_hex_encode(data, len, b->data + b->len + prefix_len);
     b->len += prefix_len + 2 * len;
     b->data[b->len] = '\0';
 }
@@ -202,5 +202,5 @@ bool pgcopy_leading_hash(const char *line, size_t len, uint8_t out[32])
         return false;
     memcpy(hex, line + 3, 64);
     hex[64] = '\0';
-    return pin_hex_decode(hex, out, 32, NULL) == ERR_OK;
+    return codec_hex_decode(hex, out, 32, NULL) == ERR_OK;
 }

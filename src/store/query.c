@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/codec.h"
 #include "base/config.h"
 #include "base/timeparse.h"
 #include "base/uuid.h"
 #include "db/db.h"
 #include "report/hostname.h"
-#include "report/pin.h"
 #include "report/rawbody.h"
 
 #define WEEK_USEC (7LL * 24 * 3600 * 1000000)
@@ -261,7 +261,7 @@ enum err_code query_report_raw(PGconn *conn, const char *id, struct buf *out, ch
         rc = db_result_error(conn, res, "reading a report", err);
     else if (PQntuples(res) == 0)
         rc = err_set(err, ERR_NOT_FOUND, "not_found", "no report with that id");
-    else if (pin_hex_decode(PQgetvalue(res, 0, 0), sha, 32, NULL) != ERR_OK)
+    else if (codec_hex_decode(PQgetvalue(res, 0, 0), sha, 32, NULL) != ERR_OK)
         rc = err_set(err, ERR_INTERNAL, NULL, "bad raw_sha256 stored");
     if (rc == ERR_OK && sha_hex != NULL)
         snprintf(sha_hex, 65, "%s", PQgetvalue(res, 0, 0));

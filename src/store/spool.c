@@ -6,15 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "base/buf.h"
+#include "base/timeparse.h"
+#include "base/codec.h"
 #include "store/store.h"
 
 struct spool {
-    int fd;        /* spool.log, O_APPEND */
-    int offset_fd; /* spool.offset */
+    int fd;            /* spool.log, O_APPEND */
+    int offset_fd;     /* spool.offset */
+    int quarantine_fd; /* quarantine.log, O_APPEND */
     char *path;
+    char *quarantine_path;
+    uint64_t quarantined; /* entries in quarantine.log (atomic for readers) */
     size_t max_bytes;
     uint64_t size;    /* bytes in spool.log */
     uint64_t offset;  /* bytes already committed */
@@ -70,6 +78,20 @@ static void count_pending(struct spool *sp)
     __atomic_store_n(&sp->pending_bytes, sp->size - sp->offset, __ATOMIC_RELAXED);
 }
 
+static void count_quarantined(struct spool *sp)
+{
+    uint64_t lines = 0;
+    char chunk[65536];
+    off_t pos = 0;
+    ssize_t n;
+    while ((n = pread(sp->quarantine_fd, chunk, sizeof(chunk), pos)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            lines += chunk[i] == '\n';
+        pos += n;
+    }
+    __atomic_store_n(&sp->quarantined, lines, __ATOMIC_RELAXED);
+}
+
 enum err_code spool_open(const char *dir, size_t max_bytes, struct spool **out, struct err *err)
 {
     if (mkdir_p(dir) != 0)
@@ -77,6 +99,7 @@ enum err_code spool_open(const char *dir, size_t max_bytes, struct spool **out, 
     struct spool *sp = calloc(1, sizeof(*sp));
     if (sp == NULL)
         return err_set(err, ERR_NOMEM, NULL, "out of memory");
+    sp->fd = sp->offset_fd = sp->quarantine_fd = -1;
     sp->max_bytes = max_bytes;
     char path[4096];
     snprintf(path, sizeof(path), "%s/spool.log", dir);
@@ -84,8 +107,12 @@ enum err_code spool_open(const char *dir, size_t max_bytes, struct spool **out, 
     sp->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     snprintf(path, sizeof(path), "%s/spool.offset", dir);
     sp->offset_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    snprintf(path, sizeof(path), "%s/quarantine.log", dir);
+    sp->quarantine_path = strdup(path);
+    sp->quarantine_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     enum err_code rc = ERR_OK;
-    if (sp->path == NULL || sp->fd < 0 || sp->offset_fd < 0) {
+    if (sp->path == NULL || sp->quarantine_path == NULL || sp->fd < 0 || sp->offset_fd < 0 ||
+        sp->quarantine_fd < 0) {
         rc = io_err(err, "opening the spool");
         goto fail;
     }
@@ -121,6 +148,7 @@ enum err_code spool_open(const char *dir, size_t max_bytes, struct spool **out, 
         }
     }
     count_pending(sp);
+    count_quarantined(sp);
     *out = sp;
     return ERR_OK;
 fail:
@@ -136,7 +164,10 @@ void spool_close(struct spool *sp)
         close(sp->fd);
     if (sp->offset_fd >= 0)
         close(sp->offset_fd);
+    if (sp->quarantine_fd >= 0)
+        close(sp->quarantine_fd);
     free(sp->path);
+    free(sp->quarantine_path);
     free(sp);
 }
 
@@ -148,8 +179,13 @@ enum err_code spool_append(struct spool *sp, struct store_unit *const *units, si
     enum err_code rc = ERR_OK;
     for (size_t i = 0; i < n; i++) {
         char *line = store_unit_serialize(units[i]);
-        if (line == NULL || buf_append_str(&b, line) != ERR_OK ||
-            buf_append(&b, "\n", 1) != ERR_OK) {
+        if (line == NULL) {
+            /* Never acknowledge what the spool could not write down whole. */
+            rc = err_set(err, ERR_INTERNAL, "unserializable_unit",
+                         "a unit cannot be written to the spool");
+            goto out;
+        }
+        if (buf_append_str(&b, line) != ERR_OK || buf_append(&b, "\n", 1) != ERR_OK) {
             free(line);
             rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
             goto out;
@@ -187,11 +223,10 @@ out:
     return rc;
 }
 
-enum err_code spool_peek(struct spool *sp, size_t max, struct store_unit **out, size_t *n_out,
-                         uint64_t *next_offset, struct err *err)
+enum err_code spool_peek(struct spool *sp, size_t max, struct spool_entry *out, size_t *n_out,
+                         struct err *err)
 {
     *n_out = 0;
-    *next_offset = sp->offset;
     struct buf b;
     buf_init(&b, 0);
     enum err_code rc = ERR_OK;
@@ -215,16 +250,155 @@ enum err_code spool_peek(struct spool *sp, size_t max, struct store_unit **out, 
         for (size_t i = scan_from; i < b.len && *n_out < max; i++) {
             if (b.data[i] != '\n')
                 continue;
-            struct store_unit *unit = NULL;
-            /* an unreadable line is skipped, not retried forever */
-            if (store_unit_parse(b.data + line_start, i - line_start, &unit, NULL) == ERR_OK)
-                out[(*n_out)++] = unit;
+            struct spool_entry *e = &out[(*n_out)++];
+            e->unit = NULL;
+            e->start = sp->offset + line_start;
+            e->end = sp->offset + i + 1;
+            /* An unreadable line comes back without a unit: the caller quarantines it. */
+            enum err_code prc =
+                store_unit_parse(b.data + line_start, i - line_start, &e->unit, NULL);
+            if (prc == ERR_NOMEM) {
+                (*n_out)--;
+                rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+                goto out;
+            }
             line_start = i + 1;
-            *next_offset = sp->offset + line_start;
         }
     }
+out:
     buf_cleanup(&b);
     return rc;
+}
+
+/* The entry's exact bytes (new buffer of e->end - e->start bytes), or NULL. */
+static char *read_entry(const struct spool *sp, const struct spool_entry *e)
+{
+    size_t len = (size_t)(e->end - e->start);
+    char *data = malloc(len + 1);
+    if (data == NULL)
+        return NULL;
+    for (size_t done = 0; done < len;) {
+        ssize_t n = pread(sp->fd, data + done, len - done, (off_t)(e->start + done));
+        if (n <= 0) {
+            free(data);
+            return NULL;
+        }
+        done += (size_t)n;
+    }
+    data[len] = '\0';
+    return data;
+}
+
+static char *quarantine_line(const struct spool_entry *e, const char *line, size_t len,
+                             const char *reason)
+{
+    uint8_t digest[32];
+    char hex[65], ts[TIMEPARSE_FMT_LEN];
+    if (EVP_Digest(line, len, digest, NULL, EVP_sha256(), NULL) != 1)
+        memset(digest, 0, sizeof(digest));
+    codec_hex_encode(digest, sizeof(digest), hex);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    timeparse_format((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, ts);
+    char *b64 = malloc(4 * ((len + 2) / 3) + 1);
+    if (b64 == NULL)
+        return NULL;
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)line, (int)len);
+    json_t *ids = e->unit != NULL ? store_unit_report_ids(e->unit) : json_array();
+    json_t *doc = json_pack("{s:s, s:s, s:I, s:s, s:I, s:o, s:s}", "quarantined_at", ts, "reason",
+                            reason, "bytes", (json_int_t)len, "sha256", hex, "reports",
+                            (json_int_t)(e->unit != NULL ? store_unit_reports(e->unit) : 0),
+                            "report_ids", ids != NULL ? ids : json_array(), "line_base64", b64);
+    free(b64);
+    char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    return text;
+}
+
+enum err_code spool_quarantine(struct spool *sp, const struct spool_entry *e, const char *reason,
+                               struct err *err)
+{
+    enum err_code rc = ERR_OK;
+    char *line = read_entry(sp, e);
+    /* the entry without its newline; the reason is ours, so always valid UTF-8 */
+    char *text =
+        line != NULL ? quarantine_line(e, line, (size_t)(e->end - e->start) - 1, reason) : NULL;
+    if (text == NULL) {
+        rc = err_set(err, ERR_NOMEM, NULL, "cannot copy a unit to the quarantine");
+        goto out;
+    }
+    struct stat st;
+    off_t before = fstat(sp->quarantine_fd, &st) == 0 ? st.st_size : -1;
+    size_t len = strlen(text);
+    text[len] = '\n'; /* replaces the NUL: written with its length */
+    size_t done = 0;
+    while (rc == ERR_OK && done < len + 1) {
+        ssize_t w = write(sp->quarantine_fd, text + done, len + 1 - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = io_err(err, "appending to the quarantine");
+        else
+            done += (size_t)w;
+    }
+    if (rc == ERR_OK && fdatasync(sp->quarantine_fd) != 0)
+        rc = io_err(err, "syncing the quarantine");
+    if (rc != ERR_OK) {
+        /* The unit stays in the spool; a torn line must not be counted as an entry. */
+        if (before >= 0 && ftruncate(sp->quarantine_fd, before) != 0)
+            rc = io_err(err, "truncating the quarantine");
+        goto out;
+    }
+    __atomic_add_fetch(&sp->quarantined, 1, __ATOMIC_RELAXED);
+out:
+    free(line);
+    free(text);
+    return rc;
+}
+
+enum err_code spool_quarantine_list(const struct spool *sp, size_t from, size_t limit, json_t **out,
+                                    size_t *next, struct err *err)
+{
+    *out = NULL;
+    *next = 0;
+    FILE *f = fopen(sp->quarantine_path, "re");
+    if (f == NULL)
+        return io_err(err, "opening the quarantine");
+    json_t *list = json_array();
+    enum err_code rc = list != NULL ? ERR_OK : ERR_NOMEM;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    for (size_t index = 0; rc == ERR_OK && (n = getline(&line, &cap, f)) > 0; index++) {
+        if (line[n - 1] != '\n')
+            break; /* being written */
+        if (index < from)
+            continue;
+        if (json_array_size(list) == limit) {
+            *next = index;
+            break;
+        }
+        json_t *doc = json_loadb(line, (size_t)n, 0, NULL);
+        if (doc == NULL)
+            doc = json_pack("{s:s}", "reason", "unreadable quarantine entry");
+        json_object_del(doc, "line_base64"); /* the bytes stay in the file */
+        json_object_set_new(doc, "index", json_integer((json_int_t)index));
+        if (json_array_append_new(list, doc) != 0)
+            rc = ERR_NOMEM;
+    }
+    free(line);
+    fclose(f);
+    if (rc != ERR_OK) {
+        json_decref(list);
+        return err_set(err, rc, NULL, "out of memory");
+    }
+    *out = list;
+    return ERR_OK;
+}
+
+uint64_t spool_quarantined_units(const struct spool *sp)
+{
+    return sp != NULL ? __atomic_load_n(&sp->quarantined, __ATOMIC_RELAXED) : 0;
 }
 
 enum err_code spool_advance(struct spool *sp, uint64_t offset, struct err *err)

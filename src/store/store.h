@@ -50,12 +50,16 @@ enum err_code store_unit_add_report(struct store *st, struct store_unit *u, cons
 /* Number of reports in a unit. */
 size_t store_unit_reports(const struct store_unit *u);
 
-/* The unit as one line of JSON for the spool (new string, no newline), or NULL (no memory). */
+/* The unit as one line of JSON for the spool (new string, no newline), or NULL (no memory, or
+ * rows that are not valid UTF-8: such a unit cannot be spooled). */
 char *store_unit_serialize(const struct store_unit *u);
 /* A unit from a spool line, of this version or one before the staged commit. New unit in
  * *out; ERR_INVALID when the line is not a unit. */
 enum err_code store_unit_parse(const char *line, size_t len, struct store_unit **out,
                                struct err *err) ERR_MUSTCHECK;
+
+/* The ids of the unit's reports as a new JSON array of strings (empty for a legacy unit). */
+json_t *store_unit_report_ids(const struct store_unit *u);
 
 /* Set up a new connection for store_commit (its staging tables). */
 enum err_code store_connection_setup(PGconn *conn, struct err *err) ERR_MUSTCHECK;

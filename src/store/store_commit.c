@@ -44,9 +44,18 @@ static const char *const legacy_names[STORE_N_TABLES] = {"certificates", "chains
 char *store_unit_serialize(const struct store_unit *u)
 {
     json_t *rows = json_array(), *months = json_array();
-    for (size_t t = 0; t < STORE_N_TABLES; t++)
-        json_array_append_new(rows,
-                              json_stringn(u->rows[t].data ? u->rows[t].data : "", u->rows[t].len));
+    bool whole = rows != NULL && months != NULL;
+    for (size_t t = 0; whole && t < STORE_N_TABLES; t++) {
+        /* NULL for bytes that are not UTF-8: the unit is refused whole, never written without
+         * one of its tables. */
+        json_t *s = json_stringn(u->rows[t].data ? u->rows[t].data : "", u->rows[t].len);
+        whole = s != NULL && json_array_append_new(rows, s) == 0;
+    }
+    if (!whole) {
+        json_decref(rows);
+        json_decref(months);
+        return NULL;
+    }
     for (size_t i = 0; i < u->n_months; i++)
         json_array_append_new(months, json_integer(u->months[i]));
     /* v 3: COPY rows (v 2 had no media type in body rows); a legacy unit read back from an old
@@ -56,6 +65,24 @@ char *store_unit_serialize(const struct store_unit *u)
     char *line = doc != NULL ? json_text_dump(doc) : NULL;
     json_decref(doc);
     return line;
+}
+
+json_t *store_unit_report_ids(const struct store_unit *u)
+{
+    json_t *ids = json_array();
+    const struct buf *rows = &u->rows[STORE_REPORTS];
+    if (ids == NULL || u->legacy)
+        return ids;
+    /* COPY rows "r\t<id>\t...": the id is the second field */
+    for (size_t at = 0; at < rows->len;) {
+        const char *line = rows->data + at;
+        const char *nl = memchr(line, '\n', rows->len - at);
+        size_t len = nl != NULL ? (size_t)(nl - line) + 1 : rows->len - at;
+        if (len > 2 + 36 && line[1] == '\t')
+            json_array_append_new(ids, json_stringn(line + 2, 36));
+        at += len;
+    }
+    return ids;
 }
 
 static enum err_code set_rows(struct store_unit *u, size_t t, const char *text, size_t len)

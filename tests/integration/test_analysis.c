@@ -123,11 +123,9 @@ static char *qaznet_pem(void)
              "%s/chromium-blocklist/"
              "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2.pem",
              FIXTURES_DIR);
-    char *text = testenv_read_file(path, NULL);
-    char *begin = strstr(text, "-----BEGIN CERTIFICATE-----");
-    cr_assert_not_null(begin);
-    char *pem = strdup(begin);
-    free(text);
+    struct cert *c = testcert_load_pem_file(path);
+    char *pem = cert_to_pem(c);
+    cert_free(c);
     return pem;
 }
 

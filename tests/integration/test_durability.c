@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testcert.h"
 #include "testenv.h"
 
 /* Real reports of three formats, so units carry certificates, chains and opaque entries. */
@@ -25,19 +26,6 @@ static char *bodies[N_FIXTURES];
 static size_t body_lens[N_FIXTURES];
 static struct testenv_pg pg;
 static struct testenv_server srv, srv2;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void setup(void)
 {
@@ -196,7 +184,7 @@ static void *client_main(void *arg)
             c->other++;
             c->last_other = st;
             if (st == -1)
-                sleep_ms(5); /* refused: the server is going away; do not spin */
+                testenv_sleep_ms(5); /* refused: the server is going away; do not spin */
         }
     }
     return NULL;
@@ -248,14 +236,14 @@ static int readyz(const struct testenv_server *s, char *reason, size_t reason_le
 /* Poll /readyz until 200 (database reachable and spool drained), at most timeout_s. */
 static void wait_ready(const struct testenv_server *s, double timeout_s)
 {
-    double until = now_s() + timeout_s;
+    double until = testenv_now_s() + timeout_s;
     int st = 0;
     char reason[64] = "";
-    while (now_s() < until) {
+    while (testenv_now_s() < until) {
         st = readyz(s, reason, sizeof(reason));
         if (st == 200)
             return;
-        sleep_ms(100);
+        testenv_sleep_ms(100);
     }
     cr_assert_fail("/readyz still %d (%s) after %.0f s, see %s", st, reason, timeout_s,
                    s->log_path);
@@ -310,9 +298,9 @@ Test(durability, postgres_stopped_mid_load_spools_and_replays)
     struct client cs[4];
     unsigned ports[] = {srv.port};
     clients_start(cs, 4, ports, 1, 0, &stop);
-    sleep_ms(400);
+    testenv_sleep_ms(400);
     testenv_pg_stop(&pg);
-    sleep_ms(800); /* load keeps coming while PostgreSQL is away */
+    testenv_sleep_ms(800); /* load keeps coming while PostgreSQL is away */
     char reason[64];
     int ready = readyz(&srv, reason, sizeof(reason));
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
@@ -372,6 +360,29 @@ Test(durability, a_refused_merge_rolls_back_and_the_connection_commits_on)
     free(all.v);
 }
 
+/* /readyz is unauthenticated: the reason code, never libpq's text (socket path, user,
+ * database name, pg_hba rule); the log has that. */
+Test(durability, readyz_gives_the_reason_not_the_database_error)
+{
+    testenv_server_start(&srv, NULL);
+    testenv_pg_stop(&pg);
+    struct testenv_response r;
+    cr_assert_eq(testenv_http(srv.port, "GET", "/readyz", NULL, NULL, 0, false, &r), 503);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "reason")), "database_unreachable");
+    static const char *const leaks[] = {
+        "socket", "PGSQL", "connection to server", "FATAL", "postgres", pg.dir, NULL};
+    for (size_t i = 0; leaks[i] != NULL; i++)
+        cr_assert_null(strstr(r.body, leaks[i]), "/readyz tells '%s': %s", leaks[i], r.body);
+    testenv_response_free(&r);
+    size_t len = 0;
+    char *log = testenv_read_file(srv.log_path, &len);
+    cr_assert_not_null(strstr(log, "readyz: database unreachable"), "the log has the cause");
+    free(log);
+    testenv_pg_start(&pg);
+    wait_ready(&srv, 30);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+}
+
 Test(durability, load_while_the_spool_drains_queues_behind_it_and_is_stored_once)
 {
     /* Two writers: both spool while PostgreSQL is away, writer 0 replays when it is back, and
@@ -383,9 +394,9 @@ Test(durability, load_while_the_spool_drains_queues_behind_it_and_is_stored_once
     struct client cs[4];
     unsigned ports[] = {srv.port};
     clients_start(cs, 4, ports, 1, 0, &stop);
-    sleep_ms(700);
+    testenv_sleep_ms(700);
     testenv_pg_start(&pg); /* the clients keep posting through the replay */
-    sleep_ms(700);
+    testenv_sleep_ms(700);
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
     struct ids all = {0};
     int last = 0;
@@ -509,7 +520,7 @@ Test(durability, sigterm_under_load_exits_0_and_loses_nothing)
     struct client cs[6];
     unsigned ports[] = {srv.port};
     clients_start(cs, 6, ports, 1, 0, &stop);
-    sleep_ms(700);
+    testenv_sleep_ms(700);
     int rc = testenv_server_stop(&srv); /* SIGTERM while requests are in flight */
     __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
     struct ids all = {0};
@@ -581,5 +592,235 @@ Test(durability, two_servers_one_database_under_concurrent_load)
     cr_assert_eq(group_list_reports(), (long)all.n);
     cr_assert_eq(testenv_server_stop(&srv), 0);
     cr_assert_eq(testenv_server_stop(&srv2), 0);
+    free(all.v);
+}
+
+/* ---- transient errors and refused units during replay (SPEC 9) ---- */
+
+/* Replace the merge with one that fails with the SQLSTATE in test_fault while it is set (a
+ * full disk, a statement timeout, ...), and passes otherwise. */
+static void install_fault(const char *sqlstate)
+{
+    char sql[256];
+    pg_exec("CREATE TABLE test_fault (state text)");
+    snprintf(sql, sizeof(sql), "INSERT INTO test_fault VALUES ('%s')", sqlstate);
+    pg_exec(sql);
+    pg_exec("ALTER FUNCTION pinwatch_store_staged() RENAME TO pinwatch_store_staged_real");
+    pg_exec("CREATE FUNCTION pinwatch_store_staged() RETURNS bigint LANGUAGE plpgsql AS $$"
+            "DECLARE s text := (SELECT state FROM test_fault); BEGIN "
+            "IF s IS NOT NULL THEN RAISE EXCEPTION 'fault on purpose' USING ERRCODE = s; END IF; "
+            "RETURN pinwatch_store_staged_real(); END$$");
+}
+
+static long metric(const char *name)
+{
+    struct testenv_response m;
+    cr_assert_eq(testenv_http(srv.port, "GET", "/metrics", NULL, NULL, 0, false, &m), 200);
+    char key[128];
+    snprintf(key, sizeof(key), "\n%s ", name);
+    const char *at = strstr(m.body, key);
+    cr_assert_not_null(at, "no %s in /metrics", name);
+    long v = strtol(at + strlen(key), NULL, 10);
+    testenv_response_free(&m);
+    return v;
+}
+
+Test(durability, a_full_disk_or_a_timeout_during_replay_waits_and_loses_nothing)
+{
+    testenv_server_start(&srv, NULL);
+    struct ids all = {0};
+    char id[37];
+    cr_assert_eq(post_fixture(srv.port, 0, id, NULL), 200);
+    ids_add(&all, id);
+    install_fault("53100"); /* disk_full */
+    testenv_pg_stop(&pg);
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(post_fixture(srv.port, (size_t)i % N_FIXTURES, id, NULL), 200);
+        ids_add(&all, id);
+    }
+    testenv_pg_start(&pg);
+    testenv_sleep_ms(2500); /* replay runs into the full disk, round after round */
+    cr_assert_eq(metric("pinwatch_spool_depth"), 6, "units left the spool unstored, see %s",
+                 srv.log_path);
+    pg_exec("UPDATE test_fault SET state = '57014'"); /* query_canceled: statement timeout */
+    testenv_sleep_ms(2000);
+    cr_assert_eq(metric("pinwatch_spool_depth"), 6, "units left the spool unstored, see %s",
+                 srv.log_path);
+    pg_exec("UPDATE test_fault SET state = '53200'"); /* out_of_memory */
+    testenv_sleep_ms(1500);
+    char reason[64];
+    cr_assert_eq(readyz(&srv, reason, sizeof(reason)), 503);
+    cr_assert_str_eq(reason, "spooling");
+    pg_exec("UPDATE test_fault SET state = NULL");
+    wait_ready(&srv, 60);
+    assert_exactly_stored(&all);
+    cr_assert_eq(metric("pinwatch_spool_quarantine_units"), 0);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    free(all.v);
+}
+
+Test(durability, a_held_lock_spools_live_reports_and_replay_waits_for_it)
+{
+    /* Lock waits end after 300 ms (55P03) instead of hanging a commit. */
+    pg_exec("ALTER ROLE CURRENT_USER SET lock_timeout = '300ms'");
+    testenv_server_start(&srv, NULL);
+    PGconn *locker = PQconnectdb(pg.conninfo);
+    cr_assert_eq(PQstatus(locker), CONNECTION_OK);
+    PGresult *r = PQexec(locker, "BEGIN; LOCK TABLE reports IN ACCESS EXCLUSIVE MODE");
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(locker));
+    PQclear(r);
+    struct ids all = {0};
+    for (int i = 0; i < 4; i++) {
+        char id[37];
+        struct testenv_response resp;
+        int st = post_fixture(srv.port, (size_t)i % N_FIXTURES, id, &resp);
+        cr_assert_eq(st, 200, "post %d while the lock is held: %d %s", i, st, resp.body);
+        testenv_response_free(&resp);
+        ids_add(&all, id);
+    }
+    testenv_sleep_ms(2000); /* replay rounds time out on the lock */
+    cr_assert_eq(metric("pinwatch_spool_depth"), 4, "see %s", srv.log_path);
+    r = PQexec(locker, "COMMIT");
+    PQclear(r);
+    PQfinish(locker);
+    wait_ready(&srv, 60);
+    assert_exactly_stored(&all);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    free(all.v);
+}
+
+static const char poison_body[] =
+    "{\"app-bundle-id\":\"com.example.poison\",\"hostname\":\"poison.example.com\","
+    "\"known-pins\":[\"pin-sha256=\\\"rFjc3wG7lTZe43zeYTvPq8k4xdDEutCmIhI5dn4oCeE=\\\"\"]}";
+
+Test(durability, a_unit_postgres_refuses_goes_to_the_quarantine_listed_and_counted)
+{
+    testenv_server_start(&srv, NULL);
+    /* The merge refuses (23514, check_violation) any batch holding the poison report. */
+    pg_exec("ALTER FUNCTION pinwatch_store_staged() RENAME TO pinwatch_store_staged_real");
+    pg_exec("CREATE FUNCTION pinwatch_store_staged() RETURNS bigint LANGUAGE plpgsql AS $$BEGIN "
+            "IF EXISTS (SELECT 1 FROM pg_temp.pinwatch_stage WHERE hostname = "
+            "'poison.example.com') THEN RAISE EXCEPTION 'refused on purpose' USING ERRCODE = "
+            "'23514'; END IF; RETURN pinwatch_store_staged_real(); END$$");
+    testenv_pg_stop(&pg);
+    struct ids good = {0};
+    char id[37], poison[37] = "";
+    for (int i = 0; i < 6; i++) {
+        if (i == 3) {
+            struct testenv_response resp;
+            cr_assert_eq(testenv_post_report(&srv, poison_body, strlen(poison_body), NULL, &resp),
+                         200, "%s", resp.body);
+            const char *pid =
+                json_string_value(json_array_get(json_object_get(resp.json, "accepted"), 0));
+            cr_assert_not_null(pid);
+            snprintf(poison, sizeof(poison), "%s", pid);
+            testenv_response_free(&resp);
+        }
+        cr_assert_eq(post_fixture(srv.port, (size_t)i % N_FIXTURES, id, NULL), 200);
+        ids_add(&good, id);
+    }
+    testenv_pg_start(&pg);
+    wait_ready(&srv, 60); /* drained: the good units stored, the poison one quarantined */
+    assert_exactly_stored(&good);
+    cr_assert_eq(metric("pinwatch_spool_quarantined_units_total"), 1);
+    cr_assert_eq(metric("pinwatch_spool_quarantine_units"), 1);
+
+    struct testenv_response q;
+    cr_assert_eq(testenv_get(&srv, "/v1/spool/quarantine", &q), 200, "%s", q.body);
+    json_t *units = json_object_get(q.json, "units");
+    cr_assert_eq(json_array_size(units), 1, "%s", q.body);
+    json_t *u = json_array_get(units, 0);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(u, "report_ids"), 0)), poison,
+                     "%s", q.body);
+    cr_assert_not_null(strstr(json_string_value(json_object_get(u, "reason")), "23514"), "%s",
+                       q.body);
+    cr_assert_eq(json_integer_value(json_object_get(u, "reports")), 1);
+    testenv_response_free(&q);
+    /* Admin only. */
+    cr_assert_eq(testenv_http(srv.port, "GET", "/v1/spool/quarantine", NULL, NULL, 0, false, &q),
+                 401);
+    testenv_response_free(&q);
+
+    /* Kept across a restart, bytes and all. */
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/quarantine.log", srv.spool_dir);
+    size_t len = 0;
+    char *text = testenv_read_file(path, &len);
+    cr_assert_not_null(strstr(text, "\"line_base64\":\""), "%s", text);
+    free(text);
+    srv.port = 0;
+    testenv_server_start(&srv, NULL);
+    cr_assert_eq(metric("pinwatch_spool_quarantine_units"), 1);
+    cr_assert_eq(testenv_get(&srv, "/v1/spool/quarantine?limit=1", &q), 200, "%s", q.body);
+    cr_assert_eq(json_array_size(json_object_get(q.json, "units")), 1, "%s", q.body);
+    cr_assert(json_is_null(json_object_get(q.json, "next_cursor")), "%s", q.body);
+    testenv_response_free(&q);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
+    free(good.v);
+}
+
+/* ---- certificate text that is not UTF-8 (SPEC 4, 9) ---- */
+
+/* A TrustKit report whose validated chain is one new self-signed certificate with a Latin-1
+ * byte in a DNS SAN (new string). */
+static char *latin1_report(void)
+{
+    struct testcert *tc = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "cafe.example.com",
+                                .sans = (const char *[]){"caf\xe9.example.com", NULL}},
+        NULL);
+    cr_assert_not_null(tc);
+    char pin[45], known[64];
+    testcert_pin(tc, pin);
+    snprintf(known, sizeof(known), "pin-sha256=\"%s\"", pin);
+    json_t *doc = json_pack("{s:s, s:s, s:[s], s:[s]}", "app-bundle-id", "com.example.latin1",
+                            "hostname", "cafe.example.com", "known-pins", known,
+                            "validated-certificate-chain", testcert_pem(tc));
+    char *body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    testcert_free(tc);
+    return body;
+}
+
+static void post_latin1(struct ids *all)
+{
+    char *body = latin1_report();
+    struct testenv_response r;
+    int st = testenv_post_report(&srv, body, strlen(body), NULL, &r);
+    cr_assert_eq(st, 200, "%d %s", st, r.body);
+    ids_add(all, json_string_value(json_array_get(json_object_get(r.json, "accepted"), 0)));
+    testenv_response_free(&r);
+    free(body);
+}
+
+static void assert_latin1_read_back(const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/reports/%s", id);
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, path, &r), 200, "%s", r.body);
+    json_t *cert = json_array_get(json_object_get(r.json, "validated_chain"), 0);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(cert, "sans"), 0)),
+                     "caf\\E9.example.com", "%s", r.body);
+    cr_assert_not_null(strstr(r.body, "certificate_text_not_utf8"), "%s", r.body);
+    testenv_response_free(&r);
+}
+
+Test(durability, a_san_that_is_not_utf8_is_stored_live_and_through_the_spool)
+{
+    testenv_server_start(&srv, NULL);
+    struct ids all = {0};
+    post_latin1(&all); /* PostgreSQL up */
+    testenv_pg_stop(&pg);
+    post_latin1(&all); /* spooled */
+    post_latin1(&all);
+    testenv_pg_start(&pg);
+    wait_ready(&srv, 60);
+    assert_exactly_stored(&all);
+    for (size_t i = 0; i < all.n; i++)
+        assert_latin1_read_back(all.v[i]);
+    cr_assert_eq(metric("pinwatch_spool_quarantine_units"), 0);
+    cr_assert_eq(testenv_server_stop(&srv), 0);
     free(all.v);
 }

@@ -301,7 +301,9 @@ Test(groups, a_group_reads_the_same_alone_and_in_the_list)
         cr_assert(json_is_array(json_object_get(one.json, "chains")));
         cr_assert_gt(json_array_size(json_object_get(g, "top_networks")), 0);
         cr_assert_gt(json_array_size(json_object_get(g, "versions")), 0);
+        /* Only the single group carries its chains and its version x network heatmap. */
         json_object_del(one.json, "chains");
+        json_object_del(one.json, "heatmap");
         char *a = json_dumps(g, JSON_SORT_KEYS), *b = json_dumps(one.json, JSON_SORT_KEYS);
         cr_assert_str_eq(a, b);
         free(a);
@@ -465,4 +467,61 @@ Test(groups, reports_carry_asn_and_country_from_the_mmdb)
     cr_assert_str_eq(json_string_value(json_object_get(client, "country")), "KZ");
     testenv_response_free(&r);
     free(id);
+}
+
+/* Anyone can create groups (one per app and hostname): the list pages like the others. */
+Test(groups, the_group_list_pages_with_limit_and_cursor)
+{
+    static const int counts[] = {3, 2, 2, 1, 1};
+    char host[64];
+    for (int h = 0; h < 5; h++) {
+        snprintf(host, sizeof(host), "p%d.example.com", h);
+        for (int i = 0; i < counts[h]; i++)
+            post(host, "1.0", "dev-1", leaf_old, pub_ca, 1, "198.51.100.7");
+    }
+    char path[512] = "/v1/groups?limit=2";
+    int seen[5] = {0}, pages = 0;
+    long last = 1000;
+    for (;;) {
+        struct testenv_response r;
+        cr_assert_eq(testenv_get(&srv, path, &r), 200, "%s", r.body);
+        json_t *groups = json_object_get(r.json, "groups");
+        cr_assert_leq(json_array_size(groups), 2, "%s", r.body);
+        size_t i;
+        json_t *g;
+        json_array_foreach(groups, i, g)
+        {
+            const char *hn = json_string_value(json_object_get(g, "hostname"));
+            long n = (long)json_integer_value(json_object_get(g, "reports"));
+            cr_assert_leq(n, last, "most reports first: %s", r.body);
+            last = n;
+            int k = hn[1] - '0';
+            cr_assert_eq(n, counts[k], "%s", r.body);
+            seen[k]++;
+        }
+        pages++;
+        json_t *next = json_object_get(r.json, "next_cursor");
+        cr_assert(json_is_null(next) || json_is_string(next), "%s", r.body);
+        if (json_is_null(next)) {
+            testenv_response_free(&r);
+            break;
+        }
+        snprintf(path, sizeof(path), "/v1/groups?limit=2&cursor=%s", json_string_value(next));
+        testenv_response_free(&r);
+        cr_assert_lt(pages, 10);
+    }
+    cr_assert_eq(pages, 3);
+    for (int k = 0; k < 5; k++)
+        cr_assert_eq(seen[k], 1, "group %d listed %d times", k, seen[k]);
+
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, "/v1/groups?limit=1001", &r), 400, "%s", r.body);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_get(&srv, "/v1/groups?cursor=nonsense", &r), 400, "%s", r.body);
+    testenv_response_free(&r);
+    /* the default page is 100 groups, and a full list says there is no next page */
+    cr_assert_eq(testenv_get(&srv, "/v1/groups", &r), 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "groups")), 5);
+    cr_assert(json_is_null(json_object_get(r.json, "next_cursor")), "%s", r.body);
+    testenv_response_free(&r);
 }

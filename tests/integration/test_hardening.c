@@ -4,6 +4,7 @@
  * trusted proxies, idle connections, the admin token gate, allow-lists, and full client
  * addresses kept out of the database and the log. */
 #include <criterion/criterion.h>
+#include <poll.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -42,13 +43,6 @@ static void start(const char *const *env)
     testenv_server_kill(&srv);
     memset(&srv, 0, sizeof(srv));
     testenv_server_start(&srv, env);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The process is still there and /healthz answers. */
@@ -289,10 +283,10 @@ Test(hardening, ten_thousand_certificate_chain)
     char *body = json_dumps(rep, JSON_COMPACT);
     size_t len = strlen(body);
     cr_assert_gt(len, 10u << 20);
-    double t0 = now_s();
+    double t0 = testenv_now_s();
     expect_error("10 000 certificates", body, len, false, 400, "too_many_certificates");
     /* Refused before any certificate is decoded: quick even for 10 000 of them. */
-    cr_assert_lt(now_s() - t0, 20.0);
+    cr_assert_lt(testenv_now_s() - t0, 20.0);
     free(body);
     json_decref(rep);
     cr_assert_eq(testenv_db_long("SELECT count(*) FROM reports"), 0);
@@ -305,9 +299,9 @@ Test(hardening, ten_megabyte_chunked_body_gets_413)
     char *big = repeat2(' ', n, ' ', 0);
     big[0] = '[';
     big[n - 1] = ']';
-    double t0 = now_s();
+    double t0 = testenv_now_s();
     expect_error("10 MB chunked", big, n, true, 413, "body_too_large");
-    cr_assert_lt(now_s() - t0, 30.0);
+    cr_assert_lt(testenv_now_s() - t0, 30.0);
     /* With a Content-Length it is refused before a byte of it is read. */
     expect_error("10 MB with Content-Length", big, n, false, 413, "body_too_large");
     free(big);
@@ -466,6 +460,58 @@ Test(hardening, rate_limit_per_network_behind_a_trusted_proxy)
     assert_alive("rate limit");
 }
 
+/* A proxy that adds its own X-Forwarded-For line (HAProxy "option forwardfor") leaves the
+ * client's forged line first: every line counts, in order, and the right-most address that is
+ * not a trusted proxy is the client. */
+Test(hardening, xff_lines_are_joined_and_a_forged_first_line_changes_nothing)
+{
+    static const char *const env[] = {"PINWATCH_RATE_LIMIT=5/min",
+                                      "PINWATCH_TRUSTED_PROXIES=127.0.0.0/8", NULL};
+    start(env);
+    size_t len;
+    char *body = fixture(FINAL_IOS, &len);
+    struct testenv_response r;
+    for (int i = 0; i < 6; i++) {
+        char h[256];
+        /* a fresh forged network each time, then the line our proxy added */
+        snprintf(h, sizeof(h),
+                 "X-Forwarded-For: 203.0.%d.66\r\nX-Forwarded-For: 198.51.100.7, 127.0.0.2\r\n", i);
+        int st = testenv_post_report(&srv, body, len, h, &r);
+        cr_assert_eq(st, i < 5 ? 200 : 429, "report %d: %d %s", i, st, r.body);
+        testenv_response_free(&r);
+    }
+    cr_assert_eq(testenv_db_long("SELECT count(*) FROM reports WHERE network = '198.51.100.0/24'"),
+                 5);
+    cr_assert_eq(testenv_db_long("SELECT count(*) FROM reports"), 5);
+    /* Nor can a forged line drain another network's bucket. */
+    char h[128];
+    snprintf(h, sizeof(h), "X-Forwarded-For: 198.51.100.9\r\nX-Forwarded-For: 192.0.2.1\r\n");
+    cr_assert_eq(testenv_post_report(&srv, body, len, h, &r), 200, "%s", r.body);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_db_long("SELECT count(*) FROM reports WHERE network = '192.0.2.0/24'"), 1);
+    free(body);
+}
+
+/* The rate limit is charged before the body is parsed (certificates decoded, chains analysed):
+ * a network over its limit costs no parsing, whatever it sends. */
+Test(hardening, a_network_over_its_limit_is_refused_before_its_body_is_parsed)
+{
+    static const char *const env[] = {"PINWATCH_RATE_LIMIT=3/min", NULL};
+    start(env);
+    size_t len;
+    char *body = fixture(FINAL_IOS, &len);
+    struct testenv_response r;
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(testenv_post_report(&srv, body, len, NULL, &r), 200, "%s", r.body);
+        testenv_response_free(&r);
+    }
+    static const char broken[] = "{\"hostname\": ";
+    cr_assert_eq(testenv_post_report(&srv, broken, strlen(broken), NULL, &r), 429, "%s", r.body);
+    cr_assert_str_eq(error_of(&r), "rate_limited");
+    testenv_response_free(&r);
+    free(body);
+}
+
 Test(hardening, xff_is_ignored_without_trusted_proxies)
 {
     static const char *const env[] = {"PINWATCH_RATE_LIMIT=5/min", NULL};
@@ -487,7 +533,84 @@ Test(hardening, xff_is_ignored_without_trusted_proxies)
     free(body);
 }
 
+/* ---- what unauthenticated endpoints tell (SPEC 7) ---- */
+
+/* The content-cache counters tell whether a given chain was reported lately: only with the
+ * admin token, or on PINWATCH_METRICS_LISTEN. */
+Test(hardening, public_metrics_keep_the_cache_counters_to_the_admin)
+{
+    unsigned mport = testenv_free_port();
+    char listen[64];
+    snprintf(listen, sizeof(listen), "PINWATCH_METRICS_LISTEN=127.0.0.1:%u", mport);
+    const char *env[] = {listen, NULL};
+    start(env);
+    size_t len;
+    char *body = fixture(FINAL_IOS, &len);
+    struct testenv_response r;
+    cr_assert_eq(testenv_post_report(&srv, body, len, NULL, &r), 200, "%s", r.body);
+    testenv_response_free(&r);
+    free(body);
+    static const char cache[] = "pinwatch_content_cache_lookups_total";
+    cr_assert_eq(testenv_http(srv.port, "GET", "/metrics", NULL, NULL, 0, false, &r), 200);
+    cr_assert_null(strstr(r.body, cache), "public /metrics shows the cache counters");
+    cr_assert_not_null(strstr(r.body, "pinwatch_reports_accepted_total 1"), "%s", r.body);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_get(&srv, "/metrics", &r), 200);
+    cr_assert_not_null(strstr(r.body, cache), "with the token: %s", r.body);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_http(mport, "GET", "/metrics", NULL, NULL, 0, false, &r), 200);
+    cr_assert_not_null(strstr(r.body, cache), "on the metrics listener: %s", r.body);
+    testenv_response_free(&r);
+    /* that listener serves nothing else */
+    cr_assert_eq(testenv_http(mport, "GET", "/v1/groups", NULL, NULL, 0, false, &r), 401);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_http(mport, "GET", "/healthz", NULL, NULL, 0, false, &r), 404);
+    testenv_response_free(&r);
+}
+
 /* ---- connections ---- */
+
+/* Seconds until the server closes a connection that sends one header byte every `every_ms`,
+ * or a negative number when it is still open after `give_up_s`. */
+static double dribble_until_closed(unsigned every_ms, double give_up_s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)srv.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    static const char start_line[] = "POST /v1/reports HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    cr_assert_eq(send(fd, start_line, sizeof(start_line) - 1, MSG_NOSIGNAL),
+                 (ssize_t)sizeof(start_line) - 1);
+    double t0 = testenv_now_s(), closed = -1;
+    while (closed < 0 && testenv_now_s() - t0 < give_up_s) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)every_ms) > 0) {
+            char c;
+            if (recv(fd, &c, 1, 0) <= 0)
+                closed = testenv_now_s() - t0;
+            continue;
+        }
+        if (send(fd, "a", 1, MSG_NOSIGNAL) != 1)
+            closed = testenv_now_s() - t0;
+    }
+    close(fd);
+    return closed;
+}
+
+/* The idle timeout restarts on every byte; the header deadline does not. */
+Test(hardening, a_header_sent_one_byte_a_second_is_cut_at_the_deadline)
+{
+    static const char *const env[] = {"PINWATCH_HEADER_TIMEOUT=2", "PINWATCH_CONNECTION_TIMEOUT=30",
+                                      NULL};
+    start(env);
+    double closed = dribble_until_closed(1000, 8);
+    cr_assert_geq(closed, 0, "the connection was still open after 8 s of a 1 byte/s header");
+    cr_assert(closed >= 1.5 && closed < 4.5, "closed after %.1f s, the deadline is 2 s", closed);
+    /* and the server goes on answering */
+    assert_alive("after a cut header");
+}
 
 Test(hardening, idle_connections_do_not_block_a_request)
 {
@@ -506,16 +629,16 @@ Test(hardening, idle_connections_do_not_block_a_request)
     struct timespec pause = {0, 300 * 1000000L};
     nanosleep(&pause, NULL);
     struct testenv_response r;
-    double t0 = now_s();
+    double t0 = testenv_now_s();
     cr_assert_eq(testenv_http(srv.port, "GET", "/healthz", NULL, NULL, 0, false, &r), 200);
-    double took = now_s() - t0;
+    double took = testenv_now_s() - t0;
     testenv_response_free(&r);
     cr_assert_lt(took, 1.0, "/healthz took %.2f s beside %d idle connections", took, IDLE);
     size_t len;
     char *body = fixture(FINAL_IOS, &len);
-    t0 = now_s();
+    t0 = testenv_now_s();
     cr_assert_eq(testenv_post_report(&srv, body, len, NULL, &r), 200, "%s", r.body);
-    took = now_s() - t0;
+    took = testenv_now_s() - t0;
     testenv_response_free(&r);
     cr_assert_lt(took, 1.0, "a report took %.2f s beside %d idle connections", took, IDLE);
     free(body);

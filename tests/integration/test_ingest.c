@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "testenv.h"
 
 static struct testenv_server srv;
@@ -70,6 +72,16 @@ static void assert_raw_exact(const char *id, const char *rel)
     cr_assert_eq(testenv_get(&srv, path, &r), 200);
     cr_assert_eq(r.body_len, len, "%s: raw length %zu, posted %zu", rel, r.body_len, len);
     cr_assert(memcmp(r.body, body, len) == 0, "%s: raw bytes differ", rel);
+    /* the header carries the whole SHA-256 of those bytes: 64 hex digits */
+    unsigned char digest[32];
+    char hex[65];
+    cr_assert_eq(EVP_Digest(body, len, digest, NULL, EVP_sha256(), NULL), 1);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    char *header = testenv_response_header(&r, "X-Raw-SHA256");
+    cr_assert_not_null(header);
+    cr_assert_str_eq(header, hex, "%s: X-Raw-SHA256", rel);
+    free(header);
     testenv_response_free(&r);
     free(body);
 }
@@ -587,6 +599,14 @@ Test(ingest, dashboard_page_carries_no_report_data_and_loads_nothing_from_elsewh
     cr_assert(strstr(r.body, "datatheorem") == NULL, "no report data in the page");
     cr_assert(strstr(r.body, "src=\"http") == NULL && strstr(r.body, "href=\"http") == NULL,
               "nothing is loaded from another host");
+    /* The scripts are the binary's own assets; the shared one keeps the token. */
+    const char *src = strstr(r.body, "<script src=\"/assets/core.js?v=");
+    cr_assert_not_null(src, "the page loads its scripts from /assets/");
+    char path[128];
+    cr_assert_eq(sscanf(src, "<script src=\"%127[^\"]\"", path), 1);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_http(srv.port, "GET", path, NULL, NULL, 0, false, &r), 200);
     cr_assert(strstr(r.body, "sessionStorage") != NULL, "the token is kept in sessionStorage");
+    cr_assert(strstr(r.body, "datatheorem") == NULL, "no report data in the scripts");
     testenv_response_free(&r);
 }

@@ -14,6 +14,7 @@
 #include "base/timeparse.h"
 #include "report/pin.h"
 #include "report/report_parse.h"
+#include "testenv.h"
 
 #define T_RECEIVED_AT 1700000000123456LL /* 2023-11-14T22:13:20.123456Z */
 #define T_UA          "TestAgent/1.0"
@@ -24,21 +25,6 @@
 #define T_ROOT_SPKI   "HXXQgxueCIU5TTLHob/bPbwcKOKw6DkfsTWYHbxbqTY="
 #define T_IOS_FINAL                                                                                \
     FIXTURES_DIR "/trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json"
-
-static inline char *t_read(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static inline struct report_parse_opts t_opts(void)
 {

@@ -1,16 +1,23 @@
 #include "testcert.h"
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+
+#include "report/pem_list.h"
+#include "testenv.h"
 
 void testcert_free(struct testcert *tc)
 {
@@ -23,12 +30,75 @@ void testcert_free(struct testcert *tc)
     free(tc);
 }
 
+/* An RSA key pair like a generated one but with a random odd public exponent of e_bits bits
+ * (d, the CRT exponents and coefficient derived from it), or NULL. */
+static EVP_PKEY *rsa_big_exponent(int bits, int e_bits)
+{
+    EVP_PKEY *base = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits), *out = NULL;
+    BIGNUM *n = NULL, *p = NULL, *q = NULL, *e = BN_new(), *d = BN_new(), *phi = BN_new(),
+           *p1 = BN_new(), *q1 = BN_new(), *g = BN_new(), *dp = BN_new(), *dq = BN_new(),
+           *qinv = BN_new();
+    BN_CTX *ctx = BN_CTX_new();
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    bool ok = base != NULL && e && d && phi && p1 && q1 && g && dp && dq && qinv && ctx && bld &&
+              EVP_PKEY_get_bn_param(base, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+              EVP_PKEY_get_bn_param(base, OSSL_PKEY_PARAM_RSA_FACTOR1, &p) == 1 &&
+              EVP_PKEY_get_bn_param(base, OSSL_PKEY_PARAM_RSA_FACTOR2, &q) == 1 &&
+              BN_sub(p1, p, BN_value_one()) && BN_sub(q1, q, BN_value_one()) &&
+              BN_mul(phi, p1, q1, ctx);
+    for (int tries = 0; ok && tries < 1000; tries++) {
+        ok = BN_rand(e, e_bits, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD) && BN_gcd(g, e, phi, ctx);
+        if (ok && BN_is_one(g))
+            break;
+    }
+    ok = ok && BN_mod_inverse(d, e, phi, ctx) != NULL && BN_mod(dp, d, p1, ctx) &&
+         BN_mod(dq, d, q1, ctx) && BN_mod_inverse(qinv, q, p, ctx) != NULL &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d) &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1, p) &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2, q) &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT1, dp) &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, dq) &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qinv) &&
+         (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
+         (pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) != NULL &&
+         EVP_PKEY_fromdata_init(pctx) == 1 &&
+         EVP_PKEY_fromdata(pctx, &out, EVP_PKEY_KEYPAIR, params) == 1;
+    if (!ok) {
+        EVP_PKEY_free(out);
+        out = NULL;
+    }
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_CTX_free(ctx);
+    BN_free(n);
+    BN_free(p);
+    BN_free(q);
+    BN_free(e);
+    BN_clear_free(d);
+    BN_free(phi);
+    BN_free(p1);
+    BN_free(q1);
+    BN_free(g);
+    BN_clear_free(dp);
+    BN_clear_free(dq);
+    BN_free(qinv);
+    EVP_PKEY_free(base);
+    return out;
+}
+
 static EVP_PKEY *make_key(const struct testcert_opts *o)
 {
     if (o->key_from != NULL) {
         EVP_PKEY *k = o->key_from->key;
         return EVP_PKEY_up_ref(k) == 1 ? k : NULL;
     }
+    if (o->rsa_bits > 0 && o->rsa_exponent_bits > 0)
+        return rsa_big_exponent(o->rsa_bits, o->rsa_exponent_bits);
     if (o->rsa_bits > 0)
         return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)o->rsa_bits);
     return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -242,4 +312,18 @@ char *testcert_bundle_tmpfile(const struct testcert *const *certs, size_t n)
         return NULL;
     }
     return strdup(path);
+}
+
+struct cert *testcert_load_pem_file(const char *path)
+{
+    size_t len = 0;
+    char *text = testenv_read_file(path, &len);
+    struct pem_list list;
+    struct err err = {0};
+    cr_assert_eq(pem_list_read(text, len, 0, &list, &err), ERR_OK, "%s: %s", path, err.detail);
+    cr_assert_geq(list.n, 1, "%s: no certificate", path);
+    struct cert *c = cert_ref(list.certs[0]);
+    pem_list_cleanup(&list);
+    free(text);
+    return c;
 }

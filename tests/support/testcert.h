@@ -33,6 +33,8 @@ struct testcert_opts {
     const char *const *sans; /* NULL-terminated; IPv4/IPv6 literals become IP SANs, the rest
                                 DNS SANs; NULL: no SAN extension */
     int rsa_bits;            /* 0: EC P-256 key; otherwise an RSA key of that many bits */
+    int rsa_exponent_bits;   /* with rsa_bits: a random public exponent of that many bits
+                                (a hostile key); 0: 65537 */
     const char *digest;      /* signature digest: NULL = "sha256"; "sha1", "sha384", "md5" */
     int64_t not_before;      /* Unix seconds; 0: now - 1 day */
     int64_t not_after;       /* Unix seconds; 0: now + 90 days */
@@ -74,6 +76,13 @@ char *testcert_chain_pem(const struct testcert *const *certs, size_t n);
 
 /* A JSON array of the certificates' PEM strings (as TrustKit sends chains); new reference. */
 json_t *testcert_chain_json(const struct testcert *const *certs, size_t n);
+
+/*
+ * The first certificate of a PEM file, text around it ignored (the fixtures carry an
+ * `openssl x509 -text` dump first), read with pem_list; asserts on failure. A new reference
+ * (cert_free).
+ */
+struct cert *testcert_load_pem_file(const char *path);
 
 /* Write the certificates as one PEM bundle file (a test trust store). */
 bool testcert_write_bundle(const char *path, const struct testcert *const *certs, size_t n);

@@ -1,6 +1,7 @@
 #include "testenv.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -119,7 +120,46 @@ char *testenv_read_file(const char *path, size_t *len)
     return buf;
 }
 
-static unsigned free_port(void)
+char *testenv_write_temp(const char *content)
+{
+    char path[] = "/tmp/pinwatch-test-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0, "mkstemp: %s", strerror(errno));
+    size_t len = strlen(content);
+    cr_assert_eq(write(fd, content, len), (ssize_t)len);
+    close(fd);
+    return strdup(path);
+}
+
+size_t testenv_each_fixture(void (*fn)(const char *path, const char *body, size_t len, void *ctx),
+                            void *ctx)
+{
+    static const char *const dirs[] = {"trustkit-ios",  "trustkit-android",  "sentry-relay",
+                                       "reportd",       "w3c-nel",           "sentry",
+                                       "w3c-reporting", "chromium-blocklist"};
+    size_t files = 0;
+    for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+        char dir[512];
+        snprintf(dir, sizeof(dir), "%s/%s", FIXTURES_DIR, dirs[d]);
+        DIR *dh = opendir(dir);
+        cr_assert_not_null(dh, "%s", dir);
+        for (struct dirent *e; (e = readdir(dh)) != NULL;) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[1024];
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            size_t len;
+            char *body = testenv_read_file(path, &len);
+            fn(path, body, len, ctx);
+            free(body);
+            files++;
+        }
+        closedir(dh);
+    }
+    return files;
+}
+
+unsigned testenv_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -130,16 +170,23 @@ static unsigned free_port(void)
     return ntohs(a.sin_port);
 }
 
-static void sleep_ms(long ms)
+void testenv_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
+double testenv_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void testenv_server_start(struct testenv_server *srv, const char *const *extra_env)
 {
     if (srv->port == 0)
-        srv->port = free_port();
+        srv->port = testenv_free_port();
     if (srv->token[0] == '\0')
         snprintf(srv->token, sizeof(srv->token), "test-token-%u", srv->port);
     if (srv->spool_dir[0] == '\0')
@@ -181,7 +228,7 @@ void testenv_server_start(struct testenv_server *srv, const char *const *extra_e
         if (waitpid(pid, &status, WNOHANG) == pid)
             cr_assert_fail("pinwatch exited during start-up (status %d), see %s", status,
                            srv->log_path);
-        sleep_ms(50);
+        testenv_sleep_ms(50);
     }
     cr_assert_fail("pinwatch did not answer /healthz, see %s", srv->log_path);
 }
@@ -373,13 +420,6 @@ static void run_or_fail(const char *cmd)
     cr_assert_eq(rc, 0, "command failed (%d): %s", rc, cmd);
 }
 
-static const char *pg_bin_cmd(void)
-{
-    return "PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); "
-           "as_pg() { if [ \"$(id -u)\" = 0 ]; then runuser -u postgres -- \"$@\"; "
-           "else \"$@\"; fi; }; ";
-}
-
 void testenv_pg_create(struct testenv_pg *pg, const char *name)
 {
     snprintf(pg->dir, sizeof(pg->dir), "%s/private-%s", TEST_STATE_DIR, name);
@@ -394,22 +434,24 @@ void testenv_pg_create(struct testenv_pg *pg, const char *name)
     free(base);
 }
 
-void testenv_pg_stop(struct testenv_pg *pg)
+/* scripts/pgcluster.sh finds the cluster of a state folder wherever it lives (as root, in a
+ * folder the postgres user can reach). */
+static void pgcluster(const char *what, const struct testenv_pg *pg)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "bash -c '%s as_pg $PG_BIN/pg_ctl -D %s/pg -m fast -w stop' >/dev/null", pg_bin_cmd(),
-             pg->dir);
+    snprintf(cmd, sizeof(cmd), "%s/../../scripts/pgcluster.sh %s %s >/dev/null", TEST_SCRIPTS_DIR,
+             what, pg->dir);
     run_or_fail(cmd);
+}
+
+void testenv_pg_stop(struct testenv_pg *pg)
+{
+    pgcluster("stop", pg);
 }
 
 void testenv_pg_start(struct testenv_pg *pg)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "bash -c '%s as_pg $PG_BIN/pg_ctl -D %s/pg -l %s/pg/server.log -w start' >/dev/null",
-             pg_bin_cmd(), pg->dir, pg->dir);
-    run_or_fail(cmd);
+    pgcluster("start", pg);
 }
 
 void testenv_pg_destroy(struct testenv_pg *pg)

@@ -75,11 +75,30 @@ void testenv_response_free(struct testenv_response *resp);
 /* Value of a response header (new string) or NULL. */
 char *testenv_response_header(const struct testenv_response *resp, const char *name);
 
+/* A loopback TCP port free right now (for a second listener of a server under test). */
+unsigned testenv_free_port(void);
+
 /* Run a shell command (printf-style); its stdout and stderr go into *out (new string) when out
  * is not NULL. Returns the exit status (128+signal when killed). */
 int testenv_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Whole file as a new NUL-terminated buffer (asserts on failure). */
+/* Whole file as a new NUL-terminated buffer (asserts on failure); len may be NULL. */
 char *testenv_read_file(const char *path, size_t *len);
+
+/* A new temporary file holding content; returns its path (caller unlink()s and frees). */
+char *testenv_write_temp(const char *content);
+
+/*
+ * Call fn on every report fixture (every file under each source folder of tests/fixtures),
+ * its whole bytes NUL-terminated (borrowed for the call). Returns the number of files.
+ */
+size_t testenv_each_fixture(void (*fn)(const char *path, const char *body, size_t len, void *ctx),
+                            void *ctx);
+
+/* Monotonic seconds, for timing bounds. */
+double testenv_now_s(void);
+
+/* Sleep for ms milliseconds. */
+void testenv_sleep_ms(long ms);
 
 #endif

@@ -1,7 +1,10 @@
 /* Replays, under this build's ASan/UBSan, every input a fuzzer once failed on (each file under
  * fuzz/regressions/<harness>/) through that harness with all its invariants, and every real
- * fixture through the body harnesses. The harness sources are included as they are, with their
- * entry points renamed and FUZZ_CHECK turned into a Criterion assertion naming the input. */
+ * fixture through the body harnesses. Besides the fuzzers' findings, each folder holds edge cases
+ * cut from the fixtures or written by hand (the same as fuzz/seeds.py adds), so that every
+ * harness replays something under the sanitizers of every `make test`. The harness sources are
+ * included as they are, with their entry points renamed and FUZZ_CHECK turned into a Criterion
+ * assertion naming the input. */
 #include <criterion/criterion.h>
 
 #include <dirent.h>
@@ -35,6 +38,9 @@ static char replay_current[1024];
 #undef FUZZ_ENTRY
 #define FUZZ_ENTRY fuzz_network_one
 #include "../../fuzz/fuzz_network.c"
+#undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_policy_one
+#include "../../fuzz/fuzz_policy.c"
 #undef FUZZ_ENTRY
 
 typedef int replay_fn(const uint8_t *data, size_t size);
@@ -75,11 +81,15 @@ static size_t replay_dir(const char *dir, replay_fn *fn)
     return count;
 }
 
+/* Replay one harness's folder; a folder that replays nothing (missing, renamed, emptied) is a
+ * failure, not a pass. */
 static size_t replay_regressions(const char *harness, replay_fn *fn)
 {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/fuzz/regressions/%s", PINWATCH_SOURCE_DIR, harness);
-    return replay_dir(dir, fn);
+    size_t n = replay_dir(dir, fn);
+    cr_assert_geq(n, 1, "%s replayed no file", dir);
+    return n;
 }
 
 Test(fuzz_regressions, report_parse)
@@ -117,12 +127,19 @@ Test(fuzz_regressions, network)
     replay_regressions("fuzz_network", fuzz_network_one);
 }
 
+Test(fuzz_regressions, policy)
+{
+    replay_regressions("fuzz_policy", fuzz_policy_one);
+    /* the policy templates of the unit tests are seeds too */
+    cr_assert_geq(replay_dir(TEST_DATA_DIR "/policy", fuzz_policy_one), 2);
+}
+
 Test(fuzz_regressions, the_regression_folders_exist)
 {
     /* A renamed harness would silently replay nothing: every folder names a harness here. */
     static const char *const known[] = {"fuzz_report_parse", "fuzz_cert_pem",  "fuzz_hostname",
                                         "fuzz_pin",          "fuzz_timeparse", "fuzz_rawbody",
-                                        "fuzz_network"};
+                                        "fuzz_network",      "fuzz_policy"};
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/fuzz/regressions", PINWATCH_SOURCE_DIR);
     DIR *d = opendir(dir);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "analysis/catalog.h"
+#include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
 #include "testcert.h"
@@ -174,7 +175,7 @@ Test(catalog, hostile_spki_lookup)
 {
     struct catalog *cat = load_default();
     uint8_t spki[32];
-    cr_assert_eq(pin_hex_decode(KZ_SPKI, spki, 32, NULL), ERR_OK);
+    cr_assert_eq(codec_hex_decode(KZ_SPKI, spki, 32, NULL), ERR_OK);
     const struct catalog_hostile *h = catalog_hostile_spki(cat, spki);
     cr_assert_not_null(h);
     cr_assert(strstr(h->name, "Qaznet") != NULL, "%s", h->name);
@@ -188,7 +189,7 @@ Test(catalog, hostile_spki_lookup)
     json_array_foreach(json_object_get(doc, "hostile_spki"), i, item)
     {
         const char *hex = json_string_value(json_object_get(item, "spki_sha256"));
-        cr_assert_eq(pin_hex_decode(hex, spki, 32, NULL), ERR_OK);
+        cr_assert_eq(codec_hex_decode(hex, spki, 32, NULL), ERR_OK);
         h = catalog_hostile_spki(cat, spki);
         cr_assert_not_null(h, "%s not found", hex);
         cr_assert_str_eq(h->name, json_string_value(json_object_get(item, "name")));
@@ -201,28 +202,12 @@ Test(catalog, hostile_spki_lookup)
     catalog_free(cat);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    static char buf[65536];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 Test(catalog, kazakhstan_fixture_is_hostile)
 {
-    const char *text = read_file(KZ_PEM);
     /* the fixture is an `openssl x509 -text` dump followed by the PEM */
-    const char *pem = strstr(text, "-----BEGIN CERTIFICATE-----");
-    cr_assert_not_null(pem);
-    struct cert *c = NULL;
-    struct err err;
-    cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s", err.detail);
+    struct cert *c = testcert_load_pem_file(KZ_PEM);
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(c->spki_sha256, 32, hex);
+    codec_hex_encode(c->spki_sha256, 32, hex);
     cr_assert_str_eq(hex, KZ_SPKI);
 
     struct catalog *cat = load_default();

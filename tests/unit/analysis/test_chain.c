@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,9 @@
 #include "analysis/catalog.h"
 #include "analysis/chain.h"
 #include "analysis/expected_keys.h"
+#include "analysis/sigcache.h"
 #include "analysis/trust_store.h"
+#include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
 #include "testcert.h"
@@ -228,16 +231,7 @@ Test(chain, missing_intermediate_wrong_order_and_forged_names)
 
 static struct cert *load_kz(void)
 {
-    FILE *f = fopen(KZ_PEM, "rb");
-    cr_assert_not_null(f);
-    static char buf[16384];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *pem = strstr(buf, "-----BEGIN CERTIFICATE-----");
-    cr_assert_not_null(pem);
-    struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, NULL), ERR_OK);
+    struct cert *c = testcert_load_pem_file(KZ_PEM);
     return c;
 }
 
@@ -245,7 +239,7 @@ Test(chain, kazakhstan_root_is_known_hostile)
 {
     struct cert *kz = load_kz();
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(kz->spki_sha256, 32, hex);
+    codec_hex_encode(kz->spki_sha256, 32, hex);
     cr_assert_str_eq(hex, KZ_SPKI);
 
     struct cert *alone[] = {kz};
@@ -362,6 +356,68 @@ Test(chain, hostname_coverage)
     testcert_free(bad);
 }
 
+/* What OpenSSL's X509_check_host / X509_check_ip decide, through both paths: a certificate
+ * on its own, and the names kept with a chain's analysis. Parameters hold their text:
+ * Criterion runs each one in a process of its own. */
+struct coverage_case {
+    char sans[3][32]; /* "" ends the list; none at all: no SAN extension */
+    char cn[32];
+    char host[48];
+    bool covers;
+    char why[64];
+};
+
+ParameterizedTestParameters(chain, coverage_follows_openssl)
+{
+    static struct coverage_case cases[] = {
+        {{"*.example.com"}, "x", "xn--bcher-kva.example.com", true, "wildcard over an A-label"},
+        {{"*.example.com"}, "x", "www.example.com.", true, "absolute form"},
+        {{"WWW.Example.COM"}, "x", "www.example.com", true, "case-insensitive"},
+        {{"w*.example.com"}, "x", "www.example.com", false, "partial wildcard refused"},
+        {{"*w.example.com"}, "x", "www.example.com", false, "partial wildcard refused"},
+        {{"*.*.example.com"}, "x", "a.b.example.com", false, "one wildcard, left-most only"},
+        {{"xn--bcher-kva.example"}, "x", "xn--bcher-kva.example", true, "A-label, exact"},
+        {{"*.xn--bcher-kva.example"},
+         "x",
+         "shop.xn--bcher-kva.example",
+         true,
+         "wildcard above an A-label"},
+        {{"xn--*.example.com"},
+         "x",
+         "xn--bcher-kva.example.com",
+         false,
+         "no wildcard inside an A-label"},
+        {{"www.example.com"}, "x", ".example.com", false, "no 'any subdomain' form"},
+        {{"2001:db8::1"}, "x", "2001:0db8:0:0:0:0:0:1", true, "IPv6 in any spelling"},
+        {{"192.0.2.7"}, "x", "::ffff:192.0.2.7", false, "IPv4 SAN is not its mapped form"},
+        {{"192.0.2.7"}, "www.example.com", "www.example.com", false, "CN ignored beside IP SAN"},
+        {{""}, "192.0.2.7", "192.0.2.7", false, "a CN is never an IP identity"},
+        {{""}, "*.example.com", "www.example.com", true, "CN wildcard without SANs"},
+        {{""}, "legacy.example.com", "legacy.example.com.", true, "CN without SANs"},
+    };
+    return cr_make_param_array(struct coverage_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct coverage_case *c, chain, coverage_follows_openssl)
+{
+    const char *sans[4] = {NULL};
+    for (size_t i = 0; i < 3 && c->sans[i][0] != '\0'; i++)
+        sans[i] = c->sans[i];
+    struct testcert *l = testcert_new_leaf(
+        &(struct testcert_opts){.cn = c->cn, .sans = sans[0] != NULL ? sans : NULL}, ica);
+    cr_assert_not_null(l);
+    cr_assert_eq(chain_cert_covers_hostname(l->cert, c->host), c->covers, "%s: %s", c->host,
+                 c->why);
+    struct cert *certs[] = {l->cert, ica->cert};
+    struct chain_analysis *a = analyze(certs, 2);
+    cr_assert_not_null(a->leaf_names);
+    struct chain_report_findings f;
+    chain_report_findings(a, certs, 2, c->host, (int64_t)time(NULL) * USEC, NULL, 0, NULL, &f);
+    cr_assert_eq(f.covers_hostname, c->covers, "analysed chain, %s: %s", c->host, c->why);
+    chain_analysis_free(a);
+    testcert_free(l);
+}
+
 Test(chain, report_findings_validity_and_names)
 {
     int64_t now = (int64_t)time(NULL);
@@ -474,7 +530,7 @@ Test(chain, json_round_trip)
     cr_assert_not_null(j);
 
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(a->sha256, 32, hex);
+    codec_hex_encode(a->sha256, 32, hex);
     cr_assert_str_eq(json_string_value(json_object_get(j, "chain_sha256")), hex);
     json_t *anchor = json_object_get(j, "anchor");
     cr_assert_str_eq(json_string_value(json_object_get(anchor, "subject")), proot->cert->subject);
@@ -555,4 +611,118 @@ Test(chain, invalid_input)
     chain_report_findings(NULL, NULL, 0, "www.example.com", 0, NULL, 0, NULL, &f);
     cr_assert_not(f.covers_hostname || f.valid_at_report_time || f.pin_in_chain || f.expected_key ||
                   f.leaf_expected);
+}
+
+static double mono_s(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* RSA-3072 with a ~3070-bit public exponent: each signature check with it is a full modular
+ * exponentiation. The link is not checked: not linked, and the finding says why. */
+Test(chain, an_rsa_key_with_a_huge_exponent_is_not_verified_with)
+{
+    struct testcert *hostile = testcert_new_ca(
+        &(struct testcert_opts){.cn = "Hostile CA", .rsa_bits = 3072, .rsa_exponent_bits = 3070},
+        root);
+    cr_assert_not_null(hostile, "OpenSSL refused the key");
+    struct testcert *lf =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "www.example.com"}, hostile);
+    cr_assert_not_null(lf);
+    /* the signature is genuine: OpenSSL verifies it when asked */
+    cr_assert_eq(X509_verify(lf->x509, hostile->key), 1);
+    struct cert *c[] = {lf->cert, hostile->cert, root->cert};
+    struct chain_analysis *a = analyze(c, 3); /* warm up */
+    chain_analysis_free(a);
+    double t0 = mono_s();
+    a = analyze(c, 3);
+    double took = mono_s() - t0;
+    cr_assert_not(a->linked, "a link was verified with the hostile key");
+    cr_assert(a->weak & CHAIN_WEAK_UNUSUAL_KEY);
+    cr_assert(weak_listed(a, "unusual_key"));
+    cr_log_info("chain analysis with the hostile key: %.3f ms", took * 1e3);
+    chain_analysis_free(a);
+
+    /* The same chain with a usual key links. */
+    struct testcert *usual =
+        testcert_new_ca(&(struct testcert_opts){.cn = "Usual CA", .rsa_bits = 3072}, root);
+    struct testcert *lf2 =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "www.example.com"}, usual);
+    struct cert *c2[] = {lf2->cert, usual->cert, root->cert};
+    a = analyze(c2, 3);
+    cr_assert(a->linked);
+    cr_assert_not(a->weak & CHAIN_WEAK_UNUSUAL_KEY);
+    chain_analysis_free(a);
+    testcert_free(lf2);
+    testcert_free(usual);
+    testcert_free(lf);
+    testcert_free(hostile);
+}
+
+/* A chain may be 64 certificates long; it gets CHAIN_MAX_VERIFY signature checks, no more. */
+Test(chain, signature_checks_per_chain_are_capped)
+{
+    enum { N = CHAIN_MAX_VERIFY + 3 };
+    struct testcert *cas[N];
+    struct cert *c[N + 1];
+    const struct testcert *issuer = root;
+    for (int i = N - 1; i >= 0; i--) {
+        char cn[32];
+        snprintf(cn, sizeof(cn), "Step CA %d", i);
+        cas[i] = testcert_new_ca(&(struct testcert_opts){.cn = cn}, issuer);
+        cr_assert_not_null(cas[i]);
+        issuer = cas[i];
+        c[i] = cas[i]->cert;
+    }
+    c[N] = root->cert;
+    struct chain_analysis *a = analyze(c, N + 1);
+    cr_assert_not(a->linked, "%d links checked", N);
+    cr_assert(a->weak & CHAIN_WEAK_UNVERIFIED_LINKS);
+    cr_assert(weak_listed(a, "unverified_links"));
+    chain_analysis_free(a);
+    /* Within the cap the same kind of chain links. */
+    a = analyze(c + N - CHAIN_MAX_VERIFY, CHAIN_MAX_VERIFY + 1);
+    cr_assert(a->linked);
+    cr_assert_eq(a->weak, 0);
+    chain_analysis_free(a);
+    for (int i = 0; i < N; i++)
+        testcert_free(cas[i]);
+}
+
+/* A link checked once is not checked again, whichever chain repeats it; the findings are the
+ * same with and without the cache. */
+Test(chain, signature_results_are_cached_per_link)
+{
+    struct sigcache *sc = sigcache_new(1024);
+    cr_assert_not_null(sc);
+    struct cert *c[] = {leaf->cert, ica->cert, root->cert};
+    struct chain_analysis *a = NULL, *plain = analyze(c, 3);
+    unsigned long long hits, misses;
+    cr_assert_eq(chain_analyze_cached(c, 3, ts, cat, sc, &a, NULL), ERR_OK);
+    sigcache_stats(sc, &hits, &misses);
+    cr_assert_eq(hits, 0);
+    cr_assert_eq(misses, 2);
+    cr_assert_eq(a->linked, plain->linked);
+    cr_assert_eq(a->weak, plain->weak);
+    chain_analysis_free(a);
+    cr_assert_eq(chain_analyze_cached(c, 3, ts, cat, sc, &a, NULL), ERR_OK);
+    sigcache_stats(sc, &hits, &misses);
+    cr_assert_eq(hits, 2, "the second analysis checked a signature again");
+    cr_assert(a->linked);
+    chain_analysis_free(a);
+    /* a new leaf under the same intermediate: only its own link is checked */
+    struct testcert *other =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "other.example.com"}, ica);
+    struct cert *c2[] = {other->cert, ica->cert, root->cert};
+    cr_assert_eq(chain_analyze_cached(c2, 3, ts, cat, sc, &a, NULL), ERR_OK);
+    sigcache_stats(sc, &hits, &misses);
+    cr_assert_eq(hits, 3);
+    cr_assert_eq(misses, 3);
+    cr_assert(a->linked);
+    chain_analysis_free(a);
+    chain_analysis_free(plain);
+    testcert_free(other);
+    sigcache_free(sc);
 }

@@ -8,6 +8,7 @@
 
 #include "analysis/expected_keys.h"
 #include "report/pin.h"
+#include "testenv.h"
 
 static void fill_pin(uint8_t pin[32], uint8_t seed)
 {
@@ -257,16 +258,6 @@ Test(expected_keys, most_specific_label_wins)
     expected_keys_free(ek);
 }
 
-static char *write_temp(const char *content)
-{
-    char path[] = "/tmp/pinwatch-ek-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-    close(fd);
-    return strdup(path);
-}
-
 Test(expected_keys, load_file_and_round_trip)
 {
     uint8_t a[32], b[32];
@@ -280,7 +271,7 @@ Test(expected_keys, load_file_and_round_trip)
              "\"current\"}]}, \"*.cdn.example.net\": {\"keys\": [{\"pin\": \"%s\", \"label\": "
              "\"cdn\"}]}}}",
              a64, b64);
-    char *path = write_temp(doc);
+    char *path = testenv_write_temp(doc);
     struct expected_keys *ek = expected_keys_new();
     cr_assert_eq(expected_keys_load_file(ek, path, NULL), ERR_OK);
     cr_assert_str_eq(expected_keys_match(ek, "api.example.com", a), "current");
@@ -316,7 +307,7 @@ Test(expected_keys, load_is_all_or_nothing)
     cr_assert_null(expected_keys_match(ek, "good.example", a), "partial load");
     json_decref(doc);
 
-    char *path = write_temp("{\"hosts\": ");
+    char *path = testenv_write_temp("{\"hosts\": ");
     cr_assert_eq(expected_keys_load_file(ek, path, &err), ERR_INVALID);
     cr_assert_str_eq(err.key, "invalid_json");
     unlink(path);

@@ -11,6 +11,7 @@
 #include "analysis/trust_store.h"
 #include "report/cert.h"
 #include "testcert.h"
+#include "testenv.h"
 
 static struct trust_store *load_bundle(const struct testcert *const *roots, size_t n)
 {
@@ -103,20 +104,9 @@ Test(trust_store, rekeyed_roots_sharing_a_name)
     testcert_free(old_root);
 }
 
-static char *write_temp(const char *content)
-{
-    char path[] = "/tmp/pinwatch-ts-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    size_t len = strlen(content);
-    cr_assert_eq(write(fd, content, len), (ssize_t)len);
-    close(fd);
-    return strdup(path);
-}
-
 static enum err_code load_text(const char *text, size_t *count, struct err *err)
 {
-    char *path = write_temp(text);
+    char *path = testenv_write_temp(text);
     struct trust_store *ts = NULL;
     enum err_code rc = trust_store_load(path, &ts, err);
     if (count != NULL)

@@ -1,5 +1,6 @@
 /* verdict: populations of failures, each landing in the right verdict, kind and reasons. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include <jansson.h>
 #include <regex.h>
@@ -770,8 +771,15 @@ Test(verdict, huge_counts)
 }
 
 /* Certificate names may hold any bytes, and a long one is cut: reasons must stay valid JSON
- * strings (jansson refuses invalid UTF-8) instead of vanishing. */
-Test(verdict, invalid_utf8_and_truncated_names)
+ * strings (jansson refuses invalid UTF-8) instead of vanishing. One parameter per subject:
+ * a lone 0xFF, a surrogate, a name cut inside a sequence. */
+ParameterizedTestParameters(verdict, invalid_utf8_and_truncated_names)
+{
+    static int subject[] = {0, 1, 2};
+    return cr_make_param_array(int, subject, sizeof(subject) / sizeof(subject[0]));
+}
+
+ParameterizedTest(int *which, verdict, invalid_utf8_and_truncated_names)
 {
     char longname[1200];
     size_t n = 0;
@@ -781,26 +789,25 @@ Test(verdict, invalid_utf8_and_truncated_names)
     }
     longname[n] = '\0';
     const char *subjects[] = {"CN=\xff\xfe Proxy CA", "CN=\xed\xa0\x80 surrogate", longname};
-    for (size_t i = 0; i < sizeof(subjects) / sizeof(subjects[0]); i++) {
-        struct verdict_evidence ev = intercepted();
-        ev.anchor_subject = subjects[i];
-        ev.reports = 3;
-        ev.devices = 1;
-        ev.networks = 1;
-        ev.top_network_reports = 3;
-        ev.versions = 1;
-        struct verdict_result r;
-        verdict_decide(&ev, &r);
-        expect_verdict(&r, VERDICT_INTERCEPTION, "debugging_proxy", NULL);
-        if (i < 2)
-            expect_reason(&r, "private_anchor", "CN=?", NULL);
-        else
-            expect_reason(&r, "private_anchor", "\xc3\xa9\xc3\xa9", NULL);
-        char *dump = json_dumps(r.reasons, 0);
-        cr_assert_not_null(dump);
-        free(dump);
-        verdict_result_cleanup(&r);
-    }
+    int i = *which;
+    struct verdict_evidence ev = intercepted();
+    ev.anchor_subject = subjects[i];
+    ev.reports = 3;
+    ev.devices = 1;
+    ev.networks = 1;
+    ev.top_network_reports = 3;
+    ev.versions = 1;
+    struct verdict_result r;
+    verdict_decide(&ev, &r);
+    expect_verdict(&r, VERDICT_INTERCEPTION, "debugging_proxy", NULL);
+    if (i < 2)
+        expect_reason(&r, "private_anchor", "CN=?", NULL);
+    else
+        expect_reason(&r, "private_anchor", "\xc3\xa9\xc3\xa9", NULL);
+    char *dump = json_dumps(r.reasons, 0);
+    cr_assert_not_null(dump);
+    free(dump);
+    verdict_result_cleanup(&r);
 }
 
 /* ---- words ---------------------------------------------------------------------------- */

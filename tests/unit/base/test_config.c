@@ -2,12 +2,14 @@
  * and config_load from the environment and flags: every bad setting gives exactly one
  * message that names it, and secrets never reach the log. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/config.h"
@@ -44,29 +46,30 @@ Test(config, listen_good)
     cr_assert_eq(ntohs(v6->sin6_port), 65535);
 }
 
-Test(config, listen_bad)
-{
-    static const char *const bad[] = {"",
-                                      "127.0.0.1",
-                                      "127.0.0.1:",
-                                      "127.0.0.1:65536",
-                                      "127.0.0.1:-1",
-                                      "127.0.0.1:80x",
-                                      "127.0.0.1: 80",
-                                      ":8080",
-                                      "example.com:80",
-                                      "300.1.1.1:80",
-                                      "[::1]",
-                                      "[::1]8080",
-                                      "[::1:8080"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = 0;
-        struct err err = {0};
-        cr_assert_eq(config_parse_listen(bad[i], &ss, &len, &err), ERR_INVALID, "'%s'", bad[i]);
-        cr_assert_str_eq(err.key, "invalid_listen", "'%s'", bad[i]);
-        cr_assert_neq(err.detail[0], '\0');
+/* Parameters hold their text: Criterion runs each one in a process of its own. */
+struct bad_text {
+    char text[32];
+};
+
+#define BAD_TEXTS(suite, name, ...)                                                                \
+    ParameterizedTestParameters(suite, name)                                                       \
+    {                                                                                              \
+        static struct bad_text bad[] = {__VA_ARGS__};                                              \
+        return cr_make_param_array(struct bad_text, bad, sizeof(bad) / sizeof(bad[0]));            \
     }
+
+BAD_TEXTS(config, listen_bad, {""}, {"127.0.0.1"}, {"127.0.0.1:"}, {"127.0.0.1:65536"},
+          {"127.0.0.1:-1"}, {"127.0.0.1:80x"}, {"127.0.0.1: 80"}, {":8080"}, {"example.com:80"},
+          {"300.1.1.1:80"}, {"[::1]"}, {"[::1]8080"}, {"[::1:8080"})
+
+ParameterizedTest(struct bad_text *b, config, listen_bad)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    struct err err = {0};
+    cr_assert_eq(config_parse_listen(b->text, &ss, &len, &err), ERR_INVALID, "'%s'", b->text);
+    cr_assert_str_eq(err.key, "invalid_listen", "'%s'", b->text);
+    cr_assert_neq(err.detail[0], '\0');
 }
 
 /* ---- config_parse_cidrs / config_cidr_contains ---- */
@@ -160,21 +163,19 @@ Test(config, cidrs_separated_by_whitespace_only)
     free(list);
 }
 
-Test(config, cidrs_bad)
+BAD_TEXTS(config, cidrs_bad, {"10.0.0.0/33"}, {"::/129"}, {"10.0.0.0/"}, {"10.0.0.0/8x"},
+          {"10.0.0.0/-8"}, {"banana"}, {"10.0.0/8"}, {"10.0.0.0/8, x"}, {"/8"}, {"2001:db8::g/32"},
+          {"10.0.0.0/ 8"}, {"10.0.0.0//8"})
+
+ParameterizedTest(struct bad_text *b, config, cidrs_bad)
 {
-    static const char *const bad[] = {"10.0.0.0/33",    "::/129",        "10.0.0.0/",
-                                      "10.0.0.0/8x",    "10.0.0.0/-8",   "banana",
-                                      "10.0.0/8",       "10.0.0.0/8, x", "/8",
-                                      "2001:db8::g/32", "10.0.0.0/ 8",   "10.0.0.0//8"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct config_cidr *list = (struct config_cidr *)1;
-        size_t n = 99;
-        struct err err = {0};
-        cr_assert_eq(config_parse_cidrs(bad[i], &list, &n, &err), ERR_INVALID, "'%s'", bad[i]);
-        cr_assert_str_eq(err.key, "invalid_cidr", "'%s'", bad[i]);
-        cr_assert_null(list, "'%s'", bad[i]);
-        cr_assert_eq(n, 0);
-    }
+    struct config_cidr *list = (struct config_cidr *)1;
+    size_t n = 99;
+    struct err err = {0};
+    cr_assert_eq(config_parse_cidrs(b->text, &list, &n, &err), ERR_INVALID, "'%s'", b->text);
+    cr_assert_str_eq(err.key, "invalid_cidr", "'%s'", b->text);
+    cr_assert_null(list, "'%s'", b->text);
+    cr_assert_eq(n, 0);
 }
 
 /* ---- config_parse_rate ---- */
@@ -203,17 +204,16 @@ Test(config, rate_good)
     }
 }
 
-Test(config, rate_bad)
+BAD_TEXTS(config, rate_bad, {""}, {"5"}, {"/min"}, {"0/min"}, {"5/day"}, {"abc/min"}, {"-5/min"},
+          {"5/"}, {"5/min "}, {" 5/min"}, {"1.5/s"}, {"100000001/s"}, {"5/MIN/s"},
+          {"99999999999999999999/s"})
+
+ParameterizedTest(struct bad_text *b, config, rate_bad)
 {
-    static const char *const bad[] = {
-        "",   "5",      "/min",   "0/min", "5/day",       "abc/min", "-5/min",
-        "5/", "5/min ", " 5/min", "1.5/s", "100000001/s", "5/MIN/s", "99999999999999999999/s"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        unsigned c = 0, p = 0;
-        struct err err = {0};
-        cr_assert_eq(config_parse_rate(bad[i], &c, &p, &err), ERR_INVALID, "'%s'", bad[i]);
-        cr_assert_str_eq(err.key, "invalid_rate", "'%s'", bad[i]);
-    }
+    unsigned c = 0, p = 0;
+    struct err err = {0};
+    cr_assert_eq(config_parse_rate(b->text, &c, &p, &err), ERR_INVALID, "'%s'", b->text);
+    cr_assert_str_eq(err.key, "invalid_rate", "'%s'", b->text);
 }
 
 /* ---- config_parse_size ---- */
@@ -234,27 +234,16 @@ Test(config, size_good)
     }
 }
 
-Test(config, size_bad)
+BAD_TEXTS(config, size_bad, {""}, {"k"}, {"-1"}, {"1.5m"}, {"1t"}, {"1kbb"}, {"1 k"}, {" 1"},
+          {"0x10"}, {"99999999999999999999"}, {"17179869184g"}, {"1e6"})
+
+ParameterizedTest(struct bad_text *b, config, size_bad)
 {
-    static const char *const bad[] = {"",
-                                      "k",
-                                      "-1",
-                                      "1.5m",
-                                      "1t",
-                                      "1kbb",
-                                      "1 k",
-                                      " 1",
-                                      "0x10",
-                                      "99999999999999999999",
-                                      "17179869184g",
-                                      "1e6"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        size_t v = 12345;
-        struct err err = {0};
-        cr_assert_eq(config_parse_size(bad[i], &v, &err), ERR_INVALID, "'%s'", bad[i]);
-        cr_assert_str_eq(err.key, "invalid_size", "'%s'", bad[i]);
-        cr_assert_eq(v, 12345, "'%s': output untouched", bad[i]);
-    }
+    size_t v = 12345;
+    struct err err = {0};
+    cr_assert_eq(config_parse_size(b->text, &v, &err), ERR_INVALID, "'%s'", b->text);
+    cr_assert_str_eq(err.key, "invalid_size", "'%s'", b->text);
+    cr_assert_eq(v, 12345, "'%s': output untouched", b->text);
 }
 
 /* ---- config_load ---- */
@@ -494,4 +483,195 @@ Test(config, log_redacts_secrets)
     cr_assert(strstr(text, "redacted") != NULL);
     config_cleanup(&cfg);
     free(msgs);
+}
+
+Test(config, alert_settings_are_checked_and_the_webhook_url_is_redacted)
+{
+    static const struct {
+        const char *url, *secret, *public_url, *names;
+    } bad[] = {
+        {"ftp://hooks.example.com/x", "k", NULL, "PINWATCH_ALERT_WEBHOOK_URL"},
+        {"hooks.example.com/x", "k", NULL, "PINWATCH_ALERT_WEBHOOK_URL"},
+        {"https://", "k", NULL, "PINWATCH_ALERT_WEBHOOK_URL"},
+        {"https://hooks.example.com/a b", "k", NULL, "PINWATCH_ALERT_WEBHOOK_URL"},
+        {"https://hooks.example.com/x", NULL, NULL, "PINWATCH_ALERT_WEBHOOK_SECRET"},
+        {"https://hooks.example.com/x", "k", "pinwatch.example.com", "PINWATCH_PUBLIC_URL"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        clean_env();
+        setenv("PINWATCH_ALERT_WEBHOOK_URL", bad[i].url, 1);
+        if (bad[i].secret != NULL)
+            setenv("PINWATCH_ALERT_WEBHOOK_SECRET", bad[i].secret, 1);
+        if (bad[i].public_url != NULL)
+            setenv("PINWATCH_PUBLIC_URL", bad[i].public_url, 1);
+        struct config cfg;
+        char *msgs = NULL;
+        cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_INVALID, "%zu", i);
+        cr_assert_eq(count_lines(msgs), 1, "%s", msgs);
+        cr_assert(strstr(msgs, bad[i].names) != NULL, "%s", msgs);
+        config_cleanup(&cfg);
+        free(msgs);
+    }
+    clean_env();
+    setenv("PINWATCH_ALERT_INTERVAL", "0", 1);
+    setenv("PINWATCH_RETENTION_DAYS", "-1", 1);
+    struct config cfg;
+    char *msgs = NULL;
+    cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_INVALID);
+    cr_assert_eq(count_lines(msgs), 2, "%s", msgs);
+    config_cleanup(&cfg);
+    free(msgs);
+    clean_env();
+    setenv("PINWATCH_ALERT_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/tokenpart", 1);
+    setenv("PINWATCH_ALERT_WEBHOOK_SECRET", "whsec-very-secret", 1);
+    cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_OK, "%s", msgs);
+    cr_assert_eq(cfg.alert_interval, 30);
+    cr_assert_eq(cfg.retention_days, 0);
+    char path[] = "/tmp/pinwatch-config-log-XXXXXX";
+    int fd = mkstemp(path);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    config_log(&cfg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    char *text = NULL;
+    FILE *f = fopen(path, "r");
+    char buf[16384];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(path);
+    text = buf;
+    cr_assert_null(strstr(text, "tokenpart"), "%s", text);
+    cr_assert_null(strstr(text, "whsec-very-secret"), "%s", text);
+    config_cleanup(&cfg);
+    free(msgs);
+}
+
+/* ---- precedence: flag, then environment, then default ---- */
+
+Test(config, flag_wins_over_a_bad_environment_value)
+{
+    clean_env();
+    setenv("PINWATCH_MAX_BODY", "10", 1); /* out of bounds, but overridden */
+    setenv("PINWATCH_RATE_LIMIT", "5/fortnight", 1);
+    char a0[] = "--max-body", a1[] = "2000", a2[] = "--rate-limit=9/s";
+    char *argv[] = {a0, a1, a2};
+    struct config cfg;
+    char *msgs = NULL;
+    cr_assert_eq(load(&cfg, 3, argv, &msgs), ERR_OK, "%s", msgs);
+    cr_assert_str_eq(msgs, "", "an overridden value is not checked");
+    cr_assert_eq(cfg.max_body, 2000);
+    cr_assert_eq(cfg.rate_limit_count, 9);
+    cr_assert_eq(cfg.rate_limit_period, 1);
+    config_cleanup(&cfg);
+    free(msgs);
+}
+
+Test(config, bad_flag_is_named_even_with_a_good_environment_value)
+{
+    clean_env();
+    setenv("PINWATCH_MAX_BODY", "2000", 1);
+    char a0[] = "--max-body=10";
+    char *argv[] = {a0};
+    struct config cfg;
+    char *msgs = NULL;
+    cr_assert_eq(load(&cfg, 1, argv, &msgs), ERR_INVALID);
+    cr_assert_eq(count_lines(msgs), 1, "%s", msgs);
+    cr_assert(strstr(msgs, "PINWATCH_MAX_BODY (--max-body): '10' (flag)") != NULL, "%s", msgs);
+    config_cleanup(&cfg);
+    free(msgs);
+}
+
+Test(config, environment_wins_over_default)
+{
+    clean_env();
+    setenv("PINWATCH_LISTEN", "127.0.0.1:9999", 1);
+    struct config cfg;
+    char *msgs = NULL;
+    cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_OK, "%s", msgs);
+    cr_assert_str_eq(cfg.listen, "127.0.0.1:9999");
+    config_cleanup(&cfg);
+    free(msgs);
+}
+
+/* Every message names its setting the same way: "pinwatch: VARIABLE (--flag): ...". */
+Test(config, every_message_names_its_setting_alike)
+{
+    clean_env();
+    static const char *const bad[][3] = {
+        {"PINWATCH_MAX_BODY", "lots", "--max-body"},
+        {"PINWATCH_RATE_LIMIT", "5/day", "--rate-limit"},
+        {"PINWATCH_LISTEN", "nowhere", "--listen"},
+        {"PINWATCH_STORE_CLIENT_IP", "maybe", "--store-client-ip"},
+        {"PINWATCH_TRUSTED_PROXIES", "10.0.0.0/99", "--trusted-proxies"},
+        {"PINWATCH_LOG_LEVEL", "chatty", "--log-level"},
+        {"PINWATCH_TRUST_STORE", "/nonexistent/ca.pem", "--trust-store"},
+        {"PINWATCH_CATALOG", "/nonexistent/catalog.json", "--catalog"},
+        {"PINWATCH_ADMIN_TOKEN_FILE", "/nonexistent/token", "--admin-token-file"},
+    };
+    size_t n_bad = sizeof(bad) / sizeof(bad[0]);
+    for (size_t i = 0; i < n_bad; i++)
+        setenv(bad[i][0], bad[i][1], 1);
+    struct config cfg;
+    char *msgs = NULL;
+    cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_INVALID);
+    cr_assert_eq(count_lines(msgs), n_bad, "%s", msgs);
+    for (size_t i = 0; i < n_bad; i++) {
+        char prefix[128];
+        snprintf(prefix, sizeof(prefix), "pinwatch: %s (%s): ", bad[i][0], bad[i][2]);
+        cr_assert_eq(lines_with(msgs, prefix), 1, "'%s' expected once:\n%s", prefix, msgs);
+    }
+    config_cleanup(&cfg);
+    free(msgs);
+}
+
+Test(config, setting_name_form)
+{
+    char name[80];
+    config_setting_name("PINWATCH_TRUST_STORE", name, sizeof(name));
+    cr_assert_str_eq(name, "PINWATCH_TRUST_STORE (--trust-store)");
+    config_setting_name("DATABASE_URL", name, sizeof(name));
+    cr_assert_str_eq(name, "DATABASE_URL (--database-url)");
+}
+
+/* Without DATABASE_URL, the database `make run` recorded under the current folder. */
+Test(config, database_url_from_make_run)
+{
+    clean_env();
+    char dir[] = "/tmp/pinwatch-config-run-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char old[4096];
+    cr_assert_not_null(getcwd(old, sizeof(old)));
+    cr_assert_eq(chdir(dir), 0);
+    struct config cfg;
+    char *msgs = NULL;
+    cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_OK, "%s", msgs);
+    cr_assert_null(cfg.database_url, "no var/database-url here yet");
+    config_cleanup(&cfg);
+    free(msgs);
+
+    cr_assert_eq(mkdir("var", 0700), 0);
+    FILE *f = fopen(CONFIG_RUN_DATABASE_URL_FILE, "w");
+    cr_assert_not_null(f);
+    fputs("host=/nowhere dbname=pinwatch\n", f);
+    fclose(f);
+    cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_OK, "%s", msgs);
+    cr_assert_str_eq(cfg.database_url, "host=/nowhere dbname=pinwatch");
+    config_cleanup(&cfg);
+    free(msgs);
+
+    setenv("DATABASE_URL", "dbname=explicit", 1);
+    cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_OK, "%s", msgs);
+    cr_assert_str_eq(cfg.database_url, "dbname=explicit", "the environment wins");
+    config_cleanup(&cfg);
+    free(msgs);
+
+    unlink(CONFIG_RUN_DATABASE_URL_FILE);
+    rmdir("var");
+    cr_assert_eq(chdir(old), 0);
+    rmdir(dir);
 }

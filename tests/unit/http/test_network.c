@@ -2,13 +2,16 @@
  * X-Forwarded-For walk from the right through trusted proxies, and every way a header can be
  * ignored (untrusted peer, no trusted proxies, garbage). */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/config.h"
+#include "base/utf8.h"
 #include "http/network.h"
 
 static struct sockaddr_storage peer(const char *text)
@@ -49,11 +52,14 @@ static struct network_info identify(const char *peer_text, const char *xff,
         cr_assert_str_eq((info).network, want_net);                                                \
     } while (0)
 
-Test(network, prefixes_v4_24_v6_48)
+/* Parameters hold their text: Criterion runs each one in a process of its own. */
+struct prefix_case {
+    char in[48], want[32];
+};
+
+ParameterizedTestParameters(network, prefixes_v4_24_v6_48)
 {
-    static const struct {
-        const char *in, *want;
-    } cases[] = {
+    static struct prefix_case cases[] = {
         {"203.0.113.7", "203.0.113.0/24"},
         {"198.51.100.255", "198.51.100.0/24"},
         {"0.0.0.0", "0.0.0.0/24"},
@@ -65,11 +71,14 @@ Test(network, prefixes_v4_24_v6_48)
         {"[2001:db8:5::1]:443", "2001:db8:5::/48"}, /* [v6]:port */
         {"  203.0.113.7\t", "203.0.113.0/24"},      /* header whitespace */
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char out[64] = "";
-        cr_assert(network_prefix_of(cases[i].in, out, sizeof(out)), "%s", cases[i].in);
-        cr_assert_str_eq(out, cases[i].want, "%s", cases[i].in);
-    }
+    return cr_make_param_array(struct prefix_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct prefix_case *c, network, prefixes_v4_24_v6_48)
+{
+    char out[64] = "";
+    cr_assert(network_prefix_of(c->in, out, sizeof(out)), "%s", c->in);
+    cr_assert_str_eq(out, c->want, "%s", c->in);
 }
 
 Test(network, ipv4_mapped_ipv6_is_plain_ipv4)
@@ -88,15 +97,22 @@ Test(network, ipv4_mapped_ipv6_is_plain_ipv4)
     EXPECT_CLIENT(info, "203.0.113.51", "203.0.113.0/24");
 }
 
-Test(network, not_addresses)
+struct not_an_address {
+    char in[48];
+};
+
+ParameterizedTestParameters(network, not_addresses)
 {
-    static const char *const bad[] = {"",        "   ",          "not-an-ip", "300.1.1.1",
-                                      "1.2.3",   "1.2.3.4.5",    "[::1",      "2001:db8::g",
-                                      "unknown", "1.2.3.4:80:1", "[]",        "-"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char out[64] = "untouched";
-        cr_assert_not(network_prefix_of(bad[i], out, sizeof(out)), "'%s'", bad[i]);
-    }
+    static struct not_an_address bad[] = {
+        {""},     {"   "},         {"not-an-ip"}, {"300.1.1.1"},    {"1.2.3"}, {"1.2.3.4.5"},
+        {"[::1"}, {"2001:db8::g"}, {"unknown"},   {"1.2.3.4:80:1"}, {"[]"},    {"-"}};
+    return cr_make_param_array(struct not_an_address, bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+ParameterizedTest(struct not_an_address *c, network, not_addresses)
+{
+    char out[64] = "untouched";
+    cr_assert_not(network_prefix_of(c->in, out, sizeof(out)), "'%s'", c->in);
 }
 
 Test(network, peer_without_proxies)
@@ -191,4 +207,33 @@ Test(network, asn_db_open_failure_is_reported)
     cr_assert_null(db);
     cr_assert_str_eq(err.key, "asn_db");
     network_db_free(NULL); /* accepts NULL */
+}
+
+/* An organisation name longer than the field is cut between characters: the name is stored
+ * as PostgreSQL text, which refuses a split UTF-8 sequence (and the whole batch with it). */
+Test(network, a_long_organisation_name_is_cut_between_characters)
+{
+    char path[] = "/tmp/pinwatch-asn-XXXXXX";
+    close(mkstemp(path));
+    char org[160];
+    memset(org, 'A', 126);
+    strcpy(org + 126, "\xc3\xa9-Telecom"); /* "é" straddles byte 127 */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "perl %s/make_mmdb.pl %s '198.51.100.0/24=64500:%s:KZ'",
+             TEST_SCRIPTS_DIR, path, org);
+    cr_assert_eq(system(cmd), 0, "cannot build the test .mmdb");
+    struct network_db *db = NULL;
+    struct err err = {0};
+    cr_assert_eq(network_db_open(path, &db, &err), ERR_OK, "%s", err.detail);
+    struct sockaddr_storage ss = peer("198.51.100.7");
+    struct network_info info;
+    network_identify((const struct sockaddr *)&ss, NULL, NULL, 0, db, &info);
+    cr_assert_eq(info.asn, 64500);
+    cr_assert_str_eq(info.country, "KZ");
+    size_t len = strlen(info.as_org);
+    cr_assert_geq(len, 126, "%s", info.as_org);
+    cr_assert_lt(len, sizeof(info.as_org));
+    cr_assert(utf8_valid(info.as_org, len), "cut inside a sequence: ...%s", info.as_org + 120);
+    network_db_free(db);
+    unlink(path);
 }

@@ -11,30 +11,16 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "base/codec.h"
 #include "report/cert.h"
 #include "report/pin.h"
+#include "testenv.h"
 
 #define IOS_FINAL                                                                                  \
     FIXTURES_DIR "/trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json"
 #define QAZNET                                                                                     \
     FIXTURES_DIR "/chromium-blocklist/"                                                            \
                  "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2.pem"
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len != NULL)
-        *len = (size_t)n;
-    return buf;
-}
 
 /* The i-th PEM string of the TrustKit iOS sample's validated chain (iOS CRLF 64-col form). */
 static char *ios_pem(size_t i)
@@ -53,14 +39,15 @@ static struct cert *decode(const char *pem)
 {
     struct cert *c = NULL;
     struct err err = {0};
-    cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s: %s", err.key, err.detail);
+    cr_assert_eq(cert_from_client_pem(pem, strlen(pem), &c, &err), ERR_OK, "%s: %s", err.key,
+                 err.detail);
     return c;
 }
 
 static void hex_eq(const uint8_t bytes[32], const char *want)
 {
     char hex[PIN_HEX_LEN + 1];
-    pin_hex_encode(bytes, 32, hex);
+    codec_hex_encode(bytes, 32, hex);
     cr_assert_str_eq(hex, want);
 }
 
@@ -124,9 +111,9 @@ Test(cert, trustkit_intermediate_and_root)
 Test(cert, qaznet_blocklist_file)
 {
     size_t len;
-    char *text = read_file(QAZNET, &len);
+    char *text = testenv_read_file(QAZNET, &len);
     struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(text, len, &c, NULL), ERR_OK);
+    cr_assert_eq(cert_from_client_pem(text, len, &c, NULL), ERR_OK);
     hex_eq(c->sha256, "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2");
     hex_eq(c->spki_sha256, "b5ba8dd7f89564c2889d3d6453c84998c77824919b64ea0835aa62986591be50");
     b64_eq(c->spki_sha256, "tbqN1/iVZMKInT1kU8hJmMd4JJGbZOoINapimGWRvlA=");
@@ -178,9 +165,9 @@ Test(cert, spki_matches_openssl_cli)
         free(pem);
     }
     size_t len;
-    char *text = read_file(QAZNET, &len);
+    char *text = testenv_read_file(QAZNET, &len);
     struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(text, len, &c, NULL), ERR_OK);
+    cr_assert_eq(cert_from_client_pem(text, len, &c, NULL), ERR_OK);
     openssl_pin(QAZNET, want);
     pin_to_base64(c->spki_sha256, got);
     cr_assert_str_eq(got, want);
@@ -290,7 +277,8 @@ Test(cert, undecodable_inputs)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct cert *c = NULL;
         struct err err = {0};
-        cr_assert_eq(cert_from_pem(bad[i], strlen(bad[i]), &c, &err), ERR_INVALID, "input %zu", i);
+        cr_assert_eq(cert_from_client_pem(bad[i], strlen(bad[i]), &c, &err), ERR_INVALID,
+                     "input %zu", i);
         cr_assert_str_eq(err.key, "undecodable_certificate", "input %zu", i);
         cr_assert_null(c);
     }
@@ -384,4 +372,61 @@ Test(cert, sans_key_type_and_utf8_names)
     cr_assert_not(c->is_ca, "no basicConstraints");
     cr_assert_eq(c->not_after - c->not_before, 86400);
     cert_free(c);
+}
+
+#include "base/utf8.h"
+#include "testcert.h"
+
+/* A certificate whose DNS SAN holds a Latin-1 byte and whose subject O is a UTF8String that is
+ * not UTF-8: the text is kept, the stray bytes escaped (\XX), and the certificate says so. */
+Test(cert, names_and_sans_that_are_not_utf8_are_escaped)
+{
+    struct testcert *tc =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "caf\xc3\xa9.example.com",
+                                                  .sans = (const char *[]){"caf\xe9.example.com",
+                                                                           "ok.example.com", NULL}},
+                          NULL);
+    cr_assert_not_null(tc);
+    struct cert *c = testcert_cert(tc);
+    cr_assert_eq(c->n_sans, 2);
+    cr_assert_str_eq(c->sans[0], "caf\\E9.example.com");
+    cr_assert_str_eq(c->sans[1], "ok.example.com");
+    cr_assert(c->text_escaped);
+    /* valid UTF-8 stays as it is */
+    cr_assert_str_eq(c->subject, "CN=caf\xc3\xa9.example.com");
+
+    /* A T61String O with Latin-1 bytes patched in (OpenSSL refuses to decode a UTF8String
+     * that is not UTF-8 at all): the subject text is still UTF-8. */
+    struct testcert *org =
+        testcert_new_leaf(&(struct testcert_opts){.cn = "x", .o = "BadXX Org"}, NULL);
+    cr_assert_not_null(org);
+    unsigned char *der = malloc(testcert_cert(org)->der_len);
+    size_t len = testcert_cert(org)->der_len;
+    memcpy(der, testcert_cert(org)->der, len);
+    int patched = 0;
+    for (size_t i = 2; i + 5 <= len; i++) {
+        if (memcmp(der + i, "BadXX", 5) != 0)
+            continue;
+        cr_assert_eq(der[i - 2], 0x0C, "the O is a UTF8String");
+        der[i - 2] = 0x14; /* T61String */
+        der[i + 3] = 0xE9;
+        der[i + 4] = 0xE9;
+        patched++;
+    }
+    cr_assert_eq(patched, 2, "issuer and subject");
+    struct cert *bad = NULL;
+    cr_assert_eq(cert_from_der(der, len, &bad, NULL), ERR_OK);
+    cr_assert(utf8_valid(bad->subject, strlen(bad->subject)), "%s", bad->subject);
+    cr_assert_not_null(strstr(bad->subject, "O=Bad\xc3\xa9\xc3\xa9 Org"), "%s", bad->subject);
+    cert_free(bad);
+    free(der);
+    testcert_free(org);
+
+    struct testcert *clean = testcert_new_leaf(
+        &(struct testcert_opts){.cn = "www.example.com",
+                                .sans = (const char *[]){"www.example.com", NULL}},
+        NULL);
+    cr_assert_not(testcert_cert(clean)->text_escaped);
+    testcert_free(clean);
+    testcert_free(tc);
 }

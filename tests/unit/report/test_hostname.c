@@ -1,5 +1,6 @@
 /* hostname: SPEC §5 normal form, coverage by noted-hostname, allow-list patterns. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,52 +26,81 @@ static void norm_bad(const char *raw)
     cr_assert_null(got);
 }
 
-Test(hostname, ascii_forms)
+/* Parameters hold their text: Criterion runs each one in a process of its own. */
+struct normal_form {
+    char raw[48];
+    char want[48];
+};
+
+ParameterizedTestParameters(hostname, normal_forms)
 {
-    norm_eq("www.datatheorem.com", "www.datatheorem.com");
-    norm_eq("WWW.DataTheorem.COM", "www.datatheorem.com");
-    norm_eq("  www.example.com.\r\n", "www.example.com");
-    norm_eq("expect-ct-report.test", "expect-ct-report.test");
-    norm_eq("_acme-challenge.example.com", "_acme-challenge.example.com");
-    norm_eq("localhost", "localhost");
+    static struct normal_form forms[] = {
+        /* ASCII */
+        {"www.datatheorem.com", "www.datatheorem.com"},
+        {"WWW.DataTheorem.COM", "www.datatheorem.com"},
+        {"  www.example.com.\r\n", "www.example.com"},
+        {"expect-ct-report.test", "expect-ct-report.test"},
+        {"_acme-challenge.example.com", "_acme-challenge.example.com"},
+        {"localhost", "localhost"},
+        /* IDN to A-labels */
+        {"bücher.example", "xn--bcher-kva.example"},
+        {"BÜCHER.example.", "xn--bcher-kva.example"},
+        {"xn--bcher-kva.example", "xn--bcher-kva.example"},
+        {"例え.テスト", "xn--r8jz45g.xn--zckzah"},
+        /* Non-transitional (IDNA2008): ß is kept, not mapped to ss. */
+        {"faß.de", "xn--fa-hia.de"},
+        /* IP literals */
+        {"192.0.2.1", "192.0.2.1"},
+        {"2001:DB8:0:0:0:0:0:42", "2001:db8::42"},
+        {"[::1]", "::1"},
+        {"[2001:db8::0:1]", "2001:db8::1"},
+        {" ::FFFF:192.0.2.1 ", "::ffff:192.0.2.1"},
+    };
+    return cr_make_param_array(struct normal_form, forms, sizeof(forms) / sizeof(forms[0]));
 }
 
-Test(hostname, idn_to_a_labels)
+ParameterizedTest(struct normal_form *f, hostname, normal_forms)
 {
-    norm_eq("bücher.example", "xn--bcher-kva.example");
-    norm_eq("BÜCHER.example.", "xn--bcher-kva.example");
-    norm_eq("xn--bcher-kva.example", "xn--bcher-kva.example");
-    norm_eq("例え.テスト", "xn--r8jz45g.xn--zckzah");
-    /* Non-transitional (IDNA2008): ß is kept, not mapped to ss. */
-    norm_eq("faß.de", "xn--fa-hia.de");
+    norm_eq(f->raw, f->want);
 }
 
 Test(hostname, ip_literals)
 {
-    norm_eq("192.0.2.1", "192.0.2.1");
-    norm_eq("2001:DB8:0:0:0:0:0:42", "2001:db8::42");
-    norm_eq("[::1]", "::1");
-    norm_eq("[2001:db8::0:1]", "2001:db8::1");
-    norm_eq(" ::FFFF:192.0.2.1 ", "::ffff:192.0.2.1");
     cr_assert(hostname_is_ip("10.0.0.1"));
     cr_assert(hostname_is_ip("::1"));
     cr_assert_not(hostname_is_ip("example.com"));
 }
 
-Test(hostname, rejected)
+struct not_a_name {
+    char raw[32];
+};
+
+ParameterizedTestParameters(hostname, rejected)
 {
-    norm_bad("");
-    norm_bad("   ");
-    norm_bad(".");
-    norm_bad("a..b");
-    norm_bad(".example.com");
-    norm_bad("exa mple.com");
-    norm_bad("https://example.com/");
-    norm_bad("example.com:443");
-    norm_bad("*.example.com");
-    norm_bad("[example.com]");
-    norm_bad("[192.0.2.1]");
-    norm_bad("\xff\xfe.example"); /* not UTF-8 */
+    static struct not_a_name bad[] = {
+        {""},
+        {"   "},
+        {"."},
+        {"a..b"},
+        {".example.com"},
+        {"exa mple.com"},
+        {"https://example.com/"},
+        {"example.com:443"},
+        {"*.example.com"},
+        {"[example.com]"},
+        {"[192.0.2.1]"},
+        {"\xff\xfe.example"}, /* not UTF-8 */
+    };
+    return cr_make_param_array(struct not_a_name, bad, sizeof(bad) / sizeof(bad[0]));
+}
+
+ParameterizedTest(struct not_a_name *n, hostname, rejected)
+{
+    norm_bad(n->raw);
+}
+
+Test(hostname, rejected_labels_and_null)
+{
     char label[70];
     memset(label, 'a', 64);
     strcpy(label + 64, ".com");

@@ -1,5 +1,6 @@
-/* pin: known-pins entries in every spelling, base64 and hex helpers. */
+/* pin: known-pins entries in every spelling (the encodings: test_codec.c). */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,23 +17,31 @@ static void expect_pin_a(const uint8_t pin[PIN_LEN])
     cr_assert_str_eq(b64, PIN_A);
 }
 
-Test(pin, entry_spellings)
+/* Parameters hold their text: Criterion runs each one in a process of its own. */
+struct entry {
+    char text[96];
+};
+
+ParameterizedTestParameters(pin, entry_spellings)
 {
-    const char *ok[] = {
-        "pin-sha256=\"" PIN_A "\"",                                   /* TrustKit, RFC 7469 */
-        "pin-sha256=" PIN_A,                                          /* quotes missing */
-        "  PIN-SHA256 = \"" PIN_A "\"  ",                             /* token case, whitespace */
-        "Pin-Sha256='" PIN_A "'",                                     /* single quotes */
-        "pin-sha256=\"rFjc3wG7lTZe43zeYTvPq8k4xdDEutCmIhI5dn4oCeE\"", /* no padding */
-        "pin-sha256=\"rFjc3wG7lTZe43zeYTvPq8k4xdDEutCmIhI5dn4oCeE=\"\n",
+    static struct entry ok[] = {
+        {"pin-sha256=\"" PIN_A "\""},                                   /* TrustKit, RFC 7469 */
+        {"pin-sha256=" PIN_A},                                          /* quotes missing */
+        {"  PIN-SHA256 = \"" PIN_A "\"  "},                             /* token case, whitespace */
+        {"Pin-Sha256='" PIN_A "'"},                                     /* single quotes */
+        {"pin-sha256=\"rFjc3wG7lTZe43zeYTvPq8k4xdDEutCmIhI5dn4oCeE\""}, /* no padding */
+        {"pin-sha256=\"rFjc3wG7lTZe43zeYTvPq8k4xdDEutCmIhI5dn4oCeE=\"\n"},
     };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        uint8_t pin[PIN_LEN];
-        struct err err = {0};
-        cr_assert_eq(pin_parse_entry(ok[i], strlen(ok[i]), pin, &err), ERR_OK, "%zu: %s", i,
-                     err.detail);
-        expect_pin_a(pin);
-    }
+    return cr_make_param_array(struct entry, ok, sizeof(ok) / sizeof(ok[0]));
+}
+
+ParameterizedTest(struct entry *e, pin, entry_spellings)
+{
+    uint8_t pin[PIN_LEN];
+    struct err err = {0};
+    cr_assert_eq(pin_parse_entry(e->text, strlen(e->text), pin, &err), ERR_OK, "%s: %s", e->text,
+                 err.detail);
+    expect_pin_a(pin);
 }
 
 /* A pin whose base64 has + and /, spelled URL-safe and unpadded. */
@@ -53,79 +62,32 @@ Test(pin, url_safe_alphabet)
     cr_assert_str_eq(out, "HXXQgxueCIU5TTLHob/bPbwcKOKw6DkfsTWYHbxbqTY=");
 }
 
-Test(pin, not_pins)
+ParameterizedTestParameters(pin, not_pins)
 {
-    const char *bad[] = {
-        "pin-sha1=\"d6qzRu9zOECb90Uez27xWltNsj0=\"",   /* other hash */
-        "pin-sha256=\"d6qzRu9zOECb90Uez27xWltNsj0=\"", /* 20 bytes */
-        "pin-sha256=\"" PIN_A "\"; max-age=3",         /* header syntax, not an entry */
-        "pin-sha256=\"" PIN_A,                         /* unbalanced quote */
-        "pin-sha256",
-        "pin-sha256=",
-        "pin-sha256=\"\"",
-        "pin-sha256=\"not base64!\"",
-        "pin-sha256=\"" PIN_A "AAAA\"", /* 35 bytes */
-        "sha256/" PIN_A,                /* OkHttp spelling is not RFC 7469 */
-        PIN_A,
-        "",
-        "garbage",
+    static struct entry bad[] = {
+        {"pin-sha1=\"d6qzRu9zOECb90Uez27xWltNsj0=\""},   /* other hash */
+        {"pin-sha256=\"d6qzRu9zOECb90Uez27xWltNsj0=\""}, /* 20 bytes */
+        {"pin-sha256=\"" PIN_A "\"; max-age=3"},         /* header syntax, not an entry */
+        {"pin-sha256=\"" PIN_A},                         /* unbalanced quote */
+        {"pin-sha256"},
+        {"pin-sha256="},
+        {"pin-sha256=\"\""},
+        {"pin-sha256=\"not base64!\""},
+        {"pin-sha256=\"" PIN_A "AAAA\""}, /* 35 bytes */
+        {"sha256/" PIN_A},                /* OkHttp spelling is not RFC 7469 */
+        {PIN_A},
+        {""},
+        {"garbage"},
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        uint8_t pin[PIN_LEN];
-        struct err err = {0};
-        cr_assert_eq(pin_parse_entry(bad[i], strlen(bad[i]), pin, &err), ERR_INVALID, "%zu", i);
-        cr_assert_str_eq(err.key, "unrecognized_pin", "%zu", i);
-    }
+    return cr_make_param_array(struct entry, bad, sizeof(bad) / sizeof(bad[0]));
 }
 
-Test(pin, base64_decode_edge_cases)
+ParameterizedTest(struct entry *e, pin, not_pins)
 {
-    unsigned char *out = NULL;
-    size_t n = 0;
+    uint8_t pin[PIN_LEN];
     struct err err = {0};
-    cr_assert_eq(pin_base64_decode("aGVsbG8=", 8, &out, &n, NULL), ERR_OK);
-    cr_assert_eq(n, 5);
-    cr_assert_eq(memcmp(out, "hello", 5), 0);
-    free(out);
-    cr_assert_eq(pin_base64_decode(" aGVs\r\nbG8 ", 11, &out, &n, NULL), ERR_OK);
-    cr_assert_eq(n, 5);
-    free(out);
-    cr_assert_eq(pin_base64_decode("aGVsbA", 6, &out, &n, NULL), ERR_OK); /* no padding */
-    cr_assert_eq(n, 4);
-    cr_assert_eq(memcmp(out, "hell", 4), 0);
-    free(out);
-    cr_assert_eq(pin_base64_decode("", 0, &out, &n, NULL), ERR_OK);
-    cr_assert_eq(n, 0);
-    free(out);
-    const char *bad[] = {"a", "aGVsbG8=x", "aGV=sbG8", "aGVsbA===", "aGVs*G8=", "a=="};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(pin_base64_decode(bad[i], strlen(bad[i]), &out, &n, &err), ERR_INVALID, "%s",
-                     bad[i]);
-        cr_assert_str_eq(err.key, "invalid_base64");
-    }
-}
-
-Test(pin, hex_round_trip)
-{
-    uint8_t pin[PIN_LEN], back[PIN_LEN];
-    char hex[PIN_HEX_LEN + 1];
-    cr_assert_eq(pin_from_base64(PIN_A, strlen(PIN_A), pin, NULL), ERR_OK);
-    pin_hex_encode(pin, PIN_LEN, hex);
-    cr_assert_eq(strlen(hex), 64);
-    cr_assert_str_eq(hex, "ac58dcdf01bb95365ee37cde613bcfabc938c5d0c4bad0a6221239767e2809e1");
-    for (char *p = hex; *p; p++)
-        *p = (char)(*p >= 'a' ? *p - 32 : *p); /* upper case decodes too */
-    cr_assert_eq(pin_hex_decode(hex, back, PIN_LEN, NULL), ERR_OK);
-    cr_assert_eq(memcmp(pin, back, PIN_LEN), 0);
-    struct err err = {0};
-    cr_assert_eq(pin_hex_decode("abc", back, PIN_LEN, &err), ERR_INVALID);
-    cr_assert_str_eq(err.key, "invalid_hex");
-    char bad[PIN_HEX_LEN + 1];
-    memset(bad, 'a', PIN_HEX_LEN);
-    bad[PIN_HEX_LEN] = '\0';
-    bad[10] = 'g';
-    cr_assert_eq(pin_hex_decode(bad, back, PIN_LEN, NULL), ERR_INVALID);
-    cr_assert_eq(memcmp(pin, back, PIN_LEN), 0, "untouched on failure");
+    cr_assert_eq(pin_parse_entry(e->text, strlen(e->text), pin, &err), ERR_INVALID, "%s", e->text);
+    cr_assert_str_eq(err.key, "unrecognized_pin", "%s", e->text);
 }
 
 Test(pin, sort_unique)

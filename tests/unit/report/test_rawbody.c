@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "report/rawbody.h"
+#include "testenv.h"
 
 static const char *lookup(void *ctx, const uint8_t sha256[32], size_t *len)
 {
@@ -57,21 +58,6 @@ static struct rawbody_split roundtrip(const char *body, size_t len, const char *
     return s;
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* A PEM certificate as a JSON string literal body (without quotes), "/" escaped as "\/" the
  * way NSJSONSerialization (TrustKit iOS) writes it. */
 static const char CERT_LITERAL[] =
@@ -83,32 +69,17 @@ static const char CERT_LITERAL[] =
 
 static size_t compressed_roundtrip(const char *body, size_t len, const char *what);
 
+static void fixture_round_trips(const char *path, const char *body, size_t len, void *ctx)
+{
+    (void)ctx;
+    struct rawbody_split s = roundtrip(body, len, path);
+    rawbody_split_cleanup(&s);
+    compressed_roundtrip(body, len, path);
+}
+
 Test(rawbody, every_fixture_round_trips)
 {
-    size_t files = 0;
-    static const char *const dirs[] = {"trustkit-ios",  "trustkit-android",  "sentry-relay",
-                                       "reportd",       "w3c-nel",           "sentry",
-                                       "w3c-reporting", "chromium-blocklist"};
-    for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
-        char dir[512];
-        snprintf(dir, sizeof(dir), "%s/%s", FIXTURES_DIR, dirs[d]);
-        DIR *dh = opendir(dir);
-        cr_assert_not_null(dh, "%s", dir);
-        for (struct dirent *e; (e = readdir(dh)) != NULL;) {
-            if (e->d_name[0] == '.')
-                continue;
-            char path[1024];
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            size_t len;
-            char *body = read_all(path, &len);
-            struct rawbody_split s = roundtrip(body, len, path);
-            rawbody_split_cleanup(&s);
-            compressed_roundtrip(body, len, path);
-            free(body);
-            files++;
-        }
-        closedir(dh);
-    }
+    size_t files = testenv_each_fixture(fixture_round_trips, NULL);
     cr_assert_geq(files, 40, "only %zu fixtures found under %s", files, FIXTURES_DIR);
 }
 
@@ -118,7 +89,7 @@ Test(rawbody, certificates_become_references)
     char path[512];
     snprintf(path, sizeof(path), "%s/trustkit-android/docs_sample_report_2016-11-25_updated.json",
              FIXTURES_DIR);
-    char *body = read_all(path, &len);
+    char *body = testenv_read_file(path, &len);
     struct rawbody_split s = roundtrip(body, len, path);
     /* 2 served + 3 validated certificates, each a 33-byte reference in a smaller template. */
     cr_assert_eq(s.n_frags, 5);
@@ -316,7 +287,7 @@ Test(rawbody, compressed_templates_round_trip_and_shrink)
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", FIXTURES_DIR, files[i]);
         size_t len;
-        char *body = read_all(path, &len);
+        char *body = testenv_read_file(path, &len);
         struct rawbody_split s = roundtrip(body, len, path);
         size_t t_len = s.tpl_len;
         rawbody_split_cleanup(&s);

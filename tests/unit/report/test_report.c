@@ -56,7 +56,7 @@ static struct cert *fixture_cert(size_t i)
     const char *pem =
         json_string_value(json_array_get(json_object_get(root, "validated-certificate-chain"), i));
     struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(pem, strlen(pem), &c, NULL), ERR_OK);
+    cr_assert_eq(cert_from_client_pem(pem, strlen(pem), &c, NULL), ERR_OK);
     json_decref(root);
     return c;
 }

@@ -4,60 +4,63 @@
  */
 #include "report_test_util.h"
 
+#include <criterion/parameterized.h>
+
 #define FX(p) FIXTURES_DIR "/" p
 
+/* Parameters hold their text: Criterion runs each one in a process of its own. */
 struct outcome {
-    const char *path;
+    char path[512];
     enum err_code rc;
-    const char *key; /* whole-body error key, NULL on ERR_OK */
+    char key[32]; /* whole-body error key, "" on ERR_OK */
     size_t n, ignored;
     int format; /* of the first report, -1 when none */
 };
 
 /* Every file of the fixtures folder and what the dispatcher must make of it. */
-static const struct outcome outcomes[] = {
-    {FX("trustkit-ios/docs_sample_report_2015-06-18_initial.json"), ERR_OK, NULL, 1, 0,
+static struct outcome outcomes[] = {
+    {FX("trustkit-ios/docs_sample_report_2015-06-18_initial.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_TRUSTKIT_IOS},
-    {FX("trustkit-ios/docs_sample_report_2015-10-13_app-identifier.json"), ERR_OK, NULL, 1, 0,
+    {FX("trustkit-ios/docs_sample_report_2015-10-13_app-identifier.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_TRUSTKIT_IOS},
     {FX("trustkit-ios/docs_sample_report_2015-10-15_INVALID_smart-quote.json"), ERR_INVALID,
      "invalid_json", 0, 0, -1},
-    {FX("trustkit-ios/docs_sample_report_2015-10-30_app-vendor-id.json"), ERR_OK, NULL, 1, 0,
+    {FX("trustkit-ios/docs_sample_report_2015-10-30_app-vendor-id.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_TRUSTKIT_IOS},
-    {FX("trustkit-ios/docs_sample_report_2015-11-05_validation-result.json"), ERR_OK, NULL, 1, 0,
+    {FX("trustkit-ios/docs_sample_report_2015-11-05_validation-result.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_TRUSTKIT_IOS},
-    {FX("trustkit-ios/docs_sample_report_2015-12-19_app-platform.json"), ERR_OK, NULL, 1, 0,
+    {FX("trustkit-ios/docs_sample_report_2015-12-19_app-platform.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_TRUSTKIT_IOS},
     {FX("trustkit-ios/docs_sample_report_2016-06-07_trustkit-version_enforce-pinning.json"), ERR_OK,
-     NULL, 1, 0, REPORT_FMT_TRUSTKIT_IOS},
-    {FX("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json"), ERR_OK, NULL,
+     "", 1, 0, REPORT_FMT_TRUSTKIT_IOS},
+    {FX("trustkit-ios/docs_sample_report_2017-02-20_app-platform-version_final.json"), ERR_OK, "",
      1, 0, REPORT_FMT_TRUSTKIT_IOS},
     {FX("trustkit-ios/TSKTrustKitConfig_h_kTSKReportUris_doc_sample.pseudo-json.txt"), ERR_INVALID,
      "invalid_json", 0, 0, -1},
     /* The first Android sample still says "app-platform": "IOS". */
-    {FX("trustkit-android/docs_sample_report_2016-11-25_initial.json"), ERR_OK, NULL, 1, 0,
+    {FX("trustkit-android/docs_sample_report_2016-11-25_initial.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_TRUSTKIT_IOS},
-    {FX("trustkit-android/docs_sample_report_2016-11-25_updated.json"), ERR_OK, NULL, 1, 0,
+    {FX("trustkit-android/docs_sample_report_2016-11-25_updated.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_TRUSTKIT_ANDROID},
-    {FX("sentry-relay/integration_hpkp.input.json"), ERR_OK, NULL, 1, 0, REPORT_FMT_HPKP},
-    {FX("sentry-relay/integration_expect_ct.input.json"), ERR_OK, NULL, 1, 0, REPORT_FMT_EXPECT_CT},
+    {FX("sentry-relay/integration_hpkp.input.json"), ERR_OK, "", 1, 0, REPORT_FMT_HPKP},
+    {FX("sentry-relay/integration_expect_ct.input.json"), ERR_OK, "", 1, 0, REPORT_FMT_EXPECT_CT},
     {FX("sentry-relay/integration_expect_staple.input.json"), ERR_INVALID, "unknown_format", 0, 0,
      -1},
-    {FX("sentry-relay/unit_test_hpkp_basic.input.json"), ERR_OK, NULL, 1, 0, REPORT_FMT_HPKP},
-    {FX("sentry-relay/unit_test_expectct_basic.input.json"), ERR_OK, NULL, 1, 0,
+    {FX("sentry-relay/unit_test_hpkp_basic.input.json"), ERR_OK, "", 1, 0, REPORT_FMT_HPKP},
+    {FX("sentry-relay/unit_test_expectct_basic.input.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_EXPECT_CT},
     /* No wrapper (and date_time with an underscore): not a shape we know. */
     {FX("sentry-relay/unit_test_expectct_invalid.input.json"), ERR_INVALID, "unknown_format", 0, 0,
      -1},
     {FX("sentry-relay/unit_test_expectstaple_basic.input.json"), ERR_INVALID, "unknown_format", 0,
      0, -1},
-    {FX("sentry-relay/unit_test_type_detect_hpkp.input.json"), ERR_OK, NULL, 1, 0, REPORT_FMT_HPKP},
-    {FX("sentry-relay/unit_test_type_detect_expect_ct.input.json"), ERR_OK, NULL, 1, 0,
+    {FX("sentry-relay/unit_test_type_detect_hpkp.input.json"), ERR_OK, "", 1, 0, REPORT_FMT_HPKP},
+    {FX("sentry-relay/unit_test_type_detect_expect_ct.input.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_EXPECT_CT},
     {FX("sentry-relay/unit_test_type_detect_expect_staple.input.json"), ERR_INVALID,
      "unknown_format", 0, 0, -1},
     /* A lone Reporting API item (tcp.refused): accepted as a batch, nothing TLS in it. */
-    {FX("sentry-relay/unit_test_nel_basic.input.json"), ERR_OK, NULL, 0, 1, -1},
+    {FX("sentry-relay/unit_test_nel_basic.input.json"), ERR_OK, "", 0, 1, -1},
     /* Sentry/Relay outputs are events, not reports. */
     {FX("sentry-relay/integration_hpkp.expected.no_processing.json"), ERR_INVALID, "unknown_format",
      0, 0, -1},
@@ -74,19 +77,19 @@ static const struct outcome outcomes[] = {
     {FX("sentry-relay/unit_test_nel_basic.expected.json"), ERR_INVALID, "unknown_format", 0, 0, -1},
     {FX("sentry/sample_event_hpkp.normalized.json"), ERR_INVALID, "unknown_format", 0, 0, -1},
     {FX("sentry/sample_event_expectct.normalized.json"), ERR_INVALID, "unknown_format", 0, 0, -1},
-    {FX("reportd/expect_ct_chrome_test_report_2019-10-04.json"), ERR_OK, NULL, 1, 0,
+    {FX("reportd/expect_ct_chrome_test_report_2019-10-04.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_EXPECT_CT},
-    {FX("reportd/expect_ct_chrome_test_report_2019-10-06.json"), ERR_OK, NULL, 1, 0,
+    {FX("reportd/expect_ct_chrome_test_report_2019-10-06.json"), ERR_OK, "", 1, 0,
      REPORT_FMT_EXPECT_CT},
     /* 36 NEL reports, none of them tls.*: all ignored, so the browser gets a 200. */
-    {FX("reportd/nel_chrome77_android_batch.json"), ERR_OK, NULL, 0, 36, -1},
-    {FX("w3c-nel/nel_spec_dns-failure.json"), ERR_OK, NULL, 0, 1, -1},
-    {FX("w3c-nel/nel_spec_downgrade-ip1.json"), ERR_OK, NULL, 0, 1, -1},
-    {FX("w3c-nel/nel_spec_downgrade-ip3.json"), ERR_OK, NULL, 0, 1, -1},
-    {FX("w3c-nel/nel_spec_protocol-error.json"), ERR_OK, NULL, 0, 1, -1},
-    {FX("w3c-nel/nel_spec_subdomain-dns-failure.json"), ERR_OK, NULL, 0, 1, -1},
-    {FX("w3c-nel/nel_spec_success-ip1.json"), ERR_OK, NULL, 0, 1, -1},
-    {FX("w3c-nel/nel_spec_success-ip2.json"), ERR_OK, NULL, 0, 1, -1},
+    {FX("reportd/nel_chrome77_android_batch.json"), ERR_OK, "", 0, 36, -1},
+    {FX("w3c-nel/nel_spec_dns-failure.json"), ERR_OK, "", 0, 1, -1},
+    {FX("w3c-nel/nel_spec_downgrade-ip1.json"), ERR_OK, "", 0, 1, -1},
+    {FX("w3c-nel/nel_spec_downgrade-ip3.json"), ERR_OK, "", 0, 1, -1},
+    {FX("w3c-nel/nel_spec_protocol-error.json"), ERR_OK, "", 0, 1, -1},
+    {FX("w3c-nel/nel_spec_subdomain-dns-failure.json"), ERR_OK, "", 0, 1, -1},
+    {FX("w3c-nel/nel_spec_success-ip1.json"), ERR_OK, "", 0, 1, -1},
+    {FX("w3c-nel/nel_spec_success-ip2.json"), ERR_OK, "", 0, 1, -1},
     {FX("w3c-reporting/network_reporting_spec_sample_reports.pseudo-json.txt"), ERR_INVALID,
      "invalid_json", 0, 0, -1},
     {FX("w3c-reporting/reporting_spec_index_bs_sample_reports.pseudo-json.txt"), ERR_INVALID,
@@ -94,44 +97,46 @@ static const struct outcome outcomes[] = {
     /* A certificate file is not a report body. */
     {FX("chromium-blocklist/00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2.pem"),
      ERR_INVALID, "invalid_json", 0, 0, -1},
-    {TEST_DATA_DIR "/parse/trustkit_macos_v3.json", ERR_OK, NULL, 1, 0, REPORT_FMT_TRUSTKIT_IOS},
-    {TEST_DATA_DIR "/parse/nel_tls_batch.json", ERR_OK, NULL, 2, 2, REPORT_FMT_NEL},
+    {TEST_DATA_DIR "/parse/trustkit_macos_v3.json", ERR_OK, "", 1, 0, REPORT_FMT_TRUSTKIT_IOS},
+    {TEST_DATA_DIR "/parse/nel_tls_batch.json", ERR_OK, "", 2, 2, REPORT_FMT_NEL},
 };
 
-Test(report_parse, every_fixture_outcome)
+ParameterizedTestParameters(report_parse, every_fixture_outcome)
 {
-    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
-        const struct outcome *o = &outcomes[i];
-        size_t len;
-        char *body = t_read(o->path, &len);
-        struct report_batch b;
-        struct err err;
-        enum err_code rc = t_parse(body, len, &b, &err);
-        cr_assert_eq(rc, o->rc, "%s: rc %d (%s: %s)", o->path, rc, err.key, err.detail);
-        if (o->key != NULL)
-            cr_assert_str_eq(err.key, o->key, "%s", o->path);
-        cr_assert_eq(b.n, o->n, "%s: %zu reports", o->path, b.n);
-        cr_assert_eq(b.ignored, o->ignored, "%s: %zu ignored", o->path, b.ignored);
-        cr_assert_eq(b.n_rejected, 0, "%s", o->path);
-        if (o->format >= 0)
-            cr_assert_eq((int)b.reports[0]->format, o->format, "%s", o->path);
-        /* Every report carries the server's view of the request. */
-        uint8_t sha[32];
-        t_sha256(body, len, sha);
-        for (size_t k = 0; k < b.n; k++) {
-            cr_assert_eq(b.reports[k]->received_at, T_RECEIVED_AT);
-            cr_assert_eq(memcmp(b.reports[k]->raw_sha256, sha, 32), 0);
-            cr_assert_not_null(b.reports[k]->client.user_agent);
-        }
-        report_batch_cleanup(&b);
-        free(body);
+    return cr_make_param_array(struct outcome, outcomes, sizeof(outcomes) / sizeof(outcomes[0]));
+}
+
+ParameterizedTest(struct outcome *o, report_parse, every_fixture_outcome)
+{
+    size_t len;
+    char *body = testenv_read_file(o->path, &len);
+    struct report_batch b;
+    struct err err;
+    enum err_code rc = t_parse(body, len, &b, &err);
+    cr_assert_eq(rc, o->rc, "%s: rc %d (%s: %s)", o->path, rc, err.key, err.detail);
+    if (o->key[0] != '\0')
+        cr_assert_str_eq(err.key, o->key, "%s", o->path);
+    cr_assert_eq(b.n, o->n, "%s: %zu reports", o->path, b.n);
+    cr_assert_eq(b.ignored, o->ignored, "%s: %zu ignored", o->path, b.ignored);
+    cr_assert_eq(b.n_rejected, 0, "%s", o->path);
+    if (o->format >= 0)
+        cr_assert_eq((int)b.reports[0]->format, o->format, "%s", o->path);
+    /* Every report carries the server's view of the request. */
+    uint8_t sha[32];
+    t_sha256(body, len, sha);
+    for (size_t k = 0; k < b.n; k++) {
+        cr_assert_eq(b.reports[k]->received_at, T_RECEIVED_AT);
+        cr_assert_eq(memcmp(b.reports[k]->raw_sha256, sha, 32), 0);
+        cr_assert_not_null(b.reports[k]->client.user_agent);
     }
+    report_batch_cleanup(&b);
+    free(body);
 }
 
 static struct report *fixture_report(const char *path, struct report_batch *b, char **body)
 {
     size_t len;
-    *body = t_read(path, &len);
+    *body = testenv_read_file(path, &len);
     struct err err;
     cr_assert_eq(t_parse(*body, len, b, &err), ERR_OK, "%s: %s", err.key, err.detail);
     cr_assert_eq(b->n, 1);
@@ -436,7 +441,7 @@ Test(report_parse, real_shaped_trustkit_3)
 Test(report_parse, nel_tls_batch)
 {
     size_t len;
-    char *body = t_read(TEST_DATA_DIR "/parse/nel_tls_batch.json", &len);
+    char *body = testenv_read_file(TEST_DATA_DIR "/parse/nel_tls_batch.json", &len);
     struct report_batch b;
     struct err err;
     cr_assert_eq(t_parse(body, len, &b, &err), ERR_OK);
@@ -481,8 +486,8 @@ Test(report_parse, nel_tls_batch)
 Test(report_parse, invalid_json_detail_has_position)
 {
     size_t len;
-    char *body =
-        t_read(FX("trustkit-ios/docs_sample_report_2015-10-15_INVALID_smart-quote.json"), &len);
+    char *body = testenv_read_file(
+        FX("trustkit-ios/docs_sample_report_2015-10-15_INVALID_smart-quote.json"), &len);
     struct report_batch b;
     struct err err;
     cr_assert_eq(t_parse(body, len, &b, &err), ERR_INVALID);

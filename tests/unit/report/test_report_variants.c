@@ -4,6 +4,8 @@
  */
 #include "report_test_util.h"
 
+#include <criterion/parameterized.h>
+
 #include "report/cert.h"
 
 static json_t *ios_without(const char *key)
@@ -102,7 +104,7 @@ static json_t *pem_spellings(void)
     const char *ios =
         json_string_value(json_array_get(json_object_get(o, "validated-certificate-chain"), 0));
     struct cert *c = NULL;
-    cr_assert_eq(cert_from_pem(ios, strlen(ios), &c, NULL), ERR_OK);
+    cr_assert_eq(cert_from_client_pem(ios, strlen(ios), &c, NULL), ERR_OK);
     size_t n = 4 * ((c->der_len + 2) / 3);
     char *b64 = malloc(n + 1);
     EVP_EncodeBlock((unsigned char *)b64, c->der, (int)c->der_len);
@@ -448,16 +450,20 @@ Test(variants, depth)
     report_batch_cleanup(&b);
 }
 
-Test(variants, invalid_json_bodies)
-{
+/* Parameters hold their bytes: Criterion runs each one in a process of its own. */
+struct bad_body {
+    char body[64];
+    size_t len;
+};
+
 #define BODY(s)                                                                                    \
     {                                                                                              \
         s, sizeof(s) - 1                                                                           \
     }
-    static const struct {
-        const char *body;
-        size_t len;
-    } bad[] = {
+
+ParameterizedTestParameters(variants, invalid_json_bodies)
+{
+    static struct bad_body bad[] = {
         BODY(""),
         BODY("{"),
         BODY("{\"hostname\": \"a\xff\", \"known-pins\": []}"),     /* invalid UTF-8 */
@@ -467,15 +473,18 @@ Test(variants, invalid_json_bodies)
         BODY("{\"known-pins\": []} trailing"),
         BODY("{'known-pins': []}"),
     };
+    return cr_make_param_array(struct bad_body, bad, sizeof(bad) / sizeof(bad[0]));
+}
 #undef BODY
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct report_batch b;
-        struct err err;
-        cr_assert_eq(t_parse(bad[i].body, bad[i].len, &b, &err), ERR_INVALID, "body %zu", i);
-        cr_assert_str_eq(err.key, "invalid_json", "body %zu", i);
-        cr_assert_neq(err.detail[0], '\0');
-        report_batch_cleanup(&b);
-    }
+
+ParameterizedTest(struct bad_body *bb, variants, invalid_json_bodies)
+{
+    struct report_batch b;
+    struct err err;
+    cr_assert_eq(t_parse(bb->body, bb->len, &b, &err), ERR_INVALID, "%.*s", (int)bb->len, bb->body);
+    cr_assert_str_eq(err.key, "invalid_json", "%.*s", (int)bb->len, bb->body);
+    cr_assert_neq(err.detail[0], '\0');
+    report_batch_cleanup(&b);
 }
 
 Test(variants, other_shapes)

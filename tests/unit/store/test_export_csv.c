@@ -170,6 +170,20 @@ Test(export_csv, exact_bytes)
     buf_cleanup(&b);
 }
 
+/* A spreadsheet that splits on ';' would see "x;=cmd" as two cells, the second a formula:
+ * every cell holding ';' is quoted (SPEC 8), whatever follows it. */
+Test(export_csv, a_cell_holding_a_semicolon_is_quoted)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    write_row(&b, (const char *const[]){"x;=1+1", "a;+b", "c;-d", "e;@f", "g;h", "plain"}, 6);
+    cr_assert_str_eq(b.data, "\"x;=1+1\",\"a;+b\",\"c;-d\",\"e;@f\",\"g;h\",plain\r\n");
+    b.len = 0;
+    write_row(&b, (const char *const[]){"=a;b"}, 1);
+    cr_assert_str_eq(b.data, "\"'=a;b\"\r\n");
+    buf_cleanup(&b);
+}
+
 Test(export_csv, an_empty_row_is_one_empty_cell)
 {
     struct buf b;
