@@ -60,7 +60,7 @@ BEGIN
         template           bytea,
         id                 uuid,        -- r
         received_at        timestamptz,
-        format             text,
+        format             text,        -- (and b: the media type the body came with, 0015)
         hostname           text,
         hostname_raw       text,
         noted_hostname     text,
@@ -138,8 +138,8 @@ BEGIN
     INSERT INTO raw_fragments (sha256, bytes)
     SELECT sha256, bytes FROM pg_temp.pinwatch_stage WHERE kind = 'f' ORDER BY sha256
     ON CONFLICT DO NOTHING;
-    INSERT INTO raw_bodies (sha256, received_at, length, template)
-    SELECT sha256, received_at, length, template FROM pg_temp.pinwatch_stage
+    INSERT INTO raw_bodies (sha256, received_at, length, template, media_type)
+    SELECT sha256, received_at, length, template, format FROM pg_temp.pinwatch_stage
     WHERE kind = 'b' ORDER BY sha256
     ON CONFLICT DO NOTHING;
     INSERT INTO groups (id, app_bundle_id, hostname, anchor_spki, anchor_subject, anchor_public,

@@ -28,6 +28,7 @@ struct ratelimit;
 struct spool;
 struct store;
 struct trust_store;
+struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
 
 struct api_context {
     const struct config *cfg;           /* borrowed */
@@ -46,6 +47,7 @@ struct api_context {
     struct network_db *asn_db;      /* NULL without PINWATCH_ASN_DB */
     struct ratelimit *ratelimit;
     struct http_server *http;
+    struct evp_pkey_st *signing_key;    /* Ed25519 private key signing evidence bundles */
     bool curl_ready;                    /* webhook_global_init ran */
     struct api_allowlist allowed_apps;  /* PINWATCH_ALLOWED_APPS, parsed at start */
     struct api_allowlist allowed_hosts; /* PINWATCH_ALLOWED_HOSTS */

@@ -87,6 +87,9 @@ static const struct config_row rows[] = {
      PINWATCH_SOURCE_DIR "/data/catalog.json", 0, 0, false, "interception catalog (JSON)"},
     {"spool-dir", "PINWATCH_SPOOL_DIR", CT_STRING, OFF(spool_dir), "var/spool", 0, 0, false,
      "durable spool used while PostgreSQL is unreachable"},
+    {"signing-key", "PINWATCH_SIGNING_KEY", CT_STRING, OFF(signing_key), NULL, 0, 0, false,
+     "Ed25519 private key (PEM) that signs evidence bundles (default: generated once, next to "
+     "the spool)"},
     {"spool-max", "PINWATCH_SPOOL_MAX", CT_SIZE, OFF(spool_max), "1g", 4096, 1ull << 40, false,
      "largest spool size in bytes; beyond it ingest answers 503"},
     {"batch-max", "PINWATCH_BATCH_MAX", CT_UINT, OFF(batch_max), "500", 1, 10000, false,

@@ -67,7 +67,9 @@ struct config {
     char *public_url; /* PINWATCH_PUBLIC_URL; NULL when unset */
     /* durability */
     char *spool_dir;
-    size_t spool_max; /* bytes; beyond it the spool refuses (503) */
+    size_t spool_max;  /* bytes; beyond it the spool refuses (503) */
+    char *signing_key; /* Ed25519 private key (PEM) signing exports; NULL: generated next to
+                          the spool */
     unsigned batch_max;
     unsigned batch_wait_ms;
     unsigned writers;
