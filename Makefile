@@ -3,7 +3,7 @@
 # installs only what building and running need; `make demo` and `make test` add their tools.
 
 RUN_PACKAGES := build-essential cmake pkg-config ca-certificates openssl curl python3 \
-	libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libidn2-dev libarchive-dev \
+	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libpq-dev libssl-dev libidn2-dev libarchive-dev \
 	libmaxminddb-dev zlib1g-dev libxml2-dev libplist-dev postgresql-15 postgresql-client-15 postgresql-15-hll \
 	libjs-chart.js
 DEMO_PACKAGES := jq

@@ -11,6 +11,7 @@
 #include "analysis/keys_store.h"
 #include "analysis/policy.h"
 #include "analysis/trust_store.h"
+#include "api/api_alerts.h"
 #include "api/api_allowlist.h"
 #include "api/api_export.h"
 #include "api/api_groups.h"
@@ -24,15 +25,22 @@
 #include "base/log.h"
 #include "db/db.h"
 #include "db/migrate.h"
+#include "http/alerter.h"
 #include "http/http_server.h"
 #include "http/network.h"
 #include "http/ratelimit.h"
 #include "http/web.h"
+#include "http/webhook.h"
 #include "report/cert_cache.h"
 #include "report/literal_cache.h"
 #include "store/batcher.h"
+#include "store/signing.h"
 #include "store/spool.h"
 #include "store/store.h"
+
+/* Ingest is public and answers browsers (CORS) whatever the outcome; the server's own
+ * refusals of a report (413) count with the rejected reports (api_ingest_refused). */
+#define INGEST_FLAGS (HTTP_ROUTE_PUBLIC | HTTP_ROUTE_CORS)
 
 static const struct http_route routes[] = {
     /* The dashboard: one page for each of its routes, and its assets. GET only: HEAD is 405. */
@@ -45,15 +53,17 @@ static const struct http_route routes[] = {
     {"GET", "/healthz", HTTP_ROUTE_PUBLIC, NULL, api_health_healthz},
     {"GET", "/readyz", HTTP_ROUTE_PUBLIC, NULL, api_health_readyz},
     {"GET", "/metrics", HTTP_ROUTE_PUBLIC, NULL, api_health_metrics},
-    {"POST", "/v1/reports", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_BODY, api_ingest_precheck,
+    {"POST", "/v1/reports", INGEST_FLAGS | HTTP_ROUTE_BODY | HTTP_ROUTE_COUNTED,
+     api_ingest_precheck, api_ingest_post},
+    {"OPTIONS", "/v1/reports", INGEST_FLAGS, NULL, api_ingest_options},
+    {"POST", "/report", INGEST_FLAGS | HTTP_ROUTE_BODY | HTTP_ROUTE_COUNTED, api_ingest_precheck,
      api_ingest_post},
-    {"OPTIONS", "/v1/reports", HTTP_ROUTE_PUBLIC, NULL, api_ingest_options},
-    {"POST", "/report", HTTP_ROUTE_PUBLIC | HTTP_ROUTE_BODY, api_ingest_precheck, api_ingest_post},
-    {"OPTIONS", "/report", HTTP_ROUTE_PUBLIC, NULL, api_ingest_options},
+    {"OPTIONS", "/report", INGEST_FLAGS, NULL, api_ingest_options},
     {"GET", "/v1/reports", 0, NULL, api_reports_list},
     {"GET", "/v1/reports/{id}", 0, NULL, api_reports_get},
     {"GET", "/v1/reports/{id}/raw", 0, NULL, api_reports_raw},
     {"GET", "/v1/export", 0, NULL, api_export_get},
+    {"GET", "/v1/export/signing-key", 0, NULL, api_export_signing_key},
     {"GET", "/v1/groups", 0, NULL, api_groups_list},
     {"GET", "/v1/groups/{id}", 0, NULL, api_groups_get},
     {"GET", "/v1/trends", 0, NULL, api_groups_trends},
@@ -64,6 +74,10 @@ static const struct http_route routes[] = {
     {"GET", "/v1/spool/quarantine", 0, NULL, api_spool_quarantine},
     {"POST", "/v1/hosts/{hostname}/rotation-check", HTTP_ROUTE_BODY, NULL,
      api_pinsets_rotation_check},
+    {"GET", "/v1/alerts", 0, NULL, api_alerts_list},
+    {"GET", "/v1/alerts/rules", 0, NULL, api_alerts_rules_get},
+    {"PUT", "/v1/alerts/rules", HTTP_ROUTE_BODY, NULL, api_alerts_rules_put},
+    {"POST", "/v1/alerts/test", 0, NULL, api_alerts_test},
     {"POST", "/v1/pin-policies/check", HTTP_ROUTE_BODY, NULL, api_policy_check},
 };
 
@@ -124,6 +138,31 @@ static enum err_code load_expected_keys(PGconn *conn, const struct config *cfg,
     return rc;
 }
 
+/* The key that signs evidence bundles: PINWATCH_SIGNING_KEY, else the one generated next to
+ * the spool on the first start. Logged by fingerprint, which reviewers compare with. */
+static enum err_code load_signing_key(struct api_context *app, const struct config *cfg,
+                                      struct err *err)
+{
+    char path[1024];
+    signing_default_path(cfg->spool_dir, path, sizeof(path));
+    bool created = false;
+    EVP_PKEY *key = NULL;
+    enum err_code rc = signing_key_load(cfg->signing_key, path, &key, &created, err);
+    char fpr[SIGNING_FPR_HEX];
+    if (rc == ERR_OK && signing_fingerprint(key, fpr) != ERR_OK)
+        rc = err_set(err, ERR_NOMEM, NULL, "out of memory");
+    if (rc != ERR_OK) {
+        EVP_PKEY_free(key);
+        return rc;
+    }
+    app->signing_key = key;
+    const char *from =
+        cfg->signing_key != NULL && cfg->signing_key[0] != '\0' ? cfg->signing_key : path;
+    log_info("evidence signing key: SHA-256 %s (%s %s)", fpr, created ? "generated in" : "from",
+             from);
+    return ERR_OK;
+}
+
 enum err_code app_start(struct api_context *app, const struct config *cfg, struct err *err)
 {
     memset(app, 0, sizeof(*app));
@@ -166,14 +205,22 @@ enum err_code app_start(struct api_context *app, const struct config *cfg, struc
     if (spool_pending_units(app->spool) > 0)
         log_info("spool: %llu units from an earlier run will be replayed",
                  (unsigned long long)spool_pending_units(app->spool));
+    if ((rc = load_signing_key(app, cfg, err)) != ERR_OK)
+        goto fail;
     if ((rc = batcher_start(cfg, app->store, app->spool, &app->batcher, err)) != ERR_OK)
         goto fail;
     if ((rc = groups_evaluator_start(cfg, app->expected, 2000, &app->evaluator, err)) != ERR_OK)
         goto fail;
-    rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, &app->http, err);
+    if ((rc = webhook_global_init(err)) != ERR_OK)
+        goto fail;
+    app->curl_ready = true;
+    if ((rc = alerter_start(cfg, app->spool, app->expected, &app->alerter, err)) != ERR_OK)
+        goto fail;
+    rc = http_server_start(cfg, routes, sizeof(routes) / sizeof(routes[0]), app, api_ingest_refused,
+                           &app->http, err);
     if (rc == ERR_OK && cfg->metrics_listen != NULL && cfg->metrics_listen[0] != '\0')
         rc = http_server_start_at(cfg, &cfg->metrics_listen_addr, cfg->metrics_listen,
-                                  metrics_routes, 1, app, &app->metrics_http, err);
+                                  metrics_routes, 1, app, NULL, &app->metrics_http, err);
     if (rc != ERR_OK)
         goto fail;
     return ERR_OK;
@@ -192,6 +239,10 @@ void app_stop(struct api_context *app)
     app->batcher = NULL;
     groups_evaluator_stop(app->evaluator);
     app->evaluator = NULL;
+    alerter_stop(app->alerter);
+    app->alerter = NULL;
+    if (app->curl_ready)
+        webhook_global_cleanup();
     http_server_stop(app->metrics_http);
     app->metrics_http = NULL;
     http_server_stop(app->http);
@@ -205,6 +256,7 @@ void app_stop(struct api_context *app)
     catalog_free(app->catalog);
     trust_store_free(app->trust);
     ratelimit_free(app->ratelimit);
+    EVP_PKEY_free(app->signing_key);
     api_allowlist_cleanup(&app->allowed_apps);
     api_allowlist_cleanup(&app->allowed_hosts);
     store_free(app->store);

@@ -60,7 +60,7 @@ BEGIN
         template           bytea,
         id                 uuid,        -- r
         received_at        timestamptz,
-        format             text,
+        format             text,        -- (and b: the media type the body came with, 0015)
         hostname           text,
         hostname_raw       text,
         noted_hostname     text,
@@ -138,8 +138,8 @@ BEGIN
     INSERT INTO raw_fragments (sha256, bytes)
     SELECT sha256, bytes FROM pg_temp.pinwatch_stage WHERE kind = 'f' ORDER BY sha256
     ON CONFLICT DO NOTHING;
-    INSERT INTO raw_bodies (sha256, received_at, length, template)
-    SELECT sha256, received_at, length, template FROM pg_temp.pinwatch_stage
+    INSERT INTO raw_bodies (sha256, received_at, length, template, media_type)
+    SELECT sha256, received_at, length, template, format FROM pg_temp.pinwatch_stage
     WHERE kind = 'b' ORDER BY sha256
     ON CONFLICT DO NOTHING;
     INSERT INTO groups (id, app_bundle_id, hostname, anchor_spki, anchor_subject, anchor_public,
@@ -214,6 +214,8 @@ DECLARE
     n bigint;
     rows pinwatch_rollup_row[];
 BEGIN
+    -- First, like pinwatch_store_staged: re-grouping and retention hold this back.
+    LOCK TABLE rollup_queue IN ROW EXCLUSIVE MODE;
     IF strpos(p_reports::text, '"findings"') > 0 THEN
         p_reports := (SELECT json_agg(CASE WHEN e ? 'findings' AND NOT e ? 'flags'
                                            THEN (e - 'findings') || jsonb_build_object(

@@ -13,6 +13,7 @@
 #include "analysis/keys_store.h"
 #include "analysis/verdict.h"
 #include "base/buf.h"
+#include "base/json_text.h"
 #include "base/log.h"
 #include "db/db.h"
 #include "base/codec.h"
@@ -208,7 +209,7 @@ static void fill_evidence(const PGresult *res, int i, const int *c, const struct
 static enum err_code store_verdict(PGconn *conn, const char *id, const char *version,
                                    const struct verdict_result *vr, struct err *err)
 {
-    char *reasons = json_dumps(vr->reasons, JSON_COMPACT);
+    char *reasons = json_text_dump(vr->reasons);
     if (reasons == NULL)
         return err_set(err, ERR_NOMEM, NULL, "out of memory");
     const char *params[] = {id, verdict_name(vr->verdict), vr->kind, vr->product, reasons, version};

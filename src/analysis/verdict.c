@@ -124,6 +124,19 @@ static void reason(struct ctx *c, const char *code, const char *fmt, ...)
     }
 }
 
+/* The "s" of a noun counted n times ("1 report", "2 reports"). */
+static const char *plural(uint64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* The "s" of a verb whose subject is counted n times ("1 network reports", "2 networks
+ * report"). */
+static const char *verb_s(uint64_t n)
+{
+    return n == 1 ? "s" : "";
+}
+
 /* "all from app version 4.2.0 of 6 versions seen for this app and host", etc. */
 static void versions_text(const struct verdict_evidence *ev, char *buf, size_t len)
 {
@@ -131,19 +144,15 @@ static void versions_text(const struct verdict_evidence *ev, char *buf, size_t l
         snprintf(buf, len, "no app version reported");
     else if (ev->versions == 1 && ev->top_version != NULL)
         snprintf(buf, len,
-                 "all from app version %s of %" PRIu64 " versions seen for this app "
+                 "all from app version %s of %" PRIu64 " version%s seen for this app "
                  "and host",
-                 ev->top_version, ev->app_versions);
+                 ev->top_version, ev->app_versions, plural(ev->app_versions));
     else
         snprintf(buf, len,
-                 "from %" PRIu64 " app versions (most: %s) of %" PRIu64 " seen for "
+                 "from %" PRIu64 " app version%s (most: %s) of %" PRIu64 " seen for "
                  "this app and host",
-                 ev->versions, sv(ev->top_version, "unknown"), ev->app_versions);
-}
-
-static const char *plural(uint64_t n)
-{
-    return n == 1 ? "" : "s";
+                 ev->versions, plural(ev->versions), sv(ev->top_version, "unknown"),
+                 ev->app_versions);
 }
 
 /* The summary every verdict ends with, after the report-only count when there is one. */
@@ -163,9 +172,10 @@ static void reason_population(struct ctx *c)
     versions_text(ev, vers, sizeof(vers));
     reason(c, "population",
            "%" PRIu64 " report%s from %" PRIu64 " device%s on %" PRIu64 " network%s (busiest "
-           "network: %" PRIu64 " reports; %" PRIu64 " networks report this app and host); %s",
+           "network: %" PRIu64 " report%s; %" PRIu64 " network%s report%s this app and host); %s",
            ev->reports, plural(ev->reports), ev->devices, plural(ev->devices), ev->networks,
-           plural(ev->networks), ev->top_network_reports, ev->app_networks, vers);
+           plural(ev->networks), ev->top_network_reports, plural(ev->top_network_reports),
+           ev->app_networks, plural(ev->app_networks), verb_s(ev->app_networks), vers);
 }
 
 /* Spread or concentration over networks, when either holds. */
@@ -175,14 +185,16 @@ static void reason_networks(struct ctx *c)
 
     if (is_spread(ev))
         reason(c, "network_spread",
-               "%" PRIu64 " reports from %" PRIu64 " networks, the busiest with only %" PRIu64
+               "%" PRIu64 " report%s from %" PRIu64 " network%s, the busiest with only %" PRIu64
                ": failures wherever the app runs",
-               ev->reports, ev->networks, ev->top_network_reports);
+               ev->reports, plural(ev->reports), ev->networks, plural(ev->networks),
+               ev->top_network_reports);
     else if (is_concentrated(ev))
         reason(c, "network_concentration",
-               "%" PRIu64 " of %" PRIu64 " reports from one network, %" PRIu64
-               " networks in all (of %" PRIu64 " reporting this app and host)",
-               ev->top_network_reports, ev->reports, ev->networks, ev->app_networks);
+               "%" PRIu64 " of %" PRIu64 " report%s from one network, %" PRIu64
+               " network%s in all (of %" PRIu64 " reporting this app and host)",
+               ev->top_network_reports, ev->reports, plural(ev->reports), ev->networks,
+               plural(ev->networks), ev->app_networks);
 }
 
 /* Confinement to, or spread over, app versions, when either is telling. */
@@ -193,8 +205,8 @@ static void reason_versions(struct ctx *c)
 
     versions_text(ev, vers, sizeof(vers));
     if (versions_confined(ev))
-        reason(c, "versions_confined", "%" PRIu64 " reports %s: the other versions do not fail",
-               ev->reports, vers);
+        reason(c, "versions_confined", "%" PRIu64 " report%s %s: the other versions do not fail",
+               ev->reports, plural(ev->reports), vers);
     else if (ev->versions >= 2 && ev->versions == ev->app_versions)
         reason(c, "versions_spread",
                "across all %" PRIu64 " app versions seen for this app and host", ev->versions);
@@ -243,17 +255,17 @@ static void reason_expected_key(struct ctx *c)
     const struct verdict_evidence *ev = c->ev;
     reason(c, "expected_key_seen",
            "a chain key is an expected key declared for %s; the leaf key is expected in %" PRIu64
-           " of %" PRIu64 " reports",
-           sv(ev->hostname, "the host"), ev->leaf_expected, ev->reports);
+           " of %" PRIu64 " report%s",
+           sv(ev->hostname, "the host"), ev->leaf_expected, ev->reports, plural(ev->reports));
 }
 
 static void reason_no_pin(struct ctx *c)
 {
     const struct verdict_evidence *ev = c->ev;
     reason(c, "no_pin_match",
-           "%" PRIu64 " of %" PRIu64 " reports carry no known pin in their chain",
+           "%" PRIu64 " of %" PRIu64 " report%s carry no known pin in their chain",
            ev->reports - (ev->pin_in_chain < ev->reports ? ev->pin_in_chain : ev->reports),
-           ev->reports);
+           ev->reports, plural(ev->reports));
 }
 
 static void reason_untrusted(struct ctx *c)
@@ -261,8 +273,8 @@ static void reason_untrusted(struct ctx *c)
     const struct verdict_evidence *ev = c->ev;
     if (ev->result_untrusted > 0)
         reason(c, "chain_untrusted",
-               "%" PRIu64 " of %" PRIu64 " reports have validation-result 2 (chain not trusted)",
-               ev->result_untrusted, ev->reports);
+               "%" PRIu64 " of %" PRIu64 " report%s have validation-result 2 (chain not trusted)",
+               ev->result_untrusted, ev->reports, plural(ev->reports));
 }
 
 /* Supporting evidence for interception verdicts (landscape S13 and S1 negated). */
@@ -359,16 +371,16 @@ static bool rule_clock_skew(struct ctx *c, struct verdict_result *out)
         return false;
     set(out, VERDICT_MISCONFIGURATION, "clock_skew", NULL);
     reason(c, "clock_skew",
-           "%" PRIu64 " of %" PRIu64 " reports have a client clock more than 24 h from receipt "
+           "%" PRIu64 " of %" PRIu64 " report%s have a client clock more than 24 h from receipt "
            "and a chain valid at receipt but not at the client time",
-           ev->clock_skew, ev->reports);
+           ev->clock_skew, ev->reports, plural(ev->reports));
     if (is_ours(ev))
         reason_expected_key(c);
     else
         reason_public_anchor(c);
     reason(c, "chain_invalid_at_time",
-           "%" PRIu64 " of %" PRIu64 " reports: chain not valid at the report time",
-           ev->invalid_at_time, ev->reports);
+           "%" PRIu64 " of %" PRIu64 " report%s: chain not valid at the report time",
+           ev->invalid_at_time, ev->reports, plural(ev->reports));
     reason_population(c);
     return true;
 }
@@ -390,13 +402,13 @@ static bool rule_server_chain(struct ctx *c, struct verdict_result *out)
     reason_tail(c);
     if (ev->invalid_at_time > 0)
         reason(c, "chain_invalid_at_time",
-               "%" PRIu64 " of %" PRIu64 " reports: chain not valid at the report time (%" PRIu64
+               "%" PRIu64 " of %" PRIu64 " report%s: chain not valid at the report time (%" PRIu64
                " explained by the client clock)",
-               ev->invalid_at_time, ev->reports, ev->clock_skew);
+               ev->invalid_at_time, ev->reports, plural(ev->reports), ev->clock_skew);
     if (ev->not_covering > 0)
         reason(c, "leaf_not_covering",
-               "%" PRIu64 " of %" PRIu64 " reports: the leaf does not cover %s", ev->not_covering,
-               ev->reports, sv(ev->hostname, "the hostname"));
+               "%" PRIu64 " of %" PRIu64 " report%s: the leaf does not cover %s", ev->not_covering,
+               ev->reports, plural(ev->reports), sv(ev->hostname, "the hostname"));
     reason_untrusted(c);
     reason_population(c);
     return true;
@@ -428,9 +440,10 @@ static bool rule_pins_expired(struct ctx *c, struct verdict_result *out)
         return false;
     set(out, VERDICT_MISCONFIGURATION, "pins_expired", NULL);
     reason(c, "pins_expired",
-           "%" PRIu64 " of %" PRIu64 " reports were sent after their pin policy had expired: ship "
-           "a later expiry (a failure dated after expiry can also mean a wrong client clock)",
-           ev->pins_expired, ev->reports);
+           "%" PRIu64 " of %" PRIu64 " report%s were sent after their pin policy had expired: "
+           "ship a later expiry (a failure dated after expiry can also mean a wrong client "
+           "clock)",
+           ev->pins_expired, ev->reports, plural(ev->reports));
     reason_population(c);
     return true;
 }
@@ -446,9 +459,9 @@ static bool rule_ours_unexplained(struct ctx *c, struct verdict_result *out)
     set(out, VERDICT_UNDETERMINED, NULL, NULL);
     reason_expected_key(c);
     reason(c, "pin_match",
-           "%" PRIu64 " of %" PRIu64 " reports carry a known pin in a linked chain valid at the "
+           "%" PRIu64 " of %" PRIu64 " report%s carry a known pin in a linked chain valid at the "
            "report time: the pins do not explain the failure",
-           ev->pin_in_chain, ev->reports);
+           ev->pin_in_chain, ev->reports, plural(ev->reports));
     reason_untrusted(c);
     reason_population(c);
     return true;
@@ -514,8 +527,8 @@ static bool rule_no_chain(struct ctx *c, struct verdict_result *out)
     if (c->ev->has_chain)
         return false;
     set(out, VERDICT_UNDETERMINED, NULL, NULL);
-    reason(c, "no_chain", "none of the %" PRIu64 " reports carried a decodable certificate chain",
-           c->ev->reports);
+    reason(c, "no_chain", "none of the %" PRIu64 " report%s carried a decodable certificate chain",
+           c->ev->reports, plural(c->ev->reports));
     reason_population(c);
     return true;
 }
@@ -566,9 +579,10 @@ static bool rule_captive_portal(struct ctx *c, struct verdict_result *out)
         return false;
     set(out, VERDICT_INTERCEPTION, "captive_portal", NULL);
     reason(c, "portal_leaf",
-           "all %" PRIu64 " reports: an untrusted chain whose leaf does not cover %s, anchored at "
-           "%s, from 1 device on 1 network",
-           ev->reports, sv(ev->hostname, "the hostname"), sv(ev->anchor_subject, "(no subject)"));
+           "all %" PRIu64 " report%s: an untrusted chain whose leaf does not cover %s, anchored "
+           "at %s, from 1 device on 1 network",
+           ev->reports, plural(ev->reports), sv(ev->hostname, "the hostname"),
+           sv(ev->anchor_subject, "(no subject)"));
     reason_untrusted(c);
     reason_population(c);
     return true;
@@ -608,15 +622,16 @@ static bool rule_public_unexplained(struct ctx *c, struct verdict_result *out)
     reason_public_anchor(c);
     if (holds(ev, ev->pin_in_chain))
         reason(c, "pin_match",
-               "%" PRIu64 " of %" PRIu64 " reports carry a known pin in their chain: the pins do "
-               "not explain the failure",
-               ev->pin_in_chain, ev->reports);
+               "%" PRIu64 " of %" PRIu64 " report%s carry a known pin in their chain: the pins "
+               "do not explain the failure",
+               ev->pin_in_chain, ev->reports, plural(ev->reports));
     else
         reason(c, "insufficient_population",
-               "no pin matches, but %" PRIu64 " devices on %" PRIu64 " networks in %" PRIu64
-               " of %" PRIu64 " app versions are neither spread nor confined enough to call "
+               "no pin matches, but %" PRIu64 " device%s on %" PRIu64 " network%s in %" PRIu64
+               " of %" PRIu64 " app version%s are neither spread nor confined enough to call "
                "stale pins",
-               ev->devices, ev->networks, ev->versions, ev->app_versions);
+               ev->devices, plural(ev->devices), ev->networks, plural(ev->networks), ev->versions,
+               ev->app_versions, plural(ev->app_versions));
     reason_untrusted(c);
     if (!ev->host_has_expected_keys)
         reason_needs_keys(c);
@@ -640,14 +655,14 @@ static bool rule_device_local(struct ctx *c, struct verdict_result *out)
     reason_private_anchor(c);
     if (stays)
         reason(c, "few_devices",
-               "only %" PRIu64 " device(s) on %" PRIu64 " network(s): a per-install interceptor "
+               "only %" PRIu64 " device%s on %" PRIu64 " network%s: a per-install interceptor "
                "such as a debugging proxy",
-               ev->devices, ev->networks);
+               ev->devices, plural(ev->devices), ev->networks, plural(ev->networks));
     else
         reason(c, "device_mobility",
-               "only %" PRIu64 " device(s) but %" PRIu64 " networks: the interceptor travels with "
+               "only %" PRIu64 " device%s but %" PRIu64 " networks: the interceptor travels with "
                "the device (antivirus, MDM or malware)",
-               ev->devices, ev->networks);
+               ev->devices, plural(ev->devices), ev->networks);
     reason_untrusted(c);
     reason_interception_support(c);
     reason_population(c);
@@ -666,8 +681,8 @@ static bool rule_enterprise_proxy(struct ctx *c, struct verdict_result *out)
     set(out, VERDICT_INTERCEPTION, "enterprise_proxy", NULL);
     reason_private_anchor(c);
     reason_networks(c);
-    reason(c, "many_devices", "%" PRIu64 " devices share this anchor on %" PRIu64 " network(s)",
-           ev->devices, ev->networks);
+    reason(c, "many_devices", "%" PRIu64 " devices share this anchor on %" PRIu64 " network%s",
+           ev->devices, ev->networks, plural(ev->networks));
     reason_versions(c);
     reason_interception_support(c);
     reason_population(c);
@@ -692,15 +707,15 @@ static bool rule_shared_key(struct ctx *c, struct verdict_result *out)
         set(out, VERDICT_UNDETERMINED, NULL, NULL);
     reason_private_anchor(c);
     reason_networks(c);
-    reason(c, "many_devices", "%" PRIu64 " devices share this anchor on %" PRIu64 " networks",
-           ev->devices, ev->networks);
+    reason(c, "many_devices", "%" PRIu64 " devices share this anchor on %" PRIu64 " network%s",
+           ev->devices, ev->networks, plural(ev->networks));
     if (trusted)
         reason(
             c, "result_trusted",
-            "%" PRIu64 " of %" PRIu64 " reports had the chain trusted by the device: its root is "
+            "%" PRIu64 " of %" PRIu64 " report%s had the chain trusted by the device: its root is "
             "installed on the devices",
             ev->reports - (ev->result_untrusted < ev->reports ? ev->result_untrusted : ev->reports),
-            ev->reports);
+            ev->reports, plural(ev->reports));
     else
         reason_untrusted(c);
     if (out->verdict == VERDICT_UNDETERMINED)
@@ -721,9 +736,10 @@ static bool rule_private_rest(struct ctx *c, struct verdict_result *out)
         set(out, VERDICT_UNDETERMINED, NULL, NULL);
     reason_private_anchor(c);
     reason(c, "unclear_population",
-           "%" PRIu64 " devices on %" PRIu64 " networks in %" PRIu64 " of %" PRIu64
-           " app versions: neither device-local, concentrated across versions, nor spread",
-           ev->devices, ev->networks, ev->versions, ev->app_versions);
+           "%" PRIu64 " device%s on %" PRIu64 " network%s in %" PRIu64 " of %" PRIu64
+           " app version%s: neither device-local, concentrated across versions, nor spread",
+           ev->devices, plural(ev->devices), ev->networks, plural(ev->networks), ev->versions,
+           ev->app_versions, plural(ev->app_versions));
     reason_untrusted(c);
     if (!ev->host_has_expected_keys)
         reason_needs_keys(c);

@@ -1,5 +1,7 @@
 #include "api/api_common.h"
 
+#include <string.h>
+
 #include "analysis/groups.h"
 #include "api/api_context.h"
 #include "db/db.h"
@@ -61,6 +63,13 @@ void api_common_read(struct api_context *app, struct http_request *req, struct h
 
 void api_common_reply_buf(struct http_reply *reply, struct buf *b, const char *content_type)
 {
+    if (strcmp(content_type, "application/json") == 0) {
+        /* One formatting for every JSON answer (base/json_text.h). */
+        size_t len = 0;
+        char *text = buf_take(b, &len);
+        http_reply_json_text(reply, 200, text, len);
+        return;
+    }
     reply->status = 200;
     reply->content_type = content_type;
     reply->body = buf_take(b, &reply->len);
@@ -79,8 +88,8 @@ void api_common_reply_sql(PGconn *conn, struct http_reply *reply, const char *sq
     } else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
         http_reply_error(reply, 404, "not_found", "%s", not_found);
     } else {
-        http_reply_bytes(reply, 200, "application/json", PQgetvalue(res, 0, 0),
-                         (size_t)PQgetlength(res, 0, 0));
+        size_t len = (size_t)PQgetlength(res, 0, 0);
+        http_reply_json_text(reply, 200, strndup(PQgetvalue(res, 0, 0), len), len);
     }
     PQclear(res);
 }

@@ -6,12 +6,14 @@
 #ifndef API_CONTEXT_H
 #define API_CONTEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "api/api_allowlist.h"
 #include "base/config.h"
 #include "base/err.h"
 
+struct alerter;
 struct analysis;
 struct batcher;
 struct catalog;
@@ -26,6 +28,7 @@ struct ratelimit;
 struct spool;
 struct store;
 struct trust_store;
+struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
 
 struct api_context {
     const struct config *cfg;           /* borrowed */
@@ -34,6 +37,7 @@ struct api_context {
     struct spool *spool;                /* durable fallback while PostgreSQL is away */
     struct batcher *batcher;            /* group commit writer */
     struct groups_evaluator *evaluator; /* keeps group verdicts current */
+    struct alerter *alerter;            /* alert rules, webhook deliveries, retention */
     struct trust_store *trust;
     struct catalog *catalog;
     struct expected_keys *expected;
@@ -43,6 +47,8 @@ struct api_context {
     struct network_db *asn_db;      /* NULL without PINWATCH_ASN_DB */
     struct ratelimit *ratelimit;
     struct http_server *http;
+    struct evp_pkey_st *signing_key;    /* Ed25519 private key signing evidence bundles */
+    bool curl_ready;                    /* webhook_global_init ran */
     struct api_allowlist allowed_apps;  /* PINWATCH_ALLOWED_APPS, parsed at start */
     struct api_allowlist allowed_hosts; /* PINWATCH_ALLOWED_HOSTS */
     struct http_server *metrics_http;   /* PINWATCH_METRICS_LISTEN, or NULL */

@@ -6,12 +6,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "analysis/groups.h"
 #include "api/api_context.h"
 #include "api/api_common.h"
 #include "base/log.h"
 #include "db/db.h"
 #include "store/export.h"
 #include "store/query.h"
+#include "store/signing.h"
 
 /* Bytes between the producer and the connection: enough to keep the socket busy while the
  * next batch of reports is fetched, small enough not to matter per concurrent export. */
@@ -38,6 +40,8 @@ struct export_stream {
     PGconn *conn; /* the producer's own connection */
     struct query_filters filters;
     int64_t now;
+    EVP_PKEY *key;                        /* borrowed from the api_context */
+    const struct expected_keys *expected; /* borrowed from the api_context */
     char rid[24];
 };
 
@@ -78,7 +82,13 @@ static void *producer(void *arg)
     struct err e = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    enum err_code rc = export_bundle_write(s->conn, &s->filters, s->now, queue_push, s, &st, &e);
+    /* The bundle states verdicts and reasons: bring the groups that changed since their last
+     * evaluation up to date first, as every read of the API does. */
+    unsigned evaluated = 0;
+    if (groups_evaluate(s->conn, s->expected, false, 10000, &evaluated, &e) != ERR_OK)
+        LOG_AT(LOG_LEVEL_WARN, s->rid, "export: verdicts not brought up to date: %s", e.detail);
+    enum err_code rc =
+        export_bundle_write(s->conn, &s->filters, s->now, s->key, queue_push, s, &st, &e);
     PQfinish(s->conn);
     s->conn = NULL;
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -196,6 +206,8 @@ void api_export_get(void *ctx, struct http_request *req, struct http_reply *repl
         return;
     }
     s->now = req->received_at;
+    s->key = app->signing_key;
+    s->expected = app->expected;
     snprintf(s->rid, sizeof(s->rid), "%s", req->rid);
     if (pthread_create(&s->thread, NULL, producer, s) != 0) {
         http_reply_error(reply, 500, "internal_error", "cannot start the export");
@@ -218,4 +230,22 @@ void api_export_get(void *ctx, struct http_request *req, struct http_reply *repl
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     reply->status = 200;
     reply->response = resp;
+}
+
+void api_export_signing_key(void *ctx, struct http_request *req, struct http_reply *reply)
+{
+    (void)req;
+    struct api_context *app = ctx;
+    struct buf pem;
+    buf_init(&pem, 0);
+    char fpr[SIGNING_FPR_HEX];
+    if (signing_public_pem(app->signing_key, &pem) != ERR_OK ||
+        signing_fingerprint(app->signing_key, fpr) != ERR_OK) {
+        buf_cleanup(&pem);
+        http_reply_error(reply, 500, "internal_error", "out of memory");
+        return;
+    }
+    http_reply_bytes(reply, 200, "application/x-pem-file", pem.data, pem.len);
+    http_reply_header(reply, "X-Key-Fingerprint", fpr);
+    buf_cleanup(&pem);
 }

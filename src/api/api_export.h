@@ -15,4 +15,8 @@
  */
 void api_export_get(void *ctx, struct http_request *req, struct http_reply *reply);
 
+/* GET /v1/export/signing-key (admin): the public key that signs bundles, SubjectPublicKeyInfo
+ * PEM (application/x-pem-file), its fingerprint in X-Key-Fingerprint. */
+void api_export_signing_key(void *ctx, struct http_request *req, struct http_reply *reply);
+
 #endif

@@ -6,6 +6,7 @@
 #include "api/api_context.h"
 #include "base/log.h"
 #include "db/db.h"
+#include "http/alerter.h"
 #include "report/cert_cache.h"
 #include "report/literal_cache.h"
 #include "store/batcher.h"
@@ -88,6 +89,7 @@ static void metrics(struct api_context *app, bool with_caches, struct http_reply
     if (with_caches)
         cache_metrics(app, out);
     batcher_metrics(app->batcher, out);
+    alerter_metrics(app->alerter, out);
     fclose(out);
     reply->status = 200;
     reply->content_type = "text/plain; version=0.0.4";

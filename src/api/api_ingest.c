@@ -1,5 +1,6 @@
 #include "api/api_ingest.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,10 @@ static const char *const media_types[] = {"application/json", "application/repor
                                           "application/expect-ct-report+json",
                                           "application/csp-report", "text/plain"};
 
-bool api_ingest_media_type_ok(const char *content_type)
+const char *api_ingest_media_type(const char *content_type)
 {
     if (content_type == NULL)
-        return true; /* no header at all: judge the body, as for text/plain */
+        return NULL;
     while (*content_type == ' ' || *content_type == '\t')
         content_type++;
     size_t len = strcspn(content_type, ";");
@@ -32,9 +33,15 @@ bool api_ingest_media_type_ok(const char *content_type)
         len--;
     for (size_t i = 0; i < sizeof(media_types) / sizeof(media_types[0]); i++) {
         if (strlen(media_types[i]) == len && strncasecmp(content_type, media_types[i], len) == 0)
-            return true;
+            return media_types[i];
     }
-    return false;
+    return NULL;
+}
+
+bool api_ingest_media_type_ok(const char *content_type)
+{
+    /* no header at all: judge the body, as for text/plain */
+    return content_type == NULL || api_ingest_media_type(content_type) != NULL;
 }
 
 static void cors(struct http_reply *reply)
@@ -42,16 +49,36 @@ static void cors(struct http_reply *reply)
     http_reply_header(reply, "Access-Control-Allow-Origin", "*");
 }
 
+void api_ingest_refused(void *ctx, struct http_request *req, const char *code)
+{
+    (void)req;
+    struct api_context *app = ctx;
+    __atomic_add_fetch(&app->reports_rejected[api_context_reject_slot(code)], 1, __ATOMIC_RELAXED);
+}
+
 bool api_ingest_precheck(void *ctx, struct http_request *req, struct http_reply *reply)
 {
-    (void)ctx;
     const char *ct = http_request_header(req, "Content-Type");
     if (!api_ingest_media_type_ok(ct)) {
         http_reply_error(reply, 415, "unsupported_media_type",
-                         "media type is not accepted; send application/json, "
-                         "application/reports+json or application/expect-ct-report+json");
+                         "media type is not accepted; send %s, %s, %s, %s or %s", media_types[0],
+                         media_types[1], media_types[2], media_types[3], media_types[4]);
         cors(reply);
+        api_ingest_refused(ctx, req, "unsupported_media_type");
         return false;
+    }
+    return true;
+}
+
+/* A header list a preflight may ask for: field names (RFC 9110 tokens) and commas. */
+static bool header_list_ok(const char *list)
+{
+    size_t len = strlen(list);
+    if (len == 0 || len >= HTTP_HEADER_VALUE_MAX)
+        return false;
+    for (const char *p = list; *p != '\0'; p++) {
+        if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~, ", *p) == NULL)
+            return false;
     }
     return true;
 }
@@ -59,12 +86,16 @@ bool api_ingest_precheck(void *ctx, struct http_request *req, struct http_reply 
 void api_ingest_options(void *ctx, struct http_request *req, struct http_reply *reply)
 {
     (void)ctx;
-    (void)req;
+    /* The page's own headers are allowed too: any header is harmless on a public endpoint that
+     * takes no credentials, and a refused preflight loses the report. */
+    const char *asked = http_request_header(req, "Access-Control-Request-Headers");
     http_reply_bytes(reply, 204, "text/plain", "", 0);
     cors(reply);
     http_reply_header(reply, "Access-Control-Allow-Methods", "POST");
-    http_reply_header(reply, "Access-Control-Allow-Headers", "Content-Type");
+    http_reply_header(reply, "Access-Control-Allow-Headers",
+                      asked != NULL && header_list_ok(asked) ? asked : "Content-Type");
     http_reply_header(reply, "Access-Control-Max-Age", "86400");
+    http_reply_header(reply, "Vary", "Access-Control-Request-Headers");
 }
 
 static json_t *reject_json(size_t index, const char *code, const char *detail)
@@ -83,8 +114,9 @@ static enum err_code build_unit(struct api_context *app, struct http_request *re
                                 struct report **reports, size_t n, struct rawbody_split *split,
                                 struct store_unit *unit, struct err *err)
 {
+    const char *media_type = api_ingest_media_type(http_request_header(req, "Content-Type"));
     enum err_code rc = store_unit_add_body(app->store, unit, reports[0]->raw_sha256,
-                                           req->received_at, req->body.len, split, err);
+                                           req->received_at, req->body.len, media_type, split, err);
     for (size_t i = 0; rc == ERR_OK && i < n; i++) {
         struct analysis_result res;
         rc = analysis_report(app->analysis, reports[i], &res, err);

@@ -83,13 +83,16 @@ static const struct config_row rows[] = {
     {"expected-keys", "PINWATCH_EXPECTED_KEYS", CT_STRING, OFF(expected_keys), NULL, 0, 0, false,
      "JSON file of expected server keys per host pattern"},
     {"public-url", "PINWATCH_PUBLIC_URL", CT_STRING, OFF(public_url), NULL, 0, 0, false,
-     "this server's external URL (pin-policy checks flag report URIs elsewhere)"},
+     "this server's external URL: links in alerts; pin-policy checks flag report URIs elsewhere"},
     {"asn-db", "PINWATCH_ASN_DB", CT_STRING, OFF(asn_db), NULL, 0, 0, false,
      "MaxMind-format .mmdb for ASN / organisation / country"},
     {"catalog", "PINWATCH_CATALOG", CT_STRING, OFF(catalog),
      PINWATCH_SOURCE_DIR "/data/catalog.json", 0, 0, false, "interception catalog (JSON)"},
     {"spool-dir", "PINWATCH_SPOOL_DIR", CT_STRING, OFF(spool_dir), "var/spool", 0, 0, false,
      "durable spool used while PostgreSQL is unreachable"},
+    {"signing-key", "PINWATCH_SIGNING_KEY", CT_STRING, OFF(signing_key), NULL, 0, 0, false,
+     "Ed25519 private key (PEM) that signs evidence bundles (default: generated once, next to "
+     "the spool)"},
     {"spool-max", "PINWATCH_SPOOL_MAX", CT_SIZE, OFF(spool_max), "1g", 4096, 1ull << 40, false,
      "largest spool size in bytes; beyond it ingest answers 503"},
     {"batch-max", "PINWATCH_BATCH_MAX", CT_UINT, OFF(batch_max), "500", 1, 10000, false,
@@ -98,6 +101,19 @@ static const struct config_row rows[] = {
      "how long a writer waits to fill a batch"},
     {"writers", "PINWATCH_WRITERS", CT_UINT, OFF(writers), "1", 1, 16, false,
      "writer connections committing batches side by side"},
+    /* the URL is redacted in logs too: a Slack-style webhook URL is a credential itself */
+    {"alert-webhook-url", "PINWATCH_ALERT_WEBHOOK_URL", CT_STRING, OFF(alert_webhook_url), NULL, 0,
+     0, true, "http(s) URL alerts are POSTed to (unset: alerts are recorded, not sent)"},
+    {"alert-webhook-secret", "PINWATCH_ALERT_WEBHOOK_SECRET", CT_STRING, OFF(alert_webhook_secret),
+     NULL, 0, 0, true, "HMAC-SHA256 key of the X-Pinwatch-Signature header"},
+    {"alert-interval", "PINWATCH_ALERT_INTERVAL", CT_UINT, OFF(alert_interval), "30", 1, 86400,
+     false, "seconds between evaluations of the alert rules"},
+    {"alert-timeout", "PINWATCH_ALERT_TIMEOUT", CT_UINT, OFF(alert_timeout), "10", 1, 120, false,
+     "seconds one webhook try may take (connect and answer)"},
+    {"retention-days", "PINWATCH_RETENTION_DAYS", CT_UINT, OFF(retention_days), "0", 0, 36500,
+     false, "drop report partitions older than this many days (0 = keep)"},
+    {"retention-interval", "PINWATCH_RETENTION_INTERVAL", CT_UINT, OFF(retention_interval), "3600",
+     1, 604800, false, "seconds between retention runs"},
     {"log-level", "PINWATCH_LOG_LEVEL", CT_STRING, OFF(log_level), "info", 0, 0, false,
      "error, warn, info or debug"},
 };
@@ -405,6 +421,34 @@ static char *read_token_file(const char *path, FILE *errors)
     return tok;
 }
 
+static bool http_url(const char *u)
+{
+    return (strncasecmp(u, "http://", 7) == 0 && u[7] != '\0' && u[7] != '/') ||
+           (strncasecmp(u, "https://", 8) == 0 && u[8] != '\0' && u[8] != '/');
+}
+
+static int validate_alerts(struct config *cfg, FILE *errors)
+{
+    int bad = 0;
+    const char *url = cfg->alert_webhook_url;
+    if (url != NULL && url[0] != '\0' && (!http_url(url) || strpbrk(url, " \t\r\n") != NULL)) {
+        bad_setting(errors, find_env("PINWATCH_ALERT_WEBHOOK_URL"), "not an http(s) URL");
+        bad++;
+    }
+    if (url != NULL && url[0] != '\0' &&
+        (cfg->alert_webhook_secret == NULL || cfg->alert_webhook_secret[0] == '\0')) {
+        bad_setting(errors, find_env("PINWATCH_ALERT_WEBHOOK_SECRET"),
+                    "required with PINWATCH_ALERT_WEBHOOK_URL (alerts are always signed)");
+        bad++;
+    }
+    const char *pub = cfg->public_url;
+    if (pub != NULL && pub[0] != '\0' && (!http_url(pub) || strpbrk(pub, " \t\r\n") != NULL)) {
+        bad_setting(errors, find_env("PINWATCH_PUBLIC_URL"), "'%s' is not an http(s) URL", pub);
+        bad++;
+    }
+    return bad;
+}
+
 /* The files a setting names must be readable now, not at the first report. */
 static int check_files(const struct config *cfg, FILE *errors)
 {
@@ -478,6 +522,7 @@ static int validate(struct config *cfg, FILE *errors)
     }
     if (cfg->max_string > cfg->max_body)
         cfg->max_string = cfg->max_body;
+    bad += validate_alerts(cfg, errors);
     return bad;
 }
 

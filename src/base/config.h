@@ -68,10 +68,19 @@ struct config {
     char *public_url; /* PINWATCH_PUBLIC_URL; NULL when unset */
     /* durability */
     char *spool_dir;
-    size_t spool_max; /* bytes; beyond it the spool refuses (503) */
+    size_t spool_max;  /* bytes; beyond it the spool refuses (503) */
+    char *signing_key; /* Ed25519 private key (PEM) signing exports; NULL: generated next to
+                          the spool */
     unsigned batch_max;
     unsigned batch_wait_ms;
     unsigned writers;
+    /* alerts and retention (SPEC 10) */
+    char *alert_webhook_url; /* NULL/empty: alerts are recorded, not sent */
+    char *alert_webhook_secret;
+    unsigned alert_interval;     /* seconds between rule evaluations */
+    unsigned alert_timeout;      /* seconds a webhook try may take */
+    unsigned retention_days;     /* 0 = keep everything */
+    unsigned retention_interval; /* seconds between retention runs */
     /* misc */
     char *log_level;
 };

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/json_text.h"
 #include "base/log.h"
 #include "http/header_deadline.h"
 
@@ -27,6 +28,7 @@ struct http_server {
     const struct http_route *routes;
     size_t n_routes;
     void *ctx;
+    http_refused_fn *refused;
     uint16_t port;
     MHD_socket quiesced_fd;
     unsigned long rid_prefix;
@@ -74,7 +76,7 @@ void http_reply_json(struct http_reply *reply, int status, json_t *take)
     free(reply->body);
     reply->status = status;
     reply->content_type = "application/json";
-    reply->body = take != NULL ? json_dumps(take, JSON_COMPACT) : NULL;
+    reply->body = json_text_dump(take);
     reply->len = reply->body != NULL ? strlen(reply->body) : 0;
     json_decref(take);
     if (reply->body == NULL) {
@@ -82,6 +84,21 @@ void http_reply_json(struct http_reply *reply, int status, json_t *take)
         reply->body = strdup("{\"error\":\"internal_error\",\"detail\":\"out of memory\"}");
         reply->len = reply->body != NULL ? strlen(reply->body) : 0;
     }
+}
+
+void http_reply_json_text(struct http_reply *reply, int status, char *take, size_t len)
+{
+    free(reply->body);
+    reply->body = NULL;
+    reply->len = 0;
+    if (take == NULL) {
+        http_reply_error(reply, 500, "internal_error", "out of memory");
+        return;
+    }
+    reply->status = status;
+    reply->content_type = "application/json";
+    reply->body = take;
+    reply->len = json_text_compact(take, len);
 }
 
 void http_reply_error(struct http_reply *reply, int status, const char *code, const char *fmt, ...)
@@ -102,7 +119,7 @@ void http_reply_err(struct http_reply *reply, const struct err *err)
 
 void http_reply_header(struct http_reply *reply, const char *name, const char *value)
 {
-    if (reply->n_headers >= 4)
+    if (reply->n_headers >= HTTP_MAX_HEADERS)
         return;
     reply->header_names[reply->n_headers] = name;
     snprintf(reply->header_values[reply->n_headers], sizeof(reply->header_values[0]), "%s", value);
@@ -192,11 +209,30 @@ static bool route_match(const char *pattern, char *path_copy, const char **param
     return true;
 }
 
-/* Find the route; *method_mismatch tells 405 from 404. */
+/* Add a method to the Allow list of a 405 ("GET, PUT"), once. */
+static void allow_add(char *allow, size_t size, const char *method)
+{
+    size_t mlen = strlen(method);
+    const char *p = allow;
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        if (n == mlen && strncmp(p, method, mlen) == 0)
+            return;
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    size_t used = strlen(allow);
+    snprintf(allow + used, size - used, "%s%s", used > 0 ? ", " : "", method);
+}
+
+/* Find the route; *method_mismatch tells 405 from 404, and allow then lists the methods the
+ * path has. */
 static const struct http_route *find_route(struct http_server *srv, struct http_request *req,
-                                           bool *method_mismatch)
+                                           bool *method_mismatch, char *allow, size_t allow_size)
 {
     *method_mismatch = false;
+    allow[0] = '\0';
     for (size_t i = 0; i < srv->n_routes; i++) {
         const struct http_route *r = &srv->routes[i];
         free(req->path_copy);
@@ -208,6 +244,7 @@ static const struct http_route *find_route(struct http_server *srv, struct http_
             continue;
         if (strcmp(r->method, req->method) != 0) {
             *method_mismatch = true;
+            allow_add(allow, allow_size, r->method);
             continue;
         }
         req->n_params = n;
@@ -242,11 +279,67 @@ static bool is_admin_path(const char *path)
     return strcmp(path, "/v1") == 0 || strncmp(path, "/v1/", 4) == 0;
 }
 
+struct query_scan {
+    const char *keys[HTTP_MAX_QUERY_PARAMS];
+    size_t n;
+    const char *repeated; /* first key given twice */
+    bool too_many;
+};
+
+static enum MHD_Result scan_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct query_scan *q = cls;
+    if (key == NULL)
+        return MHD_YES;
+    for (size_t i = 0; i < q->n; i++) {
+        if (strcmp(q->keys[i], key) == 0) {
+            q->repeated = key;
+            return MHD_NO;
+        }
+    }
+    if (q->n == HTTP_MAX_QUERY_PARAMS) {
+        q->too_many = true;
+        return MHD_NO;
+    }
+    q->keys[q->n++] = key;
+    return MHD_YES;
+}
+
+/* Every admin parameter takes one value: a repeated one would silently lose all but the first
+ * (libmicrohttpd's lookup answers the first), so it is refused. */
+static bool query_ok(struct http_request *req, struct http_reply *reply)
+{
+    struct query_scan q = {.n = 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, scan_query, &q);
+    if (q.repeated != NULL) {
+        http_reply_error(reply, 400, "invalid_parameter",
+                         "%.64s: given more than once; give one value", q.repeated);
+        return false;
+    }
+    if (q.too_many) {
+        http_reply_error(reply, 400, "invalid_parameter", "more than %d query parameters",
+                         HTTP_MAX_QUERY_PARAMS);
+        return false;
+    }
+    return true;
+}
+
+static void tell_refused(struct http_server *srv, struct http_request *req, const char *code)
+{
+    const struct http_route *route = req->route;
+    if (route != NULL && (route->flags & HTTP_ROUTE_COUNTED) && srv->refused != NULL)
+        srv->refused(srv->ctx, req, code);
+}
+
 /* Headers are in: authenticate, route, check declared length. false = answer now. */
 static bool begin(struct http_server *srv, struct http_request *req, struct http_reply *reply)
 {
     bool mismatch;
-    const struct http_route *route = find_route(srv, req, &mismatch);
+    char allow[64];
+    const struct http_route *route = find_route(srv, req, &mismatch, allow, sizeof(allow));
     if (is_admin_path(req->path) && (route == NULL || !(route->flags & HTTP_ROUTE_PUBLIC)) &&
         !token_ok(srv, req)) {
         http_reply_error(reply, 401, "unauthorized", "a valid bearer token is required");
@@ -254,14 +347,17 @@ static bool begin(struct http_server *srv, struct http_request *req, struct http
         return false;
     }
     if (route == NULL) {
-        if (mismatch)
-            http_reply_error(reply, 405, "method_not_allowed", "%s is not allowed here",
-                             req->method);
-        else
+        if (mismatch) {
+            http_reply_error(reply, 405, "method_not_allowed", "%s is not allowed here; use %s",
+                             req->method, allow);
+            http_reply_header(reply, "Allow", allow);
+        } else
             http_reply_error(reply, 404, "not_found", "no such endpoint");
         return false;
     }
     req->route = route;
+    if (is_admin_path(req->path) && !(route->flags & HTTP_ROUTE_PUBLIC) && !query_ok(req, reply))
+        return false;
     if (route->flags & HTTP_ROUTE_BODY) {
         const char *cl = http_request_header(req, "Content-Length");
         if (cl != NULL) {
@@ -271,6 +367,7 @@ static bool begin(struct http_server *srv, struct http_request *req, struct http
                 http_reply_error(reply, 413, "body_too_large",
                                  "body of %llu bytes is over the limit of %zu", v,
                                  srv->cfg->max_body);
+                tell_refused(srv, req, "body_too_large");
                 return false;
             }
         }
@@ -299,8 +396,16 @@ static enum MHD_Result send_reply(struct http_server *srv, struct http_request *
     }
     reply->body = NULL;
     MHD_add_response_header(resp, "X-Request-Id", req->rid);
-    for (size_t i = 0; i < reply->n_headers; i++)
+    bool has_cors = false;
+    for (size_t i = 0; i < reply->n_headers; i++) {
         MHD_add_response_header(resp, reply->header_names[i], reply->header_values[i]);
+        has_cors |= strcasecmp(reply->header_names[i], "Access-Control-Allow-Origin") == 0;
+    }
+    /* Refusals the server makes itself (413) must be readable by the page that sent the
+     * report, like the handler's own answers. */
+    const struct http_route *route = req->route;
+    if (!has_cors && route != NULL && (route->flags & HTTP_ROUTE_CORS))
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
     int status = reply->status >= 100 && reply->status < 600 ? reply->status : 500;
     req->status = status;
     __atomic_add_fetch(&srv->status_counts[status], 1, __ATOMIC_RELAXED);
@@ -399,6 +504,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->too_large) {
         http_reply_error(&reply, 413, "body_too_large", "body is over the limit of %zu bytes",
                          srv->cfg->max_body);
+        tell_refused(srv, req, "body_too_large");
         return send_reply(srv, req, &reply);
     }
     ((const struct http_route *)req->route)->handler(srv->ctx, req, &reply);
@@ -422,17 +528,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 enum err_code http_server_start(const struct config *cfg, const struct http_route *routes,
-                                size_t n_routes, void *ctx, struct http_server **out,
-                                struct err *err)
+                                size_t n_routes, void *ctx, http_refused_fn *refused,
+                                struct http_server **out, struct err *err)
 {
-    return http_server_start_at(cfg, &cfg->listen_addr, cfg->listen, routes, n_routes, ctx, out,
-                                err);
+    return http_server_start_at(cfg, &cfg->listen_addr, cfg->listen, routes, n_routes, ctx, refused,
+                                out, err);
 }
 
 enum err_code http_server_start_at(const struct config *cfg, const struct sockaddr_storage *addr,
                                    const char *addr_text, const struct http_route *routes,
-                                   size_t n_routes, void *ctx, struct http_server **out,
-                                   struct err *err)
+                                   size_t n_routes, void *ctx, http_refused_fn *refused,
+                                   struct http_server **out, struct err *err)
 {
     struct http_server *srv = calloc(1, sizeof(*srv));
     if (srv == NULL)
@@ -441,6 +547,7 @@ enum err_code http_server_start_at(const struct config *cfg, const struct sockad
     srv->routes = routes;
     srv->n_routes = n_routes;
     srv->ctx = ctx;
+    srv->refused = refused;
     srv->quiesced_fd = MHD_INVALID_SOCKET;
     if (RAND_bytes((unsigned char *)&srv->rid_prefix, sizeof(srv->rid_prefix)) != 1)
         srv->rid_prefix = (unsigned long)getpid();

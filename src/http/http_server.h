@@ -24,6 +24,12 @@ struct MHD_Response;
 struct http_server;
 
 #define HTTP_MAX_PARAMS 4
+/* Headers a handler may add to a reply, and the longest value (longer ones are cut). */
+#define HTTP_MAX_HEADERS      6
+#define HTTP_HEADER_VALUE_MAX 256
+/* Query parameters of an admin request beyond which it is refused (each is checked for
+ * repeats against the others). */
+#define HTTP_MAX_QUERY_PARAMS 64
 
 struct http_request {
     char rid[24]; /* request id carried by every log line */
@@ -46,9 +52,9 @@ struct http_reply {
     int status;
     char *body; /* malloc'd, freed by the server */
     size_t len;
-    const char *content_type;    /* static string */
-    const char *header_names[4]; /* static strings */
-    char header_values[4][96];   /* a SHA-256 in hex (64) fits whole */
+    const char *content_type;                                    /* static string */
+    const char *header_names[HTTP_MAX_HEADERS];                  /* static strings */
+    char header_values[HTTP_MAX_HEADERS][HTTP_HEADER_VALUE_MAX]; /* a SHA-256 in hex fits */
     size_t n_headers;
     struct MHD_Response *response; /* when set, sent as is (streaming); takes ownership */
 };
@@ -57,10 +63,16 @@ typedef void http_handler_fn(void *ctx, struct http_request *req, struct http_re
 /* Called once the headers are in, before the body: return false with reply filled to answer
  * right away (the body is then discarded by MHD). */
 typedef bool http_precheck_fn(void *ctx, struct http_request *req, struct http_reply *reply);
+/* Told when the server itself refuses a request of an HTTP_ROUTE_COUNTED route before its
+ * handler runs (code: "body_too_large"), so that the layer above can count it. */
+typedef void http_refused_fn(void *ctx, struct http_request *req, const char *code);
 
 enum http_route_flags {
-    HTTP_ROUTE_PUBLIC = 1 << 0, /* no bearer token, even under /v1/ */
-    HTTP_ROUTE_BODY = 1 << 1,   /* reads a request body */
+    HTTP_ROUTE_PUBLIC = 1 << 0,  /* no bearer token, even under /v1/ */
+    HTTP_ROUTE_BODY = 1 << 1,    /* reads a request body */
+    HTTP_ROUTE_CORS = 1 << 2,    /* every answer, refusals included, carries
+                                    Access-Control-Allow-Origin: * */
+    HTTP_ROUTE_COUNTED = 1 << 3, /* the server's own refusals go to the refused callback */
 };
 
 struct http_route {
@@ -71,16 +83,16 @@ struct http_route {
     http_handler_fn *handler;
 };
 
-/* Start serving on cfg->listen_addr. routes/ctx are borrowed and must outlive the server.
- * New server in *out. */
+/* Start serving on cfg->listen_addr. routes/ctx are borrowed and must outlive the server;
+ * refused may be NULL. New server in *out. */
 enum err_code http_server_start(const struct config *cfg, const struct http_route *routes,
-                                size_t n_routes, void *ctx, struct http_server **out,
-                                struct err *err) ERR_MUSTCHECK;
+                                size_t n_routes, void *ctx, http_refused_fn *refused,
+                                struct http_server **out, struct err *err) ERR_MUSTCHECK;
 /* The same on another address (addr_text names it in errors), e.g. PINWATCH_METRICS_LISTEN. */
 enum err_code http_server_start_at(const struct config *cfg, const struct sockaddr_storage *addr,
                                    const char *addr_text, const struct http_route *routes,
-                                   size_t n_routes, void *ctx, struct http_server **out,
-                                   struct err *err) ERR_MUSTCHECK;
+                                   size_t n_routes, void *ctx, http_refused_fn *refused,
+                                   struct http_server **out, struct err *err) ERR_MUSTCHECK;
 /* Whether the request carries the admin bearer token (constant-time comparison). */
 bool http_server_authorized(const struct http_server *srv, const struct http_request *req);
 /* The port actually bound (useful with port 0). */
@@ -100,8 +112,11 @@ const char *http_request_query(const struct http_request *req, const char *name)
  * several lines of one field mean), as a new string; NULL when there is none. */
 char *http_request_header_joined(const struct http_request *req, const char *name);
 
-/* Reply helpers. */
+/* Reply helpers. JSON answers all have the formatting of base/json_text.h. */
 void http_reply_json(struct http_reply *reply, int status, json_t *take);
+/* A JSON text made elsewhere (PostgreSQL): take is malloc'd, owned by the reply from now on,
+ * and compacted in place. NULL answers 500. */
+void http_reply_json_text(struct http_reply *reply, int status, char *take, size_t len);
 void http_reply_error(struct http_reply *reply, int status, const char *code, const char *fmt, ...)
     ERR_PRINTF(4, 5);
 void http_reply_err(struct http_reply *reply, const struct err *err);

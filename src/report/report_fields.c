@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_text.h"
 #include "base/timeparse.h"
 #include "report/cert.h"
 #include "report/cert_cache.h"
@@ -133,7 +134,7 @@ enum err_code report_fields_string(struct report *r, const json_t *obj, const ch
 
 char *report_fields_json_text(const json_t *v)
 {
-    return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    return json_text_dump(v);
 }
 
 enum err_code report_fields_time(struct report *r, const json_t *obj, const char *key,

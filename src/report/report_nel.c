@@ -24,7 +24,8 @@ static const struct {
     {"method", NULL},
 };
 
-/* Known but deliberately not kept: referrer (user data), legacy uri and age. */
+/* Known keys; the legacy uri and age are not kept (the item's url and age are), with a
+ * problem saying so. */
 static const char *const body_keys[] = {"type",
                                         "phase",
                                         "server_ip",
@@ -146,11 +147,97 @@ enum err_code report_nel_split_url(const char *url, char **host, int *port, char
     return ERR_OK;
 }
 
+/* Which of userinfo, query and fragment an http(s) URL carries, as words ("userinfo and
+ * query"); "" when none. A lone '?' or '#' carries nothing. */
+static void url_private_parts(const char *url, char *out, size_t len)
+{
+    const char *parts[3];
+    size_t n = 0;
+    const char *auth = strstr(url, "://");
+    auth = auth != NULL ? auth + 3 : url;
+    size_t auth_len = strcspn(auth, "/?#");
+    if (memchr(auth, '@', auth_len) != NULL)
+        parts[n++] = "userinfo";
+    const char *q = strchr(auth, '?'), *f = strchr(auth, '#');
+    if (q != NULL && (f == NULL || q < f) && q[1] != '\0' && q[1] != '#')
+        parts[n++] = "query";
+    if (f != NULL && f[1] != '\0')
+        parts[n++] = "fragment";
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, len - used, "%s%s",
+                 i == 0       ? ""
+                 : i + 1 == n ? " and "
+                              : ", ",
+                 parts[i]);
+    }
+}
+
+/* Record what was cut from a URL that is kept without its private parts. */
+static enum err_code dropped_parts(struct report *r, const char *label, const char *url)
+{
+    char parts[64];
+    url_private_parts(url, parts, sizeof(parts));
+    if (parts[0] == '\0')
+        return ERR_OK;
+    return report_add_problem(r, "field_dropped", "%s: %s dropped (they can carry user data)",
+                              label, parts);
+}
+
+/* body.referrer is evidence of where the failing request came from: kept like the url, without
+ * userinfo, query and fragment. One that is not an http(s) URL is dropped whole. */
+static enum err_code referrer(struct report *r, const json_t *body)
+{
+    const json_t *v = json_object_get(body, "referrer");
+    if (v == NULL || json_is_null(v))
+        return ERR_OK;
+    if (!json_is_string(v))
+        return report_add_problem(r, "invalid_field", "body.referrer is not a string");
+    const char *text = json_string_value(v);
+    if (text[0] == '\0')
+        return report_fields_extra_take(r, "referrer", json_string(""));
+    char *host = NULL, *clean = NULL;
+    int port;
+    struct err why = {0};
+    enum err_code rc = report_nel_split_url(text, &host, &port, &clean, &why);
+    if (rc == ERR_INVALID)
+        return report_add_problem(r, "field_dropped",
+                                  "body.referrer: not a usable http(s) URL, dropped whole (it "
+                                  "can carry user data)");
+    if (rc == ERR_OK)
+        rc = report_fields_extra_take(r, "referrer", json_string(clean));
+    if (rc == ERR_OK)
+        rc = dropped_parts(r, "body.referrer", text);
+    free(host);
+    free(clean);
+    return rc;
+}
+
+/* Early Chromium's body.uri and body.age duplicate the item's url and age, which are kept. */
+static enum err_code legacy_fields(struct report *r, const json_t *body)
+{
+    static const char *const keys[] = {"uri", "age"};
+    enum err_code rc = ERR_OK;
+    for (size_t i = 0; rc == ERR_OK && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (json_object_get(body, keys[i]) != NULL)
+            rc = report_add_problem(r, "field_dropped",
+                                    "body.%s: legacy duplicate of the item's %s, not kept", keys[i],
+                                    i == 0 ? "url" : "age");
+    }
+    return rc;
+}
+
+/* client_time = receipt - age; client_time_raw keeps the age as sent. */
 static enum err_code client_time(struct report *r, const json_t *item, int64_t received_at)
 {
     const json_t *age = json_object_get(item, "age");
     if (age == NULL || json_is_null(age))
         return ERR_OK;
+    r->client_time.raw =
+        json_is_string(age) ? strdup(json_string_value(age)) : report_fields_json_text(age);
+    if (r->client_time.raw == NULL)
+        return ERR_NOMEM;
     json_int_t ms = json_is_integer(age) ? json_integer_value(age) : -1;
     if (ms < 0 || ms > INT64_MAX / 1000 || received_at < INT64_MIN + ms * 1000)
         return report_add_problem(r, "invalid_field", "age is not a non-negative integer");
@@ -159,7 +246,7 @@ static enum err_code client_time(struct report *r, const json_t *item, int64_t r
     return ERR_OK;
 }
 
-static enum err_code fill(struct report *r, const json_t *item, const char *clean,
+static enum err_code fill(struct report *r, const json_t *item, const char *url, const char *clean,
                           const struct report_parse_opts *opts)
 {
     const json_t *body = json_object_get(item, "body");
@@ -174,6 +261,12 @@ static enum err_code fill(struct report *r, const json_t *item, const char *clea
     }
     if (rc == ERR_OK)
         rc = report_fields_extra_take(r, "url", json_string(clean));
+    if (rc == ERR_OK)
+        rc = dropped_parts(r, "url", url);
+    if (rc == ERR_OK)
+        rc = referrer(r, body);
+    if (rc == ERR_OK)
+        rc = legacy_fields(r, body);
     if (rc == ERR_OK)
         rc = report_fields_browser_app(r);
     if (rc == ERR_OK)
@@ -210,7 +303,7 @@ enum err_code report_nel_parse(const json_t *item, const struct report_parse_opt
     if (rc == ERR_OK && (r->hostname_raw = strdup(host)) == NULL)
         rc = ERR_NOMEM;
     if (rc == ERR_OK)
-        rc = fill(r, item, clean, opts);
+        rc = fill(r, item, json_string_value(url), clean, opts);
     if (rc != ERR_OK) {
         err_set(err, rc, NULL, "out of memory");
         goto out;

@@ -21,12 +21,13 @@ bool report_nel_is_tls(const json_t *item);
 /*
  * Normalize one tls.* network-error item (borrowed) into a new report in *out (caller frees).
  * hostname and port come from the item's url (http/https only; port defaults to 80/443);
- * client_time = opts->received_at - age ms (raw NULL); user_agent from the item. extra gets
- * "type", "phase", "server_ip", "protocol", "status_code", "elapsed_time",
- * "sampling_fraction", "method" from the body (legacy hyphenated spellings accepted) and
- * "url" without userinfo, query or fragment (the referrer is not kept: it can carry user
- * data). App is "web". Rejects (ERR_INVALID) for missing_field (url) and invalid_field (url
- * not a string, not http(s), no usable host or port).
+ * client_time = opts->received_at - age ms, client_time.raw the age as sent; user_agent from
+ * the item. extra gets "type", "phase", "server_ip", "protocol", "status_code",
+ * "elapsed_time", "sampling_fraction", "method" from the body (legacy hyphenated spellings
+ * accepted), "url" and "referrer" without userinfo, query or fragment (they can carry user
+ * data; what is cut is recorded as a field_dropped problem, and a referrer that is not an
+ * http(s) URL is dropped whole, on record too). App is "web". Rejects (ERR_INVALID) for
+ * missing_field (url) and invalid_field (url not a string, not http(s), no usable host or port).
  */
 enum err_code report_nel_parse(const json_t *item, const struct report_parse_opts *opts,
                                struct report **out, struct err *err) ERR_MUSTCHECK;

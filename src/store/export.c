@@ -11,15 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/codec.h"
+#include "base/json_text.h"
 #include "base/log.h"
 #include "base/timeparse.h"
 #include "db/db.h"
 #include "report/pin.h"
+#include "store/export_doc.h"
+#include "store/signing.h"
 
 #define FETCH_ROWS 500
 #define COPY_CHUNK 65536
@@ -87,6 +91,9 @@ struct bundle {
     const struct query_filters *filters;
     struct query_match match; /* the filters as pinwatch_reports_matching arguments */
     int64_t now;
+    EVP_PKEY *key;   /* signs the manifest (borrowed) */
+    char folder[64]; /* "pinwatch-evidence-<utc>": every member lives under it */
+    json_t *summary; /* what summary.json says, for README.txt and report.html */
     EVP_MD_CTX *md;
     FILE *manifest; /* "<hex>  <name>\n" lines, copied in as the last member */
     FILE *ndjson;
@@ -159,7 +166,9 @@ static enum err_code member_begin(struct bundle *b, const char *name, int64_t si
     struct archive_entry *e = archive_entry_new();
     if (e == NULL)
         return nomem(b);
-    archive_entry_set_pathname(e, name);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", b->folder, name);
+    archive_entry_set_pathname(e, path);
     archive_entry_set_size(e, size);
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
@@ -609,8 +618,8 @@ static enum err_code export_summary(struct bundle *b)
         (json_int_t)b->st.reports, "by_format", b->by_format, "by_verdict", b->by_verdict,
         "raw_files", (json_int_t)b->st.raw_files, "raw_missing", (json_int_t)b->st.raw_missing,
         "chains", (json_int_t)b->st.chains, "groups", groups);
-    char *text = summary != NULL ? json_dumps(summary, JSON_INDENT(2)) : NULL;
-    json_decref(summary);
+    char *text = summary != NULL ? json_text_dump(summary) : NULL;
+    b->summary = summary;
     if (text == NULL)
         return nomem(b);
     size_t len = strlen(text);
@@ -673,14 +682,98 @@ static void bundle_close(struct bundle *b)
     buf_cleanup(&b->raw);
     json_decref(b->by_format);
     json_decref(b->by_verdict);
+    json_decref(b->summary);
+}
+
+/* ---- the members that make the bundle readable and trustworthy on its own ---- */
+
+static enum err_code member_add_text(struct bundle *b, const char *name, const struct buf *text,
+                                     bool listed)
+{
+    enum err_code rc = member_begin(b, name, (int64_t)text->len);
+    if (rc == ERR_OK)
+        rc = member_data(b, name, text->data != NULL ? text->data : "", text->len);
+    if (rc == ERR_OK)
+        rc = member_end(b, name, listed, NULL);
+    return rc;
+}
+
+/* README.txt, report.html and signing-key.pem, all listed in the manifest. */
+static enum err_code export_docs(struct bundle *b)
+{
+    struct buf text;
+    buf_init(&text, 0);
+    char fpr[SIGNING_FPR_HEX];
+    enum err_code rc = signing_fingerprint(b->key, fpr);
+    if (rc == ERR_OK)
+        rc = export_doc_readme(&text, b->folder, b->summary, fpr);
+    if (rc != ERR_OK) {
+        buf_cleanup(&text);
+        return nomem(b);
+    }
+    rc = member_add_text(b, EXPORT_README, &text, true);
+    FILE *html = rc == ERR_OK ? temp_file() : NULL;
+    if (rc == ERR_OK && html == NULL)
+        rc = io_fail(b, EXPORT_HTML);
+    if (rc == ERR_OK)
+        rc = export_doc_html(b->conn, b->match.params, b->summary, html, b->err);
+    if (rc == ERR_OK)
+        rc = member_add_file(b, EXPORT_HTML, html, true);
+    if (html != NULL)
+        fclose(html);
+    text.len = 0;
+    if (rc == ERR_OK && signing_public_pem(b->key, &text) != ERR_OK)
+        rc = nomem(b);
+    if (rc == ERR_OK)
+        rc = member_add_text(b, EXPORT_PUBLIC_KEY, &text, true);
+    buf_cleanup(&text);
+    return rc;
+}
+
+/* The manifest, then its signature over the manifest's exact bytes. The manifest is mapped,
+ * not read: it has a line per member, and Ed25519 signs a message whole. */
+static enum err_code export_manifest_signed(struct bundle *b)
+{
+    enum err_code rc = member_add_file(b, EXPORT_MANIFEST, b->manifest, false);
+    struct stat sb;
+    if (rc == ERR_OK && fstat(fileno(b->manifest), &sb) != 0)
+        rc = io_fail(b, EXPORT_MANIFEST);
+    if (rc != ERR_OK)
+        return rc;
+    void *map = sb.st_size > 0
+                    ? mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fileno(b->manifest), 0)
+                    : NULL;
+    if (sb.st_size > 0 && map == MAP_FAILED)
+        return io_fail(b, EXPORT_MANIFEST);
+    struct buf sig;
+    buf_init(&sig, 0);
+    rc = signing_sign_base64(b->key, map != NULL ? map : "", (size_t)sb.st_size, &sig, b->err);
+    if (map != NULL)
+        munmap(map, (size_t)sb.st_size);
+    if (rc == ERR_OK)
+        rc = member_add_text(b, EXPORT_SIGNATURE, &sig, false);
+    buf_cleanup(&sig);
+    return rc;
+}
+
+void export_folder_name(int64_t now_usec, char *out, size_t size)
+{
+    time_t t = (time_t)(now_usec / 1000000);
+    struct tm tm;
+    char stamp[32] = "unknown";
+    if (gmtime_r(&t, &tm) != NULL)
+        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(out, size, "pinwatch-evidence-%s", stamp);
 }
 
 enum err_code export_bundle_write(PGconn *conn, const struct query_filters *f, int64_t now_usec,
-                                  export_sink_fn *sink, void *sink_ctx, struct export_stats *stats,
-                                  struct err *err)
+                                  EVP_PKEY *key, export_sink_fn *sink, void *sink_ctx,
+                                  struct export_stats *stats, struct err *err)
 {
     struct bundle b;
     memset(&b, 0, sizeof(b));
+    b.key = key;
+    export_folder_name(now_usec, b.folder, sizeof(b.folder));
     b.sink = sink;
     b.sink_ctx = sink_ctx;
     b.conn = conn;
@@ -707,7 +800,9 @@ enum err_code export_bundle_write(PGconn *conn, const struct query_filters *f, i
     if (rc == ERR_OK)
         rc = export_summary(&b);
     if (rc == ERR_OK)
-        rc = member_add_file(&b, EXPORT_MANIFEST, b.manifest, false);
+        rc = export_docs(&b);
+    if (rc == ERR_OK)
+        rc = export_manifest_signed(&b);
     if (rc == ERR_OK && archive_write_close(b.ar) != ARCHIVE_OK)
         rc = ar_fail(&b, "closing the archive");
     if (in_tx) {

@@ -1,12 +1,18 @@
 /*
- * export — the incident evidence bundle (SPEC §8): a gzip'd tar, members at the root:
+ * export — the incident evidence bundle (SPEC §8): a gzip'd tar whose members all live under
+ * one folder, pinwatch-evidence-<utc>/:
  *
  *   raw/<id>.json                    each report's body exactly as received
  *   reports.ndjson                   one normalized report per line (pinwatch_report_json)
  *   reports.csv                      the same reports as a flat RFC 4180 table
  *   chains/<sha256>.pem, .txt        every distinct chain referenced, PEM and decoded text
  *   summary.json                     filters, export time, version, counts, groups involved
- *   MANIFEST.sha256                  `sha256sum` lines for every other member, written last
+ *   README.txt, report.html          what the files are and how to verify them; the incident
+ *                                    as a self-contained page (export_doc.h)
+ *   signing-key.pem                  the public key of the signature
+ *   MANIFEST.sha256                  `sha256sum` lines for every member above, relative to
+ *                                    the folder
+ *   MANIFEST.sha256.sig              base64 Ed25519 signature of the manifest's exact bytes
  *
  * The writer streams: it reads the matching reports through server-side cursors (500 rows a
  * fetch) inside one read-only REPEATABLE READ transaction, so every member describes the
@@ -20,6 +26,7 @@
 #define EXPORT_H
 
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,7 +34,11 @@
 #include "base/err.h"
 #include "store/query.h"
 
-#define EXPORT_MANIFEST "MANIFEST.sha256"
+#define EXPORT_MANIFEST   "MANIFEST.sha256"
+#define EXPORT_SIGNATURE  "MANIFEST.sha256.sig"
+#define EXPORT_PUBLIC_KEY "signing-key.pem"
+#define EXPORT_README     "README.txt"
+#define EXPORT_HTML       "report.html"
 
 /* Receives the compressed bundle in pieces, in order. A non-OK return aborts the export
  * (the client went away, the disk is full) and is what export_bundle_write returns. */
@@ -46,11 +57,16 @@ struct export_stats {
  * Write the bundle of the reports matching f (received_at range and filters as for
  * GET /v1/reports; limit and cursor are ignored: an export has no paging). conn is borrowed
  * and must be idle; the export runs and ends its own transaction on it. now_usec is the
- * export time recorded in summary.json and on the members. stats may be NULL.
+ * export time recorded in summary.json, on the members and in the folder's name. key (an
+ * Ed25519 private key, borrowed) signs the manifest. stats may be NULL.
  */
 enum err_code export_bundle_write(PGconn *conn, const struct query_filters *f, int64_t now_usec,
-                                  export_sink_fn *sink, void *sink_ctx, struct export_stats *stats,
-                                  struct err *err) ERR_MUSTCHECK;
+                                  EVP_PKEY *key, export_sink_fn *sink, void *sink_ctx,
+                                  struct export_stats *stats, struct err *err) ERR_MUSTCHECK;
+
+/* The bundle's one folder for an export made at now_usec: "pinwatch-evidence-<utc>", <utc> as
+ * 20260102T030405Z. */
+void export_folder_name(int64_t now_usec, char *out, size_t size);
 
 /*
  * Append one CSV row (RFC 4180, CRLF-terminated) of n cells to out. A NULL cell is empty.

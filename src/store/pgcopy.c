@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/codec.h"
+#include "base/json_text.h"
 #include "base/timeparse.h"
 
 void pgcopy_begin(struct pgcopy_row *row, struct buf *out)
@@ -145,7 +146,7 @@ void pgcopy_json(struct pgcopy_row *row, const json_t *v)
         pgcopy_null(row);
         return;
     }
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = json_text_dump(v);
     if (text == NULL) {
         if (row->rc == ERR_OK)
             row->rc = ERR_NOMEM;

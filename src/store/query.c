@@ -245,14 +245,15 @@ out:
 }
 
 enum err_code query_report_raw(PGconn *conn, const char *id, struct buf *out, char sha_hex[65],
-                               struct err *err)
+                               char media_type[QUERY_MEDIA_TYPE_MAX], struct err *err)
 {
     if (!uuid_valid(id))
         return err_set(err, ERR_NOT_FOUND, "not_found", "no report with that id");
     const char *params[] = {id};
     PGresult *res = PQexecParams(conn,
-                                 "SELECT encode(raw_sha256, 'hex') FROM reports"
-                                 " WHERE id = $1::uuid LIMIT 1",
+                                 "SELECT encode(r.raw_sha256, 'hex'), b.media_type FROM reports r"
+                                 " LEFT JOIN raw_bodies b ON b.sha256 = r.raw_sha256"
+                                 " WHERE r.id = $1::uuid LIMIT 1",
                                  1, NULL, params, NULL, NULL, 0);
     enum err_code rc = ERR_OK;
     uint8_t sha[32];
@@ -264,6 +265,9 @@ enum err_code query_report_raw(PGconn *conn, const char *id, struct buf *out, ch
         rc = err_set(err, ERR_INTERNAL, NULL, "bad raw_sha256 stored");
     if (rc == ERR_OK && sha_hex != NULL)
         snprintf(sha_hex, 65, "%s", PQgetvalue(res, 0, 0));
+    if (rc == ERR_OK && media_type != NULL)
+        snprintf(media_type, QUERY_MEDIA_TYPE_MAX, "%s",
+                 PQgetisnull(res, 0, 1) ? "application/json" : PQgetvalue(res, 0, 1));
     PQclear(res);
     if (rc == ERR_OK)
         rc = query_raw_body(conn, sha, out, err);

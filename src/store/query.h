@@ -13,6 +13,9 @@
 #include "base/err.h"
 #include "base/timeparse.h"
 
+/* Room for a stored media type ("application/expect-ct-report+json"). */
+#define QUERY_MEDIA_TYPE_MAX 64
+
 struct query_filters {
     int64_t from, to; /* received_at range, Unix microseconds (inclusive) */
     char *hostname;   /* normalized */
@@ -56,9 +59,11 @@ enum err_code query_reports_page(PGconn *conn, const struct query_filters *f, st
 /* One report's JSON into out; ERR_NOT_FOUND when there is none. */
 enum err_code query_report_get(PGconn *conn, const char *id, struct buf *out,
                                struct err *err) ERR_MUSTCHECK;
-/* The exact body a report came in (rebuilt from template + fragments) into out, and its
- * recorded SHA-256 (hex) into sha_hex when not NULL. */
+/* The exact body a report came in (rebuilt from template + fragments) into out, its recorded
+ * SHA-256 (hex) into sha_hex when not NULL, and the media type it came with into media_type
+ * when not NULL ("application/json" when none was recorded). */
 enum err_code query_report_raw(PGconn *conn, const char *id, struct buf *out, char sha_hex[65],
+                               char media_type[QUERY_MEDIA_TYPE_MAX],
                                struct err *err) ERR_MUSTCHECK;
 /* The body with this SHA-256 (binary) into out. */
 enum err_code query_raw_body(PGconn *conn, const uint8_t sha256[32], struct buf *out,

@@ -158,8 +158,8 @@ static enum err_code add_month(struct store_unit *u, int64_t usec)
 }
 
 enum err_code store_unit_add_body(struct store *st, struct store_unit *u, const uint8_t sha256[32],
-                                  int64_t received_at, size_t len, struct rawbody_split *split,
-                                  struct err *err)
+                                  int64_t received_at, size_t len, const char *media_type,
+                                  struct rawbody_split *split, struct err *err)
 {
     if (store_knows(st, STORE_BODIES, sha256))
         return ERR_OK;
@@ -182,6 +182,7 @@ enum err_code store_unit_add_body(struct store *st, struct store_unit *u, const 
         pgcopy_time(&row, received_at);
         pgcopy_int(&row, (int64_t)len);
         pgcopy_bytea(&row, split->tpl, split->tpl_len);
+        pgcopy_text(&row, media_type);
         rc = pgcopy_end(&row);
     }
     return rc == ERR_OK ? ERR_OK : err_set(err, rc, NULL, "out of memory");

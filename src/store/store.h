@@ -37,10 +37,10 @@ struct store_unit *store_unit_new(void);
 void store_unit_free(struct store_unit *u);
 
 /* Add one request body (byte-exact): len bytes, split by rawbody_split (borrowed; its template
- * is compressed in place). */
+ * is compressed in place), with the media type it came with (borrowed; NULL: none). */
 enum err_code store_unit_add_body(struct store *st, struct store_unit *u, const uint8_t sha256[32],
-                                  int64_t received_at, size_t len, struct rawbody_split *split,
-                                  struct err *err) ERR_MUSTCHECK;
+                                  int64_t received_at, size_t len, const char *media_type,
+                                  struct rawbody_split *split, struct err *err) ERR_MUSTCHECK;
 
 /* Add one report with its chains and its group's row. Borrowed: r, res. */
 enum err_code store_unit_add_report(struct store *st, struct store_unit *u, const struct report *r,

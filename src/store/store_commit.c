@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_text.h"
 #include "base/timeparse.h"
 #include "db/db.h"
 #include "store/pgcopy.h"
@@ -18,7 +19,9 @@ static const char *const copy_sql[STORE_N_TABLES] = {
                                      "sig_alg) FROM STDIN",
     [STORE_CHAINS] = COPY_INTO "sha256, certs, analysis) FROM STDIN",
     [STORE_FRAGMENTS] = COPY_INTO "sha256, bytes) FROM STDIN",
-    [STORE_BODIES] = COPY_INTO "sha256, received_at, length, template) FROM STDIN",
+    /* A body's media type travels in the staging table's format column, which body rows do
+     * not otherwise use: the table keeps the layout of 0010. */
+    [STORE_BODIES] = COPY_INTO "sha256, received_at, length, template, format) FROM STDIN",
     [STORE_REPORTS] = COPY_INTO
     "id, received_at, format, hostname, hostname_raw, noted_hostname, noted_hostname_raw, port, "
     "include_subdomains, enforce_pinning, validation_result, client_time, client_time_raw, "
@@ -55,10 +58,11 @@ char *store_unit_serialize(const struct store_unit *u)
     }
     for (size_t i = 0; i < u->n_months; i++)
         json_array_append_new(months, json_integer(u->months[i]));
-    /* v 2: COPY rows; a legacy unit read back from an old spool keeps its JSON rows. */
-    json_t *doc = json_pack("{s:i, s:I, s:o, s:o}", "v", u->legacy ? 1 : 2, "reports",
+    /* v 3: COPY rows (v 2 had no media type in body rows); a legacy unit read back from an old
+     * spool keeps its JSON rows. */
+    json_t *doc = json_pack("{s:i, s:I, s:o, s:o}", "v", u->legacy ? 1 : 3, "reports",
                             (json_int_t)u->reports, "months", months, "rows", rows);
-    char *line = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *line = doc != NULL ? json_text_dump(doc) : NULL;
     json_decref(doc);
     return line;
 }
@@ -93,7 +97,7 @@ static enum err_code parse_legacy(const json_t *doc, struct store_unit *u)
     u->legacy = true;
     for (size_t t = 0; t < STORE_N_TABLES; t++) {
         json_t *arr = json_object_get(doc, legacy_names[t]);
-        char *text = json_is_array(arr) ? json_dumps(arr, JSON_COMPACT) : NULL;
+        char *text = json_is_array(arr) ? json_text_dump(arr) : NULL;
         enum err_code rc = !json_is_array(arr) ? set_rows(u, t, "[]", 2)
                            : text != NULL      ? set_rows(u, t, text, strlen(text))
                                                : ERR_NOMEM;
@@ -116,6 +120,25 @@ static enum err_code parse_legacy(const json_t *doc, struct store_unit *u)
     return ERR_OK;
 }
 
+/* A v 2 unit's body rows end before the media type: add it, unknown (\N), so that every unit
+ * in memory has one row layout and units of both versions can share a COPY. */
+static enum err_code add_media_type(struct buf *rows)
+{
+    struct buf old = *rows;
+    buf_init(rows, 0);
+    enum err_code rc = ERR_OK;
+    for (size_t at = 0; rc == ERR_OK && at < old.len;) {
+        const char *nl = memchr(old.data + at, '\n', old.len - at);
+        size_t end = nl != NULL ? (size_t)(nl - old.data) : old.len;
+        rc = buf_append(rows, old.data + at, end - at);
+        if (rc == ERR_OK)
+            rc = buf_append(rows, "\t\\N\n", 4);
+        at = end + 1;
+    }
+    buf_cleanup(&old);
+    return rc;
+}
+
 static enum err_code parse_v2(const json_t *doc, struct store_unit *u)
 {
     json_t *rows = json_object_get(doc, "rows");
@@ -128,6 +151,11 @@ static enum err_code parse_v2(const json_t *doc, struct store_unit *u)
         if (!json_is_string(s))
             return ERR_INVALID;
         enum err_code rc = set_rows(u, t, json_string_value(s), json_string_length(s));
+        if (rc != ERR_OK)
+            return rc;
+    }
+    if (!u->legacy && json_integer_value(json_object_get(doc, "v")) == 2) {
+        enum err_code rc = add_media_type(&u->rows[STORE_BODIES]);
         if (rc != ERR_OK)
             return rc;
     }

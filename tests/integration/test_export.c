@@ -183,8 +183,30 @@ static const struct posted *find_posted(const char *id)
     return NULL;
 }
 
+/* Unpack a bundle into <tmpdir>/<name>.d/, asserting that it holds one folder,
+ * pinwatch-evidence-<YYYYMMDDTHHMMSSZ>/, and link <tmpdir>/<name> to that folder. */
+static void unpack(const char *tarball, const char *name)
+{
+    char *out;
+    int rc = run(&out, "mkdir -p '%s/%s.d' && tar xzf '%s' -C '%s/%s.d'", tmpdir, name, tarball,
+                 tmpdir, name);
+    cr_assert_eq(rc, 0, "tar: %s", out);
+    free(out);
+    rc = run(
+        &out,
+        "cd '%s/%s.d' && test \"$(ls -A | wc -l)\" = 1 && ls -d pinwatch-evidence-* | grep -Eqx "
+        "'pinwatch-evidence-[0-9]{8}T[0-9]{6}Z' && ln -s \"$PWD/$(ls)\" '%s/%s'",
+        tmpdir, name, tmpdir, name);
+    cr_assert_eq(rc, 0, "%s does not unpack into one pinwatch-evidence-<time>/ folder: %s", tarball,
+                 out);
+    free(out);
+    rc = run(&out, "tar tzf '%s' | grep -Ev '^pinwatch-evidence-[0-9]{8}T[0-9]{6}Z/'", tarball);
+    cr_assert_eq(rc, 1, "members outside the folder: %s", out);
+    free(out);
+}
+
 /* GET /v1/export<query> as a streamed attachment, saved as <tmpdir>/<name>.tar.gz and unpacked
- * into <tmpdir>/<name>/. */
+ * (unpack()). */
 static void export_http(const char *query, const char *name)
 {
     char path[512];
@@ -208,11 +230,7 @@ static void export_http(const char *query, const char *name)
     cr_assert_eq(fwrite(r.body, 1, r.body_len, f), r.body_len);
     fclose(f);
     testenv_response_free(&r);
-    char *out;
-    int rc =
-        run(&out, "mkdir -p '%s/%s' && tar xzf '%s' -C '%s/%s'", tmpdir, name, path, tmpdir, name);
-    cr_assert_eq(rc, 0, "tar: %s", out);
-    free(out);
+    unpack(path, name);
 }
 
 static char *member(const char *bundle, const char *rel, size_t *len)
@@ -317,10 +335,10 @@ Test(export, bundle_is_complete_exact_and_verifiable)
     int rc = run(&out, "cd '%s/all' && sha256sum -c --quiet MANIFEST.sha256", tmpdir);
     cr_assert_eq(rc, 0, "sha256sum -c: %s", out);
     free(out);
-    /* Every file but the manifest is listed in it. */
+    /* Every file but the manifest and its signature is listed in it. */
     rc = run(&out,
              "cd '%s/all' && test $(find . -type f | wc -l) -eq $(( $(wc -l < "
-             "MANIFEST.sha256) + 1 ))",
+             "MANIFEST.sha256) + 2 ))",
              tmpdir);
     cr_assert_eq(rc, 0, "files not listed in the manifest");
     free(out);
@@ -477,18 +495,24 @@ Test(export, filters_choose_the_reports)
     testenv_response_free(&r);
 }
 
-/* Copy the unpacked bundle, tamper with the copy through `sh`, re-pack it with tar czf and
- * run pinwatch verify on it; returns verify's exit status and output. */
-static int tampered(const char *name, const char *shell, char **out)
+/* Copy the unpacked bundle, tamper with the copy through `sh` (run inside its folder), re-pack
+ * it with tar czf and run pinwatch verify on it (with extra arguments); returns verify's exit
+ * status and output. */
+static int tampered_with(const char *name, const char *shell, const char *args, char **out)
 {
     char *o;
-    int rc = run(&o, "cp -a '%s/all' '%s/%s' && cd '%s/%s' && %s && tar czf '%s/%s.tar.gz' .",
+    int rc = run(&o,
+                 "cp -a '%s/all.d' '%s/%s.d' && cd '%s/%s.d'/pinwatch-evidence-* && (%s) && cd .. "
+                 "&& tar czf '%s/%s.tar.gz' .",
                  tmpdir, tmpdir, name, tmpdir, name, shell, tmpdir, name);
     cr_assert_eq(rc, 0, "%s: %s", name, o);
     free(o);
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s.tar.gz", tmpdir, name);
-    return verify(path, out);
+    return run(out, "'%s' verify '%s/%s.tar.gz' %s", PINWATCH_BIN, tmpdir, name, args);
+}
+
+static int tampered(const char *name, const char *shell, char **out)
+{
+    return tampered_with(name, shell, "", out);
 }
 
 Test(export, verify_rejects_tampered_bundles)
@@ -549,24 +573,29 @@ Test(export, cli_export_writes_the_same_reports)
 {
     post_population();
     export_http("?hostname=" DATATHEOREM, "http");
-    char *out;
-    int rc = run(&out, "'%s' export --out '%s/cli.tar.gz' --database-url '%s' --hostname %s",
-                 PINWATCH_BIN, tmpdir, testenv_conninfo(), DATATHEOREM);
+    char *out, *a, *b, path[512];
+    size_t l1, l2;
+    /* The CLI finds the server's key next to the spool, as `pinwatch serve` does. */
+    int rc = run(&out,
+                 "PINWATCH_SPOOL_DIR='%s' '%s' export --out '%s/cli.tar.gz' --database-url '%s' "
+                 "--hostname %s",
+                 srv.spool_dir, PINWATCH_BIN, tmpdir, testenv_conninfo(), DATATHEOREM);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert(strstr(out, "5 reports") != NULL, "%s", out);
     free(out);
-    rc = run(&out, "mkdir '%s/cli' && tar xzf '%s/cli.tar.gz' -C '%s/cli'", tmpdir, tmpdir, tmpdir);
-    cr_assert_eq(rc, 0, "%s", out);
-    free(out);
-    size_t l1, l2;
-    char *a = member("http", "reports.ndjson", &l1);
-    char *b = member("cli", "reports.ndjson", &l2);
+    snprintf(path, sizeof(path), "%s/cli.tar.gz", tmpdir);
+    unpack(path, "cli");
+    a = member("http", "signing-key.pem", &l1);
+    b = member("cli", "signing-key.pem", &l2);
+    cr_assert(l1 == l2 && memcmp(a, b, l1) == 0, "the CLI signs with the server's key");
+    free(a);
+    free(b);
+    a = member("http", "reports.ndjson", &l1);
+    b = member("cli", "reports.ndjson", &l2);
     cr_assert_eq(l1, l2);
     cr_assert(memcmp(a, b, l1) == 0, "reports.ndjson differs between HTTP and CLI exports");
     free(a);
     free(b);
-    char path[512];
-    snprintf(path, sizeof(path), "%s/cli.tar.gz", tmpdir);
     cr_assert_eq(verify(path, &out), 0, "%s", out);
     free(out);
 
@@ -633,4 +662,291 @@ Test(export, many_reports_stream_through_the_cursor)
     struct testenv_response r;
     cr_assert_eq(testenv_http(srv.port, "GET", "/healthz", NULL, NULL, 0, false, &r), 200);
     testenv_response_free(&r);
+}
+
+/* ---- signed, self-describing bundles (issue 21) ---- */
+
+/* SHA-256 of a PEM public key's SubjectPublicKeyInfo DER, as openssl computes it. */
+static char *openssl_fingerprint(const char *pem_path)
+{
+    char *out;
+    int rc =
+        run(&out, "openssl pkey -pubin -in '%s' -outform DER | sha256sum | cut -c1-64", pem_path);
+    cr_assert_eq(rc, 0, "%s", out);
+    out[strcspn(out, "\n")] = '\0';
+    return out;
+}
+
+Test(export, signed_bundle_verifies_with_stock_tools_alone)
+{
+    post_population();
+    export_http("?hostname=" DATATHEOREM, "all");
+    char *out;
+    int rc = run(&out, "cd '%s/all' && sha256sum -c MANIFEST.sha256", tmpdir);
+    cr_assert_eq(rc, 0, "sha256sum -c: %s", out);
+    free(out);
+    rc = run(&out,
+             "cd '%s/all' && base64 -d MANIFEST.sha256.sig > '%s/manifest.sig' && openssl pkeyutl "
+             "-verify -pubin -inkey signing-key.pem -rawin -in MANIFEST.sha256 -sigfile "
+             "'%s/manifest.sig'",
+             tmpdir, tmpdir, tmpdir);
+    cr_assert_eq(rc, 0, "openssl refuses the signature: %s", out);
+    cr_assert(strstr(out, "Signature Verified Successfully") != NULL, "%s", out);
+    free(out);
+
+    /* The key in the bundle is the server's, served at /v1/export/signing-key (admin). */
+    char pem_path[512];
+    snprintf(pem_path, sizeof(pem_path), "%s/all/signing-key.pem", tmpdir);
+    char *fpr = openssl_fingerprint(pem_path);
+    cr_assert_eq(strlen(fpr), 64, "%s", fpr);
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, "/v1/export/signing-key", &r), 200);
+    char *ct = testenv_response_header(&r, "Content-Type");
+    char *hf = testenv_response_header(&r, "X-Key-Fingerprint");
+    cr_assert_str_eq(ct, "application/x-pem-file");
+    cr_assert_str_eq(hf, fpr);
+    size_t len;
+    char *pem = member("all", "signing-key.pem", &len);
+    cr_assert(r.body_len == len && memcmp(r.body, pem, len) == 0, "served key differs");
+    cr_assert(strncmp(pem, "-----BEGIN PUBLIC KEY-----\n", 27) == 0, "%s", pem);
+    free(pem);
+    free(ct);
+    free(hf);
+    testenv_response_free(&r);
+    cr_assert_eq(testenv_http(srv.port, "GET", "/v1/export/signing-key", NULL, NULL, 0, false, &r),
+                 401);
+    testenv_response_free(&r);
+
+    /* The server logged it by fingerprint; the private key sits next to the spool, 0600. */
+    char *log = testenv_read_file(srv.log_path, NULL);
+    char want[128];
+    snprintf(want, sizeof(want), "evidence signing key: SHA-256 %s", fpr);
+    cr_assert(strstr(log, want) != NULL, "no '%s' in the log", want);
+    free(log);
+    char key_path[512];
+    snprintf(key_path, sizeof(key_path), "%s", srv.spool_dir);
+    *strrchr(key_path, '/') = '\0';
+    strcat(key_path, "/evidence-signing-key.pem");
+    struct stat sb;
+    cr_assert_eq(stat(key_path, &sb), 0, "%s", key_path);
+    cr_assert_eq(sb.st_mode & 0777, 0600, "%s has mode %o", key_path, sb.st_mode & 0777);
+
+    /* pinwatch verify prints the same fingerprint. */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/all.tar.gz", tmpdir);
+    cr_assert_eq(verify(path, &out), 0, "%s", out);
+    cr_assert(strstr(out, fpr) != NULL, "%s", out);
+    free(out);
+
+    /* README.txt says what the files are, which filters, and how to check them. */
+    char *readme = member("all", "README.txt", NULL);
+    static const char *const needles[] = {"report.html",
+                                          "reports.ndjson",
+                                          "raw/<id>.json",
+                                          "MANIFEST.sha256.sig",
+                                          "hostname=" DATATHEOREM,
+                                          "sha256sum -c MANIFEST.sha256",
+                                          "openssl pkeyutl -verify -pubin -inkey signing-key.pem",
+                                          "pinwatch verify",
+                                          "Folder:       pinwatch-evidence-"};
+    for (size_t i = 0; i < sizeof(needles) / sizeof(needles[0]); i++)
+        cr_assert(strstr(readme, needles[i]) != NULL, "README.txt lacks '%s'", needles[i]);
+    cr_assert(strstr(readme, fpr) != NULL, "README.txt lacks the fingerprint");
+    free(readme);
+    free(fpr);
+}
+
+/* Flip the byte at offset `at` of a member (run inside the bundle's folder). */
+#define FLIP(file, at)                                                                             \
+    "b=$(dd if=" file " bs=1 skip=" #at " count=1 2>/dev/null); if [ \"$b\" = A ]; then c=B; "     \
+    "else c=A; fi; printf $c | dd of=" file " bs=1 seek=" #at " conv=notrunc 2>/dev/null"
+
+Test(export, any_changed_byte_or_another_key_fails_verify)
+{
+    post_population();
+    export_http("", "all");
+    static const struct {
+        const char *name, *shell, *says;
+    } cases[] = {
+        {"readme", FLIP("README.txt", 30), "README.txt: SHA-256 is"},
+        {"html", FLIP("report.html", 200), "report.html: SHA-256 is"},
+        {"summary", FLIP("summary.json", 5), "summary.json: SHA-256 is"},
+        {"csv", FLIP("reports.csv", 3), "reports.csv: SHA-256 is"},
+        {"pubkey", FLIP("signing-key.pem", 40), "signing-key.pem: SHA-256 is"},
+        {"manifest", FLIP("MANIFEST.sha256", 10), "MANIFEST.sha256.sig: not a signature"},
+        {"signature", FLIP("MANIFEST.sha256.sig", 10), "MANIFEST.sha256.sig: not a signature"},
+        {"unsigned", "rm MANIFEST.sha256.sig", "it is not signed"},
+        {"keyless", "rm signing-key.pem", "signing-key.pem: missing"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out;
+        cr_assert_eq(tampered(cases[i].name, cases[i].shell, &out), 1, "%s: %s", cases[i].name,
+                     out);
+        cr_assert(strstr(out, cases[i].says) != NULL, "%s: %s", cases[i].name, out);
+        free(out);
+    }
+
+    /* Someone who rewrites everything, key and signature included, makes a bundle that checks
+     * out on its own, under another fingerprint: --key with the server's key catches it. */
+    char trusted[512], *out;
+    snprintf(trusted, sizeof(trusted), "%s/trusted.pem", tmpdir);
+    struct testenv_response r;
+    cr_assert_eq(testenv_get(&srv, "/v1/export/signing-key", &r), 200);
+    FILE *f = fopen(trusted, "wb");
+    fwrite(r.body, 1, r.body_len, f);
+    fclose(f);
+    testenv_response_free(&r);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/all.tar.gz", tmpdir);
+    int rc = run(&out, "'%s' verify '%s' --key '%s'", PINWATCH_BIN, path, trusted);
+    cr_assert_eq(rc, 0, "the right key: %s", out);
+    free(out);
+    char forge[2048];
+    snprintf(forge, sizeof(forge),
+             "printf ' ' >> README.txt && openssl genpkey -algorithm ED25519 -out '%s/forger.pem' "
+             "&& openssl pkey -in '%s/forger.pem' -pubout -out signing-key.pem && "
+             "find . -type f ! -name 'MANIFEST.sha256*' | sed 's|^./||' | xargs sha256sum > "
+             "MANIFEST.sha256 && openssl pkeyutl -sign -inkey '%s/forger.pem' -rawin -in "
+             "MANIFEST.sha256 | base64 -w0 > MANIFEST.sha256.sig && echo >> MANIFEST.sha256.sig",
+             tmpdir, tmpdir, tmpdir);
+    cr_assert_eq(tampered("forged", forge, &out), 0, "consistent on its own: %s", out);
+    char *fpr = openssl_fingerprint(trusted);
+    cr_assert(strstr(out, fpr) == NULL, "another fingerprint is shown: %s", out);
+    free(out);
+    char args[600];
+    snprintf(args, sizeof(args), "--key '%s'", trusted);
+    cr_assert_eq(tampered_with("forged2", forge, args, &out), 1, "%s", out);
+    cr_assert(strstr(out, "not a signature") != NULL, "%s", out);
+    free(out);
+    free(fpr);
+
+    /* --key with another key fails on the intact bundle; so does a key that is not one. */
+    char other[512];
+    snprintf(other, sizeof(other), "%s/other.pem", tmpdir);
+    rc = run(&out, "openssl genpkey -algorithm ED25519 | openssl pkey -pubout -out '%s'", other);
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    rc = run(&out, "'%s' verify '%s' --key '%s'", PINWATCH_BIN, path, other);
+    cr_assert_eq(rc, 1, "another key: %s", out);
+    free(out);
+    rc = run(&out, "'%s' verify '%s' --key '%s/all/README.txt'", PINWATCH_BIN, path, tmpdir);
+    cr_assert_eq(rc, 1, "not a key: %s", out);
+    free(out);
+    cr_assert_eq(run(NULL, "'%s' verify --key", PINWATCH_BIN), 2);
+}
+
+/* The text as report.html writes it. */
+static char *html_escaped(const char *s)
+{
+    size_t cap = strlen(s) * 6 + 1, n = 0;
+    char *out = malloc(cap);
+    for (; *s != '\0'; s++) {
+        const char *e = *s == '<'    ? "&lt;"
+                        : *s == '>'  ? "&gt;"
+                        : *s == '&'  ? "&amp;"
+                        : *s == '"'  ? "&quot;"
+                        : *s == '\'' ? "&#39;"
+                                     : NULL;
+        if (e != NULL) {
+            memcpy(out + n, e, strlen(e));
+            n += strlen(e);
+        } else {
+            out[n++] = *s;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* Open a page in headless Chromium with a network log; the number of requests the page itself
+ * made (those with a page origin as initiator), and its rendered DOM into *dom. */
+static int page_requests(const char *html_path, char **dom)
+{
+    char *out;
+    int rc = run(&out,
+                 "rm -f '%s/netlog.json' && timeout 120 chromium --headless --no-sandbox "
+                 "--disable-gpu --no-first-run --disable-background-networking "
+                 "--disable-component-update --disable-sync --user-data-dir='%s/chromium' "
+                 "--log-net-log='%s/netlog.json' --dump-dom 'file://%s' 2>/dev/null",
+                 tmpdir, tmpdir, tmpdir, html_path);
+    cr_assert_eq(rc, 0, "chromium: %s", out);
+    if (dom != NULL)
+        *dom = out;
+    else
+        free(out);
+    char *n;
+    rc = run(&n,
+             "python3 -c \"import json,sys; d=json.load(open(sys.argv[1])); print(sum(1 for e in "
+             "d.get('events', []) if e.get('params', {}).get('initiator', 'not an origin') != "
+             "'not an origin'))\" '%s/netlog.json'",
+             tmpdir);
+    cr_assert_eq(rc, 0, "netlog: %s", n);
+    int count = atoi(n);
+    free(n);
+    return count;
+}
+
+Test(export, report_html_shows_the_incident_and_loads_nothing)
+{
+    post_population();
+    export_http("", "all");
+    char *html = member("all", "report.html", NULL);
+    cr_assert(strncmp(html, "<!DOCTYPE html>", 15) == 0);
+    cr_assert(strstr(html, "Content-Security-Policy\" content=\"default-src 'none'") != NULL);
+    static const char *const loads[] = {"<script", "<link", "<img",  "<iframe", "<object",
+                                        "<embed",  "src=",  "href=", "url(",    "@import"};
+    for (size_t i = 0; i < sizeof(loads) / sizeof(loads[0]); i++)
+        cr_assert(strstr(html, loads[i]) == NULL, "report.html has %s", loads[i]);
+    cr_assert(strstr(html, "<svg") != NULL && strstr(html, "<rect") != NULL, "no timeline");
+    cr_assert(strstr(html, "App versions × networks") != NULL);
+
+    json_t *summary = member_json("all", "summary.json");
+    size_t i, k, reasons = 0;
+    json_t *g, *reason;
+    json_array_foreach(json_object_get(summary, "groups"), i, g)
+    {
+        char *v = html_escaped(json_string_value(json_object_get(g, "verdict")));
+        cr_assert(strstr(html, v) != NULL, "verdict %s missing", v);
+        free(v);
+        json_array_foreach(json_object_get(g, "reasons"), k, reason)
+        {
+            char *d = html_escaped(json_string_value(json_object_get(reason, "detail")));
+            cr_assert(strstr(html, d) != NULL, "reason missing: %s", d);
+            free(d);
+            reasons++;
+        }
+    }
+    /* The export brings verdicts up to date first: every group has its reasons. */
+    cr_assert_geq(reasons, json_array_size(json_object_get(summary, "groups")));
+    json_decref(summary);
+    /* Every chain of the bundle, with its certificates. */
+    char *list;
+    cr_assert_eq(run(&list, "cd '%s/all/chains' && ls *.pem | sed 's/.pem$//'", tmpdir), 0);
+    int chains = 0;
+    for (char *line = strtok(list, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        cr_assert(strstr(html, line) != NULL, "chain %s missing from report.html", line);
+        chains++;
+    }
+    cr_assert_gt(chains, 0);
+    free(list);
+    free(html);
+
+    /* A real browser renders it offline, and the page itself asks for nothing (Chromium's own
+     * background requests carry no page origin: "not an origin"). A control page that loads
+     * one image shows that such a request would be seen. */
+    if (run(NULL, "command -v chromium") == 0) {
+        char control[512];
+        snprintf(control, sizeof(control), "%s/control.html", tmpdir);
+        FILE *f = fopen(control, "w");
+        fputs("<!DOCTYPE html><p>x</p><img src=\"http://127.0.0.1:9/x.png\">", f);
+        fclose(f);
+        cr_assert_gt(page_requests(control, NULL), 0, "the request detector sees nothing");
+        char page[512], *dom = NULL;
+        snprintf(page, sizeof(page), "%s/all/report.html", tmpdir);
+        cr_assert_eq(page_requests(page, &dom), 0, "report.html made requests");
+        cr_assert(strstr(dom, "Incident evidence") != NULL, "%s", dom);
+        cr_assert(strstr(dom, "<svg") != NULL && strstr(dom, "population</code>") != NULL, "%s",
+                  dom);
+        free(dom);
+    }
 }

@@ -3,6 +3,8 @@
 #include <criterion/parameterized.h>
 
 #include <jansson.h>
+#include <regex.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
@@ -458,7 +460,7 @@ Test(verdict, debugging_proxy_unbranded_one_device)
     struct verdict_result r;
     verdict_decide(&ev, &r);
     expect_verdict(&r, VERDICT_INTERCEPTION, "debugging_proxy", NULL);
-    expect_reason(&r, "few_devices", "1 device(s) on 1 network(s)", NULL);
+    expect_reason(&r, "few_devices", "1 device on 1 network", NULL);
     expect_reason(&r, "private_anchor", "CN=Test Root", NULL);
     verdict_result_cleanup(&r);
 
@@ -467,7 +469,7 @@ Test(verdict, debugging_proxy_unbranded_one_device)
     ev.top_network_reports = 1;
     verdict_decide(&ev, &r);
     expect_verdict(&r, VERDICT_INTERCEPTION, "unknown", NULL);
-    expect_reason(&r, "device_mobility", "1 device(s) but 6 networks", NULL);
+    expect_reason(&r, "device_mobility", "1 device but 6 networks", NULL);
     verdict_result_cleanup(&r);
 }
 
@@ -1002,5 +1004,134 @@ Test(verdict, report_only_failures_are_named)
     ev.report_only = 0;
     verdict_decide(&ev, &r);
     expect_no_reason(&r, "report_only");
+    verdict_result_cleanup(&r);
+}
+
+/* ---- words ---------------------------------------------------------------------------- */
+
+/* A detail that says "1 reports", "1 networks" or "device(s)": the counts of one. */
+static void expect_singular_words(const struct verdict_result *r, const char *what)
+{
+    static const char *const bad[] = {
+        "(^|[^0-9.])1 (reports|devices|networks|versions|app versions)\\b",
+        "\\(s\\)",
+        "(^|[^0-9.])1 network report ",
+    };
+    size_t i;
+    const json_t *it;
+    json_array_foreach(r->reasons, i, it)
+    {
+        const char *detail = json_string_value(json_object_get(it, "detail"));
+        for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+            regex_t re;
+            cr_assert_eq(regcomp(&re, bad[k], REG_EXTENDED | REG_NOSUB), 0);
+            int m = regexec(&re, detail, 0, NULL, 0);
+            regfree(&re);
+            cr_assert_neq(m, 0, "%s: reason %s says \"%s\"", what,
+                          json_string_value(json_object_get(it, "code")), detail);
+        }
+    }
+}
+
+/* Every count in the evidence is one (or zero): each rule's words must be singular. */
+static struct verdict_evidence ones(bool public_anchor)
+{
+    struct verdict_evidence ev = public_anchor ? rotated() : intercepted();
+    ev.reports = 1;
+    ev.devices = 1;
+    ev.networks = 1;
+    ev.versions = 1;
+    ev.app_versions = 1;
+    ev.app_networks = 1;
+    ev.top_network_reports = 1;
+    return ev;
+}
+
+Test(verdict, counts_of_one_read_in_the_singular)
+{
+    struct verdict_evidence evs[16];
+    size_t n = 0;
+    struct verdict_evidence ev;
+
+    ev = ones(false); /* 1 known_hostile */
+    ev.known_hostile = true;
+    ev.hostile_name = "Hostile";
+    ev.host_has_expected_keys = true;
+    evs[n++] = ev;
+    ev = ones(true); /* 3 clock_skew */
+    ev.expected_key_seen = true;
+    ev.leaf_expected = 1;
+    ev.clock_skew = 1;
+    ev.invalid_at_time = 1;
+    evs[n++] = ev;
+    ev = ones(true); /* 4 server_chain */
+    ev.expected_key_seen = true;
+    ev.linked = false;
+    ev.invalid_at_time = 1;
+    ev.not_covering = 1;
+    ev.result_untrusted = 1;
+    evs[n++] = ev;
+    ev = ones(true); /* 5 stale_pins, ours, confined to one version of three */
+    ev.expected_key_seen = true;
+    ev.app_versions = 3;
+    evs[n++] = ev;
+    ev = ones(true); /* 6 pins_expired */
+    ev.pins_expired = 1;
+    evs[n++] = ev;
+    ev = ones(true); /* 7 ours_unexplained */
+    ev.expected_key_seen = true;
+    ev.pin_in_chain = 1;
+    ev.result_untrusted = 1;
+    evs[n++] = ev;
+    ev = ones(false); /* 8 no_chain, no version name */
+    ev.has_chain = false;
+    ev.top_version = NULL;
+    evs[n++] = ev;
+    ev = ones(false); /* 9 catalog, confined */
+    ev.catalog_product = "Product";
+    ev.catalog_category = "antivirus";
+    ev.app_versions = 3;
+    evs[n++] = ev;
+    ev = ones(false); /* 10 captive_portal */
+    ev.result_untrusted = 1;
+    ev.not_covering = 1;
+    evs[n++] = ev;
+    ev = ones(true); /* 12 public_unexplained, both branches */
+    evs[n++] = ev;
+    ev.pin_in_chain = 1;
+    evs[n++] = ev;
+    ev = ones(false); /* 13 device_local */
+    evs[n++] = ev;
+    ev = ones(false); /* 14 enterprise_proxy: several devices on one network */
+    ev.devices = 3;
+    evs[n++] = ev;
+    ev = ones(false); /* 16 private_rest */
+    ev.devices = 0;
+    ev.host_has_expected_keys = true;
+    evs[n++] = ev;
+    for (size_t i = 0; i < n; i++) {
+        struct verdict_result r;
+        char what[32];
+        snprintf(what, sizeof(what), "case %zu", i);
+        verdict_decide(&evs[i], &r);
+        expect_well_formed(&r);
+        expect_singular_words(&r, what);
+        verdict_result_cleanup(&r);
+    }
+}
+
+/* Plural counts keep their plural words. */
+Test(verdict, counts_of_several_read_in_the_plural)
+{
+    struct verdict_evidence ev = ones(false);
+    ev.reports = 2;
+    ev.top_network_reports = 2;
+    ev.networks = 2;
+    ev.app_networks = 2;
+    struct verdict_result r;
+    verdict_decide(&ev, &r);
+    expect_reason(&r, "few_devices", "only 1 device on 2 networks", NULL);
+    expect_reason(&r, "population", "2 reports from 1 device on 2 networks",
+                  "busiest network: 2 reports", "2 networks report this", NULL);
     verdict_result_cleanup(&r);
 }

@@ -485,6 +485,72 @@ Test(config, log_redacts_secrets)
     free(msgs);
 }
 
+Test(config, alert_settings_are_checked_and_the_webhook_url_is_redacted)
+{
+    static const struct {
+        const char *url, *secret, *public_url, *names;
+    } bad[] = {
+        {"ftp://hooks.example.com/x", "k", NULL, "PINWATCH_ALERT_WEBHOOK_URL"},
+        {"hooks.example.com/x", "k", NULL, "PINWATCH_ALERT_WEBHOOK_URL"},
+        {"https://", "k", NULL, "PINWATCH_ALERT_WEBHOOK_URL"},
+        {"https://hooks.example.com/a b", "k", NULL, "PINWATCH_ALERT_WEBHOOK_URL"},
+        {"https://hooks.example.com/x", NULL, NULL, "PINWATCH_ALERT_WEBHOOK_SECRET"},
+        {"https://hooks.example.com/x", "k", "pinwatch.example.com", "PINWATCH_PUBLIC_URL"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        clean_env();
+        setenv("PINWATCH_ALERT_WEBHOOK_URL", bad[i].url, 1);
+        if (bad[i].secret != NULL)
+            setenv("PINWATCH_ALERT_WEBHOOK_SECRET", bad[i].secret, 1);
+        if (bad[i].public_url != NULL)
+            setenv("PINWATCH_PUBLIC_URL", bad[i].public_url, 1);
+        struct config cfg;
+        char *msgs = NULL;
+        cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_INVALID, "%zu", i);
+        cr_assert_eq(count_lines(msgs), 1, "%s", msgs);
+        cr_assert(strstr(msgs, bad[i].names) != NULL, "%s", msgs);
+        config_cleanup(&cfg);
+        free(msgs);
+    }
+    clean_env();
+    setenv("PINWATCH_ALERT_INTERVAL", "0", 1);
+    setenv("PINWATCH_RETENTION_DAYS", "-1", 1);
+    struct config cfg;
+    char *msgs = NULL;
+    cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_INVALID);
+    cr_assert_eq(count_lines(msgs), 2, "%s", msgs);
+    config_cleanup(&cfg);
+    free(msgs);
+    clean_env();
+    setenv("PINWATCH_ALERT_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/tokenpart", 1);
+    setenv("PINWATCH_ALERT_WEBHOOK_SECRET", "whsec-very-secret", 1);
+    cr_assert_eq(load(&cfg, 0, NULL, &msgs), ERR_OK, "%s", msgs);
+    cr_assert_eq(cfg.alert_interval, 30);
+    cr_assert_eq(cfg.retention_days, 0);
+    char path[] = "/tmp/pinwatch-config-log-XXXXXX";
+    int fd = mkstemp(path);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    config_log(&cfg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    char *text = NULL;
+    FILE *f = fopen(path, "r");
+    char buf[16384];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(path);
+    text = buf;
+    cr_assert_null(strstr(text, "tokenpart"), "%s", text);
+    cr_assert_null(strstr(text, "whsec-very-secret"), "%s", text);
+    config_cleanup(&cfg);
+    free(msgs);
+}
+
 /* ---- precedence: flag, then environment, then default ---- */
 
 Test(config, flag_wins_over_a_bad_environment_value)

@@ -453,7 +453,7 @@ Test(report_parse, nel_tls_batch)
     cr_assert_eq(r->port, 443);
     cr_assert(r->client_time.valid);
     cr_assert_eq(r->client_time.usec, T_RECEIVED_AT - 1200 * 1000);
-    cr_assert_null(r->client_time.raw);
+    cr_assert_str_eq(r->client_time.raw, "1200", "the age as sent");
     cr_assert_not_null(strstr(r->client.user_agent, "Chrome/120"));
     cr_assert_str_eq(json_string_value(json_object_get(r->extra, "type")),
                      "tls.cert.pinned_key_not_in_cert_chain");
@@ -464,12 +464,20 @@ Test(report_parse, nel_tls_batch)
     cr_assert_eq(json_integer_value(json_object_get(r->extra, "elapsed_time")), 48);
     cr_assert_eq(json_integer_value(json_object_get(r->extra, "status_code")), 0);
     cr_assert_str_eq(json_string_value(json_object_get(r->extra, "method")), "GET");
-    cr_assert_null(json_object_get(r->extra, "referrer"), "referrers are not kept");
+    cr_assert_str_eq(json_string_value(json_object_get(r->extra, "referrer")),
+                     "https://www.example.com/account", "where the request came from");
     cr_assert_str_eq(r->app.bundle_id, "web");
-    cr_assert_eq(r->n_problems, 0);
+    /* The url's query and fragment are dropped on purpose, and that is said. */
+    cr_assert_eq(r->n_problems, 1);
+    cr_assert_str_eq(r->problems[0].code, "field_dropped");
+    cr_assert_not_null(strstr(r->problems[0].detail, "url: query and fragment"), "%s",
+                       r->problems[0].detail);
     r = b.reports[1];
     cr_assert_str_eq(r->hostname, "2001:db8::5");
     cr_assert_eq(r->port, 8443);
+    cr_assert_str_eq(r->client_time.raw, "5000");
+    cr_assert_str_eq(json_string_value(json_object_get(r->extra, "referrer")), "");
+    cr_assert_eq(r->n_problems, 0, "nothing dropped");
     cr_assert_eq(json_integer_value(json_object_get(r->extra, "sampling_fraction")), 1);
     report_batch_cleanup(&b);
     free(body);

@@ -590,6 +590,61 @@ Test(variants, nel_urls)
     report_batch_cleanup(&b);
 }
 
+/* The problem of code `code` whose detail contains needle, or NULL. */
+static const struct report_problem *problem_with(const struct report *r, const char *code,
+                                                 const char *needle)
+{
+    for (size_t i = 0; i < r->n_problems; i++) {
+        if (strcmp(r->problems[i].code, code) == 0 && r->problems[i].detail != NULL &&
+            strstr(r->problems[i].detail, needle) != NULL)
+            return &r->problems[i];
+    }
+    return NULL;
+}
+
+/* NEL fields are kept as sent, or dropped with a problem that says so. */
+Test(variants, nel_fields_kept_or_dropped_on_record)
+{
+    struct report_batch b;
+    struct report *r =
+        take(json_pack("{s:s,s:s,s:i,s:{s:s,s:s,s:s,s:i}}", "type", "network-error", "url",
+                       "https://user:pw@a.example/p?q=1", "age", 0, "body", "type", "tls.failed",
+                       "referrer", "https://me:secret@www.example.com/cart?token=abc#pay", "uri",
+                       "https://a.example/p", "age", 7),
+             &b);
+    cr_assert_str_eq(r->client_time.raw, "0", "age as sent");
+    cr_assert(r->client_time.valid);
+    cr_assert_eq(r->client_time.usec, T_RECEIVED_AT);
+    cr_assert_str_eq(json_string_value(json_object_get(r->extra, "url")), "https://a.example/p");
+    cr_assert_str_eq(json_string_value(json_object_get(r->extra, "referrer")),
+                     "https://www.example.com/cart");
+    cr_assert_not_null(problem_with(r, "field_dropped", "url: userinfo and query"));
+    cr_assert_not_null(problem_with(r, "field_dropped", "referrer: userinfo, query and fragment"));
+    cr_assert_not_null(problem_with(r, "field_dropped", "body.uri"));
+    cr_assert_not_null(problem_with(r, "field_dropped", "body.age"));
+    cr_assert_eq(r->n_problems, 4);
+    report_batch_cleanup(&b);
+
+    /* A referrer that is not an http(s) URL is dropped whole, on record; a bad one too. */
+    r = take(json_pack("{s:s,s:s,s:s,s:{s:s,s:s}}", "type", "network-error", "url",
+                       "https://a.example/", "age", "12", "body", "type", "tls.failed", "referrer",
+                       "android-app://com.example/path?x=1"),
+             &b);
+    cr_assert_str_eq(r->client_time.raw, "12", "a bad age is kept as sent too");
+    cr_assert_not(r->client_time.valid);
+    cr_assert_null(json_object_get(r->extra, "referrer"));
+    cr_assert_not_null(problem_with(r, "field_dropped", "referrer"));
+    cr_assert_not_null(problem_with(r, "invalid_field", "age"));
+    report_batch_cleanup(&b);
+    r = take(json_pack("{s:s,s:s,s:{s:s,s:i}}", "type", "network-error", "url",
+                       "https://a.example/", "body", "type", "tls.failed", "referrer", 5),
+             &b);
+    cr_assert_null(json_object_get(r->extra, "referrer"));
+    cr_assert_not_null(problem_with(r, "invalid_field", "referrer"));
+    cr_assert_null(r->client_time.raw, "no age");
+    report_batch_cleanup(&b);
+}
+
 Test(variants, expect_ct_wrong_types)
 {
     struct report_batch b;
