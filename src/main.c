@@ -138,9 +138,12 @@ static const struct command commands[] = {
      "Without --database-url or DATABASE_URL, the database `make run` recorded in\n"
      "var/database-url (current folder) is used.\n",
      false},
-    {"verify", cli_verify, "FILE", "re-check an evidence bundle against its manifest",
-     "Exit 0 when every file matches the manifest and every raw body its raw_sha256, 1 when\n"
-     "not.\n",
+    {"verify", cli_verify, "FILE [--key PEM]",
+     "re-check an evidence bundle against its manifest and its signature",
+     "Checks the Ed25519 signature of MANIFEST.sha256 with --key (the public key you trust),\n"
+     "else with the bundle's signing-key.pem, and prints the key's SHA-256 fingerprint.\n"
+     "Exit 0 when the signature holds, every file matches the manifest and every raw body its\n"
+     "raw_sha256, 1 when not.\n",
      false},
     {"rotation-check", cli_rotation_check, "--host HOSTNAME [--database-url URL] CHAIN.pem",
      "which pin sets seen in 30 days a new server chain would break",

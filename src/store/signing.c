@@ -179,6 +179,12 @@ bool signing_verify_base64(EVP_PKEY *key, const void *data, size_t len, const ch
     unsigned char raw[66];
     if (EVP_DecodeBlock(raw, (const unsigned char *)sig, (int)sig_len) != 66)
         return false;
+    /* Only the one canonical spelling: a changed padding bit of the last character is a changed
+     * byte of the signature file, and must not verify either. */
+    unsigned char again[89];
+    EVP_EncodeBlock(again, raw, ED25519_SIG_LEN);
+    if (memcmp(again, sig, 88) != 0)
+        return false;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     bool ok = md != NULL && EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) == 1 &&
               EVP_DigestVerify(md, raw, ED25519_SIG_LEN, data, len) == 1;
