@@ -40,13 +40,7 @@ static enum err_code update_rules(PGconn *conn, const json_t *body, struct alert
         rc = alert_rules_apply_json(rules, body, err);
     if (rc == ERR_OK)
         rc = alert_rules_save(conn, rules, err);
-    if (rc == ERR_OK)
-        rc = db_exec(conn, "COMMIT", err);
-    if (rc != ERR_OK) {
-        struct err ignored = {0};
-        (void)db_exec(conn, "ROLLBACK", &ignored);
-    }
-    return rc;
+    return db_end(conn, rc, err);
 }
 
 void api_alerts_rules_put(void *ctx, struct http_request *req, struct http_reply *reply)

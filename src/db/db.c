@@ -203,6 +203,17 @@ enum err_code db_exec(PGconn *conn, const char *sql, struct err *err)
     return rc;
 }
 
+enum err_code db_end(PGconn *conn, enum err_code rc, struct err *err)
+{
+    if (rc == ERR_OK)
+        rc = db_exec(conn, "COMMIT", err);
+    if (rc != ERR_OK) {
+        struct err ignored = {0};
+        (void)db_exec(conn, "ROLLBACK", &ignored);
+    }
+    return rc;
+}
+
 enum err_code db_ping(struct db_pool *pool, struct err *err)
 {
     enum err_code rc = ERR_OK;

@@ -41,6 +41,10 @@ enum err_code db_result_error(PGconn *conn, const PGresult *res, const char *wha
 /* Run a parameterless command; ERR_OK when it succeeded. */
 enum err_code db_exec(PGconn *conn, const char *sql, struct err *err);
 
+/* End the open transaction by what happened in it: COMMIT when rc is ERR_OK (its failure is
+ * returned), else ROLLBACK (its own error ignored: rc, already in err, is what counts). */
+enum err_code db_end(PGconn *conn, enum err_code rc, struct err *err);
+
 /* The numbers of the n columns named names[] in res, into cols[]: a result is read by column
  * name, not position. ERR_INTERNAL naming the first column res lacks. */
 enum err_code db_columns(const PGresult *res, const char *const *names, int n, int *cols,

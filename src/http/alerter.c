@@ -96,6 +96,17 @@ static const char *base_url(const struct alerter *al, char *buf, size_t size)
 }
 
 /* Post every due delivery (or only id), each claimed first so no other node posts it too. */
+
+/* One delivery try, for /metrics. */
+static void count_try(struct alerter *al, bool ok)
+{
+    pthread_mutex_lock(&al->lock);
+    if (ok)
+        al->delivered++;
+    else
+        al->failed_tries++;
+    pthread_mutex_unlock(&al->lock);
+}
 static enum err_code deliver_due(struct alerter *al, PGconn *conn, const char *id, struct err *err)
 {
     if (!webhook_on(al))
@@ -115,12 +126,7 @@ static enum err_code deliver_due(struct alerter *al, PGconn *conn, const char *i
                          items[i].attempts, wr.error[0] ? wr.error : we.detail);
             rc = outbox_finish(conn, al->node, items[i].id, ok, wr.status, ok ? NULL : wr.error,
                                err);
-            pthread_mutex_lock(&al->lock);
-            if (ok)
-                al->delivered++;
-            else
-                al->failed_tries++;
-            pthread_mutex_unlock(&al->lock);
+            count_try(al, ok);
         }
         outbox_items_free(items, n);
         if (rc != ERR_OK || n < CLAIM_BATCH || id != NULL)
@@ -231,12 +237,7 @@ static void direct_try(struct alerter *al, int64_t now)
     bool ok = webhook_post(al->cfg->alert_webhook_url, al->cfg->alert_webhook_secret, d->body,
                            strlen(d->body), al->cfg->alert_timeout, &wr, &e) == ERR_OK;
     d->attempts++;
-    pthread_mutex_lock(&al->lock);
-    if (ok)
-        al->delivered++;
-    else
-        al->failed_tries++;
-    pthread_mutex_unlock(&al->lock);
+    count_try(al, ok);
     if (ok) {
         d->delivered = true;
         return;

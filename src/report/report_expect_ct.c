@@ -85,10 +85,5 @@ enum err_code report_expect_ct_parse(const json_t *wrapper, const struct report_
         if (rc != ERR_OK)
             err_set(err, rc, NULL, "out of memory");
     }
-    if (rc != ERR_OK) {
-        report_free(r);
-        return rc;
-    }
-    *out = r;
-    return ERR_OK;
+    return report_fields_done(r, rc, out);
 }

@@ -278,3 +278,13 @@ enum err_code report_fields_browser_app(struct report *r)
     r->app.platform = strdup("web");
     return r->app.bundle_id != NULL && r->app.platform != NULL ? ERR_OK : ERR_NOMEM;
 }
+
+enum err_code report_fields_done(struct report *r, enum err_code rc, struct report **out)
+{
+    if (rc != ERR_OK) {
+        report_free(r);
+        return rc;
+    }
+    *out = r;
+    return ERR_OK;
+}

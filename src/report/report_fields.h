@@ -26,6 +26,10 @@ enum err_code report_fields_check_strings(const json_t *v, size_t max,
 
 /* The required host name at key: missing_field when absent/null, invalid_field when not a
  * string or not normalizable. Sets hostname and hostname_raw. */
+/* The end of every format parser: r goes to *out when rc is ERR_OK, else it is freed; returns
+ * rc. */
+enum err_code report_fields_done(struct report *r, enum err_code rc, struct report **out);
+
 enum err_code report_fields_hostname(struct report *r, const json_t *obj, const char *key,
                                      struct err *err) ERR_MUSTCHECK;
 

@@ -226,10 +226,5 @@ enum err_code report_pins_parse(const json_t *obj, const struct report_parse_opt
         if (rc != ERR_OK)
             err_set(err, rc, NULL, "out of memory");
     }
-    if (rc != ERR_OK) {
-        report_free(r);
-        return rc;
-    }
-    *out = r;
-    return ERR_OK;
+    return report_fields_done(r, rc, out);
 }

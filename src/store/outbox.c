@@ -116,12 +116,7 @@ enum err_code outbox_fire(PGconn *conn, const struct outbox_alert *a, const char
     PQclear(res);
     if (rc == ERR_OK && changed)
         rc = insert_alert(conn, a, id, when, body, queue ? "queued" : "unsent", err);
-    if (rc == ERR_OK)
-        rc = db_exec(conn, "COMMIT", err);
-    if (rc != ERR_OK) {
-        struct err ignored = {0};
-        (void)db_exec(conn, "ROLLBACK", &ignored);
-    } else {
+    if ((rc = db_end(conn, rc, err)) == ERR_OK) {
         *fired = changed;
         if (id_out != NULL)
             memcpy(id_out, id, UUID_STR_LEN);
@@ -138,13 +133,7 @@ enum err_code outbox_record(PGconn *conn, const struct outbox_alert *a, const ch
     if (rc == ERR_OK)
         rc =
             insert_alert(conn, a, id, fired_at_usec, body, delivered ? "delivered" : "queued", err);
-    if (rc == ERR_OK)
-        rc = db_exec(conn, "COMMIT", err);
-    if (rc != ERR_OK) {
-        struct err ignored = {0};
-        (void)db_exec(conn, "ROLLBACK", &ignored);
-    }
-    return rc;
+    return db_end(conn, rc, err);
 }
 
 static const char CLAIM_SQL[] =
