@@ -60,6 +60,24 @@ window.PW = (function () {
     }
     return body;
   }
+  // An "Export evidence" button for /v1/export with query: a link (its href shows what it
+  // exports) that downloads with the token when clicked.
+  function exportButton(query, filename) {
+    const href = "/v1/export?" + query;
+    const button = el("a", { class: "button", id: "export", href: href, role: "button" }, "Export evidence");
+    button.addEventListener("click", (e) => {
+      e.preventDefault();
+      button.textContent = "Exporting…";
+      download(href, filename)
+        .then(() => {
+          button.textContent = "Export evidence";
+        })
+        .catch((err) => {
+          button.textContent = "Export failed: " + err.message;
+        });
+    });
+    return button;
+  }
   // Download an authenticated resource as a file (a plain link cannot carry the token).
   async function download(path, filename) {
     let r;
@@ -427,6 +445,7 @@ window.PW = (function () {
     api,
     request,
     download,
+    exportButton,
     el,
     plural,
     fmtInt,

@@ -19,7 +19,6 @@
     plural,
     withFilters,
     versionLabel,
-    download,
   } = PW;
 
   function facts(rows) {
@@ -204,24 +203,10 @@
       api("/v1/trends?" + q({ bucket: r.bucket, by: "app_version", group: id })),
       api("/v1/reports?" + q({ group: id, limit: 20 })),
     ]);
-    const exportQuery = apiQuery(f, { group: id }, { hostname: null, app: null, verdict: null });
-    const exportHref = "/v1/export?" + exportQuery;
-    const exportButton = el(
-      "a",
-      { class: "button", id: "export", href: exportHref, role: "button" },
-      "Export evidence",
+    const exportButton = PW.exportButton(
+      apiQuery(f, { group: id }, { hostname: null, app: null, verdict: null }),
+      "pinwatch-evidence-" + id + ".tar.gz",
     );
-    exportButton.addEventListener("click", (e) => {
-      e.preventDefault();
-      exportButton.textContent = "Exporting…";
-      download(exportHref, "pinwatch-evidence-" + id + ".tar.gz")
-        .then(() => {
-          exportButton.textContent = "Export evidence";
-        })
-        .catch((err) => {
-          exportButton.textContent = "Export failed: " + err.message;
-        });
-    });
     const chains = g.chains || [];
     const list = reports.reports || [];
     for (const s of trend.series) s.key = versionLabel(s.key, g.app);

@@ -183,6 +183,8 @@
     return [
       el("h1", { text: "Overview" }),
       PW.filterForm(f),
+      // The evidence of what the filters select, over the same window.
+      el("p", { class: "actions" }, PW.exportButton(apiQuery(f), "pinwatch-evidence.tar.gz")),
       el(
         "div",
         { class: "figures" },

@@ -298,6 +298,12 @@ def run(b, api, base, a, assets_bytes):
         v = b.js("return Number(document.querySelector('#%s .figure-value').textContent.replace(/\\D/g, ''))" % id)
         eq(v, t[k], "overview figure %s" % k)
     eq(t["reports"], 45, "totals: 12 + 30 + 3 reports")
+    href = b.js("return document.getElementById('export').getAttribute('href')")
+    pq = urllib.parse.parse_qs(urllib.parse.urlparse(href).query)
+    check(href.startswith("/v1/export?") and "from" in pq and "to" in pq and "group" not in pq,
+          "the overview's export link is /v1/export with the window (%s)" % href)
+    st, h, body = api.raw("GET", href)
+    check(st == 200 and body[:2] == b"\x1f\x8b", "the overview's export link downloads a bundle")
     cards = b.js("return [...document.querySelectorAll('#groups .group-card')].map(c => ({id: c.dataset.group,"
                  " verdict: c.querySelector('.badge').textContent, reason: c.querySelector('.reason').textContent,"
                  " weight: getComputedStyle(c.querySelector('.reason')).fontWeight, meta: c.querySelector('.group-meta').textContent}))")
